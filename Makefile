@@ -1,0 +1,52 @@
+# sermodels: speech emotion recognition with PyTorch Lightning.  `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+RUNS ?= runs
+DATA ?= $(HOME)/.cache/sermodels/corpora
+export PYTHONUNBUFFERED := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install test test-fast lint demo demo-sta-cnn materialize bench-features bench-strl-ravdess bench-sta-cnn clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torchaudio on PyPI must match torch exactly; install the pair first (CUDA wheels, CPU works).
+	$(BIN)/pip install -q torch==2.9.1 torchaudio==2.9.1
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Build .venv with the pinned, known-good versions (idempotent)
+
+test: install ## Run the test suite (synthetic audio only; ~minutes on 2 cores)
+	$(BIN)/python -m pytest -q
+
+test-fast: install ## Tests without the slow end-to-end ones
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install ## ruff lint + import order
+	$(BIN)/ruff check sermodels datamodules tests scripts
+
+demo: install ## Main job: train + test STRL-SER on the built-in synthetic corpus, print utterance metrics
+	$(BIN)/ser fit --config configs/strl_ser/base.yaml --config configs/strl_ser/synthetic.yaml
+	$(BIN)/ser test --config configs/strl_ser/base.yaml --config configs/strl_ser/synthetic.yaml --ckpt_path runs/strl_ser/synthetic/checkpoints/last.ckpt
+
+demo-sta-cnn: install ## Train + test STA-CNN on the synthetic corpus
+	$(BIN)/ser fit --config configs/sta_cnn/base.yaml --config configs/sta_cnn/synthetic.yaml
+	$(BIN)/ser test --config configs/sta_cnn/base.yaml --config configs/sta_cnn/synthetic.yaml --ckpt_path runs/sta_cnn/synthetic/checkpoints/last.ckpt
+
+materialize: install ## Write ../shared/data corpora as WAV under $(DATA) (this workplace only)
+	$(BIN)/python ../shared/data/materialize ravdess $(DATA)/RAVDESS
+	$(BIN)/python ../shared/data/materialize emodb $(DATA)/EMODB
+
+bench-features: install ## Feature-extraction throughput on RAVDESS (cold and cached)
+	$(BIN)/python scripts/bench_features.py --root $(DATA)/RAVDESS
+
+clean: ## Remove runs and caches made by the tests/demo (not .venv)
+	rm -rf $(RUNS) .pytest_cache .ruff_cache

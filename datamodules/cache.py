@@ -1,0 +1,90 @@
+"""On-disk feature cache: one file per utterance, keyed, atomic, resumable."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from datamodules.features import FeatureConfig
+
+__all__ = ["FeatureCache", "file_identity", "default_cache_dir"]
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    """``$SER_CACHE`` if set, else ``$XDG_CACHE_HOME/sermodels`` (``~/.cache/sermodels``)."""
+    if os.environ.get("SER_CACHE"):
+        return Path(os.environ["SER_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser() / "sermodels"
+
+
+def file_identity(path: str | Path) -> str:
+    """Identity of an audio file: resolved path, size and modification time (ns).
+
+    Replacing or editing a file changes its size or mtime, so its entry is recomputed.
+    """
+    path = Path(path).resolve()
+    st = path.stat()
+    return hashlib.sha1(f"{path}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()
+
+
+class FeatureCache:
+    """Features of one :class:`FeatureConfig`, stored under ``root/<config key>/``.
+
+    Each entry is an ``.npz`` written to a temporary file in the same folder and renamed into
+    place, so a crash or Ctrl-C never leaves a half-written entry under a real name; leftover
+    temporary files are removed when the cache is opened. An entry that fails to load is treated
+    as missing and recomputed.
+
+    Args:
+        root: Cache root (see :func:`default_cache_dir`).
+        config: The feature settings; their hash names the sub-folder.
+    """
+
+    def __init__(self, root: str | Path, config: FeatureConfig) -> None:
+        self.config = config
+        self.dir = Path(root).expanduser() / f"features-{config.key()}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "config.txt").write_text(repr(config) + "\n")
+        for stale in self.dir.glob("*/.tmp-*"):
+            stale.unlink(missing_ok=True)
+
+    def path_for(self, audio_path: str | Path) -> Path:
+        key = file_identity(audio_path)
+        return self.dir / key[:2] / f"{key}.npz"
+
+    def load(self, audio_path: str | Path) -> dict[str, np.ndarray] | None:
+        """Return the cached features of ``audio_path``, or ``None`` on a miss or unreadable entry."""
+        entry = self.path_for(audio_path)
+        if not entry.exists():
+            return None
+        try:
+            with np.load(entry) as data:
+                return {k: data[k] for k in data.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+            log.warning("Unreadable cache entry %s for %s (%s): recomputing.", entry, audio_path, err)
+            entry.unlink(missing_ok=True)
+            return None
+
+    def store(self, audio_path: str | Path, features: dict[str, np.ndarray]) -> Path:
+        """Write ``features`` for ``audio_path`` atomically and return the entry's path."""
+        entry = self.path_for(audio_path)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=entry.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **features)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, entry)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return entry

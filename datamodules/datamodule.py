@@ -1,0 +1,385 @@
+"""The LightningDataModule: corpus -> split -> segments -> cached features -> normalised batches."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from datamodules.cache import FeatureCache, default_cache_dir
+from datamodules.corpora import (
+    EMODB_CLASSES,
+    IEMOCAP_CLASSES,
+    RAVDESS_CLASSES,
+    SAVEE_CLASSES,
+    Corpus,
+    load_corpus,
+)
+from datamodules.extract import extract_all
+from datamodules.features import FeatureConfig, HSFScope
+from datamodules.is10 import HSF_DIM, LLD_DIM
+from datamodules.segments import SegmentMode
+from datamodules.splits import Split, make_split
+from datamodules.synthetic import SYNTHETIC_CLASSES
+
+__all__ = ["SERDataModule", "SegmentDataset", "AUDIO_SUFFIXES"]
+
+log = logging.getLogger(__name__)
+
+CorpusName = Literal["ravdess", "emodb", "iemocap", "savee", "csv", "folder", "synthetic"]
+InputName = Literal["lld", "hsf", "wave"]
+_STATIC_CLASSES = {"ravdess": RAVDESS_CLASSES, "emodb": EMODB_CLASSES, "iemocap": IEMOCAP_CLASSES, "savee": SAVEE_CLASSES}
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+
+
+class SegmentDataset(Dataset):
+    """Segments held as aligned tensors; item ``i`` is a dict of their ``i``-th rows.
+
+    Keys: the configured inputs (``lld`` ``(76, T)``, ``hsf`` ``(1582,)``, ``wave`` ``(samples,)``),
+    ``target``, ``utt_index`` (the utterance's row in the corpus / predict list) and
+    ``segment_index`` (unique per segment; lets metrics drop DistributedSampler's padding duplicates).
+    """
+
+    def __init__(self, tensors: dict[str, torch.Tensor]) -> None:
+        lengths = {k: len(v) for k, v in tensors.items()}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"SegmentDataset tensors must share their first dimension, got {lengths}.")
+        self.tensors = tensors
+        self.length = next(iter(lengths.values()))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {k: v[index] for k, v in self.tensors.items()}
+
+    def num_utterances(self) -> int:
+        return int(torch.unique(self.tensors["utt_index"]).numel())
+
+
+class SERDataModule(L.LightningDataModule):
+    """Corpus loading, the evaluation protocol, segmentation and IS10 / waveform features.
+
+    ``prepare_data`` scans the corpus and fills the feature cache (parallel, with progress);
+    ``setup`` builds the split once, loads features from the cache and standardises them with
+    statistics of the training split only (kept in :meth:`state_dict`, hence in checkpoints, so
+    ``predict`` on new audio uses the training statistics).
+
+    Args:
+        corpus: Which loader (see ``datamodules.corpora``); ``synthetic`` needs no download.
+        root: Corpus folder (``csv``: the CSV file). ``synthetic``: where to write it
+            (default: ``<cache_dir>/synthetic``).
+        corpus_options: Extra keyword arguments for the loader (e.g. synthetic size, CSV classes).
+        download: RAVDESS only: fetch the official speech archive if ``root`` lacks it.
+        classes: Class names, to skip scanning the corpus just to learn them (e.g. for predict).
+        protocol: ``paper`` (seeded stratified random split of utterances; speaker-dependent) or
+            ``speaker`` (speaker-independent folds).
+        ratios: ``paper`` split ratios: two (train, val; test = val as in STRL-SER) or three.
+        fold: ``speaker`` fold index.
+        num_folds: ``speaker`` folds for corpora without predefined groups.
+        seed: Split seed.
+        split_file: Optional JSON split (``Split.write``) to use instead of computing one.
+        segment_length, segment_hop, min_last_segment, segment_mode: Segmentation (PAPERS.md).
+        frame_size, frame_shift: LLD framing in seconds (paper: 0.128 / 0.032).
+        inputs: What batches carry: any of ``lld``, ``hsf``, ``wave``.
+        hsf_scope: HSFs per ``segment`` (default) or per ``utterance``.
+        normalize: Standardise LLDs (per dimension) and HSFs with training statistics.
+        batch_size: Segments per batch.
+        num_workers: DataLoader workers (features are in memory, 0 is usually fastest).
+        extract_workers: Feature-extraction processes (default: all cores).
+        cache_dir: Feature cache root (default ``$SER_CACHE`` or ``~/.cache/sermodels``).
+        predict_paths: Audio files or folders for ``predict``.
+        progress: Show extraction progress bars.
+    """
+
+    def __init__(
+        self,
+        corpus: CorpusName = "synthetic",
+        root: str | None = None,
+        corpus_options: dict[str, Any] | None = None,
+        download: bool = False,
+        classes: list[str] | None = None,
+        protocol: Literal["paper", "speaker"] = "paper",
+        ratios: list[float] | None = None,
+        fold: int = 0,
+        num_folds: int | None = None,
+        seed: int = 0,
+        split_file: str | None = None,
+        segment_length: float = 1.4,
+        segment_hop: float | None = None,
+        min_last_segment: float = 0.5,
+        segment_mode: SegmentMode = "segments",
+        frame_size: float = 0.128,
+        frame_shift: float = 0.032,
+        inputs: list[InputName] | None = None,
+        hsf_scope: HSFScope = "segment",
+        normalize: bool = True,
+        batch_size: int = 128,
+        num_workers: int = 0,
+        extract_workers: int | None = None,
+        cache_dir: str | None = None,
+        predict_paths: list[str] | None = None,
+        progress: bool = True,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.inputs = tuple(inputs or ("lld", "hsf"))
+        bad = sorted(set(self.inputs) - {"lld", "hsf", "wave"})
+        if bad:
+            raise ValueError(f"data.inputs: unknown input(s) {bad}; expected any of ['lld', 'hsf', 'wave'].")
+        if batch_size < 1:
+            raise ValueError(f"data.batch_size: expected a positive integer, got {batch_size}.")
+        self.ratios = tuple(ratios or (0.8, 0.2))
+        self.feature_config = FeatureConfig(
+            segment_length=segment_length,
+            segment_hop=segment_hop,
+            min_last_segment=min_last_segment,
+            segment_mode=segment_mode,
+            frame_size=frame_size,
+            frame_shift=frame_shift,
+            lld="lld" in self.inputs,
+            hsf="hsf" in self.inputs,
+            hsf_scope=hsf_scope,
+            wave="wave" in self.inputs,
+        )
+        self.cache_root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        self._classes = tuple(classes) if classes else None
+        self._corpus: Corpus | None = None
+        self.split: Split | None = None
+        self.datasets: dict[str, SegmentDataset] = {}
+        self.norm: dict[str, torch.Tensor] = {}
+        self.predict_files: list[Path] = []
+        self.extraction_stats: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------- sizes for linking
+    @property
+    def corpus(self) -> Corpus:
+        """The corpus table (scanned once)."""
+        if self._corpus is None:
+            hp = self.hparams
+            root = hp.root
+            if hp.corpus == "synthetic" and root is None:
+                root = str(self.cache_root / "synthetic")
+            if root is None:
+                raise ValueError(
+                    f"data.root: corpus {hp.corpus!r} needs the folder (or CSV file) it lives in; "
+                    "pass --data.root /path/to/corpus."
+                )
+            kwargs = dict(hp.corpus_options or {})
+            if hp.corpus == "ravdess" and hp.download:
+                kwargs["download"] = True
+            self._corpus = load_corpus(hp.corpus, root, **kwargs)
+            if self._classes and tuple(self._corpus.classes) != self._classes:
+                raise ValueError(
+                    f"data.classes {list(self._classes)} differ from the corpus classes {list(self._corpus.classes)}; "
+                    "drop data.classes or fix its order."
+                )
+        return self._corpus
+
+    @property
+    def class_names(self) -> list[str]:
+        """Class names in target-index order (known corpora need no scan, so predict runs without them)."""
+        if self._classes:
+            return list(self._classes)
+        if self._corpus is None and self.hparams.corpus in _STATIC_CLASSES:
+            return list(_STATIC_CLASSES[self.hparams.corpus])
+        if self._corpus is None and self.hparams.corpus == "synthetic":
+            return list((self.hparams.corpus_options or {}).get("classes", SYNTHETIC_CLASSES))
+        return list(self.corpus.classes)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def lld_dim(self) -> int:
+        return LLD_DIM
+
+    @property
+    def hsf_dim(self) -> int:
+        return HSF_DIM
+
+    @property
+    def num_frames(self) -> int:
+        """LLD frames per segment (40 for 1.4 s, 59 for 2.0 s)."""
+        return self.feature_config.num_frames
+
+    @property
+    def sample_rate(self) -> int:
+        return self.feature_config.sample_rate
+
+    @property
+    def segment_samples(self) -> int:
+        return self.feature_config.segment_samples
+
+    # ----------------------------------------------------------------- Lightning hooks
+    def _cache(self) -> FeatureCache:
+        return FeatureCache(self.cache_root, self.feature_config)
+
+    def _make_split(self) -> Split:
+        hp = self.hparams
+        if hp.split_file:
+            return Split.read(hp.split_file)
+        return make_split(self.corpus, hp.protocol, ratios=self.ratios, fold=hp.fold, num_folds=hp.num_folds, seed=hp.seed)
+
+    def _split_paths(self) -> list[Path]:
+        split = self.split or self._make_split()
+        wanted = set(split.train) | set(split.val) | set(split.test)
+        return [u.path for u in self.corpus.utterances if u.utt_id in wanted]
+
+    def prepare_data(self) -> None:
+        """Scan the corpus and fill the feature cache (rank 0 only under DDP)."""
+        if self.trainer is not None and self.trainer.state.stage is not None and self.trainer.state.stage.value == "predict":
+            self._prepare_predict()
+            return
+        _, stats = extract_all(self._split_paths(), self._cache(), self.hparams.extract_workers, self.hparams.progress)
+        self.extraction_stats = dict(stats)
+
+    def setup(self, stage: str | None = None) -> None:
+        """Build the split, load features, fit normalisation on the training split."""
+        if stage == "predict":
+            self._prepare_predict()
+            return
+        if self.datasets:
+            return
+        corpus = self.corpus
+        self.split = self._make_split()
+        self._check_split(self.split)
+        by_id = {u.utt_id: i for i, u in enumerate(corpus.utterances)}
+        parts = {"train": self.split.train, "val": self.split.val, "test": self.split.test}
+        cache = self._cache()
+        segment_base = 0
+        raw: dict[str, dict[str, torch.Tensor]] = {}
+        for name, ids in parts.items():
+            if name == "test" and tuple(ids) == tuple(self.split.val):
+                continue
+            rows = [by_id[i] for i in ids]
+            feats, _ = extract_all([corpus.utterances[r].path for r in rows], cache, self.hparams.extract_workers, False)
+            targets = [corpus.label_index(corpus.utterances[r].label) for r in rows]
+            raw[name] = self._stack(feats, rows, targets, segment_base)
+            segment_base += len(raw[name]["utt_index"])
+        if self.hparams.normalize:
+            self._fit_normalization(raw["train"])
+        for name, tensors in raw.items():
+            self.datasets[name] = SegmentDataset(self._normalize(tensors))
+        if "test" not in self.datasets:
+            self.datasets["test"] = self.datasets["val"]
+        log.info(
+            "%s / %s protocol: %s",
+            corpus.name,
+            self.hparams.protocol,
+            ", ".join(f"{k} {v.num_utterances()} utt / {len(v)} seg" for k, v in self.datasets.items()),
+        )
+
+    def _check_split(self, split: Split) -> None:
+        sets = {"train": set(split.train), "val": set(split.val), "test": set(split.test)}
+        if not sets["train"] or not sets["val"]:
+            raise ValueError(f"Split has an empty train or validation part: {({k: len(v) for k, v in sets.items()})}.")
+        if sets["train"] & (sets["val"] | sets["test"]):
+            raise ValueError("Split leaks: some utterances are in train and in val/test.")
+        known = {u.utt_id for u in self.corpus.utterances}
+        missing = (sets["train"] | sets["val"] | sets["test"]) - known
+        if missing:
+            raise ValueError(f"Split names {len(missing)} utterances not in the corpus, e.g. {sorted(missing)[:3]}.")
+
+    def _stack(
+        self, feats: Sequence[dict[str, np.ndarray]], rows: Sequence[int], targets: Sequence[int], segment_base: int
+    ) -> dict[str, torch.Tensor]:
+        counts = [len(f["bounds"]) for f in feats]
+        out: dict[str, torch.Tensor] = {}
+        if "lld" in self.inputs:
+            out["lld"] = torch.from_numpy(np.concatenate([f["lld"] for f in feats]))
+        if "hsf" in self.inputs:
+            out["hsf"] = torch.from_numpy(
+                np.concatenate([np.repeat(f["hsf"], n, axis=0) if len(f["hsf"]) != n else f["hsf"] for f, n in zip(feats, counts)])
+            )
+        if "wave" in self.inputs:
+            out["wave"] = torch.from_numpy(np.concatenate([f["wave"] for f in feats]))
+        out["target"] = torch.as_tensor(np.repeat(np.asarray(targets, dtype=np.int64), counts))
+        out["utt_index"] = torch.as_tensor(np.repeat(np.asarray(rows, dtype=np.int64), counts))
+        out["segment_index"] = torch.arange(segment_base, segment_base + sum(counts), dtype=torch.int64)
+        return out
+
+    def _fit_normalization(self, train: dict[str, torch.Tensor]) -> None:
+        if "lld" in train:
+            x = train["lld"].double()  # (N, 76, T): statistics per LLD dimension over all frames
+            self.norm["lld_mean"] = x.mean(dim=(0, 2)).float()
+            self.norm["lld_std"] = x.std(dim=(0, 2)).float()
+        if "hsf" in train:
+            x = train["hsf"].double()
+            self.norm["hsf_mean"] = x.mean(dim=0).float()
+            self.norm["hsf_std"] = x.std(dim=0).float()
+        for key in [k for k in self.norm if k.endswith("_std")]:
+            # Constant dimensions (e.g. a functional that is always 0) would divide by zero.
+            self.norm[key] = torch.where(self.norm[key] > 1e-8, self.norm[key], torch.ones_like(self.norm[key]))
+
+    def _normalize(self, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        out = dict(tensors)
+        if "lld" in out and "lld_mean" in self.norm:
+            out["lld"] = (out["lld"] - self.norm["lld_mean"][None, :, None]) / self.norm["lld_std"][None, :, None]
+        if "hsf" in out and "hsf_mean" in self.norm:
+            out["hsf"] = (out["hsf"] - self.norm["hsf_mean"]) / self.norm["hsf_std"]
+        return out
+
+    # ----------------------------------------------------------------- predict on new audio
+    def _prepare_predict(self) -> None:
+        paths = self.hparams.predict_paths
+        if not paths:
+            raise ValueError("predict needs audio: pass --data.predict_paths '[file.wav, folder/]'.")
+        files: list[Path] = []
+        for p in map(Path, paths):
+            if p.is_dir():
+                found = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES)
+                if not found:
+                    raise ValueError(f"data.predict_paths: folder {p} holds no audio files ({', '.join(AUDIO_SUFFIXES)}).")
+                files.extend(found)
+            elif p.is_file():
+                files.append(p)
+            else:
+                raise ValueError(f"data.predict_paths: {p} is neither an audio file nor a folder.")
+        self.predict_files = files
+        extract_all(files, self._cache(), self.hparams.extract_workers, self.hparams.progress, desc="features (predict)")
+
+    # ----------------------------------------------------------------- loaders
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        if name not in self.datasets:
+            raise RuntimeError(f"No {name} data: call setup() first (the Trainer does this).")
+        return DataLoader(
+            self.datasets[name],
+            batch_size=self.hparams.batch_size,
+            shuffle=shuffle,
+            num_workers=self.hparams.num_workers,
+            persistent_workers=self.hparams.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        # Built after Lightning restored state_dict() from the checkpoint: training statistics apply.
+        feats, _ = extract_all(self.predict_files, self._cache(), self.hparams.extract_workers, False)
+        tensors = self._stack(feats, list(range(len(feats))), [-1] * len(feats), 0)
+        self.datasets["predict"] = SegmentDataset(self._normalize(tensors))
+        return self._loader("predict", shuffle=False)
+
+    # ----------------------------------------------------------------- checkpoint state
+    def state_dict(self) -> dict[str, Any]:
+        """Normalisation statistics and class names: what predict needs besides the weights."""
+        return {"norm": {k: v.clone() for k, v in self.norm.items()}, "class_names": self.class_names if (self._classes or self._corpus) else None}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.norm = {k: v.clone() for k, v in state_dict.get("norm", {}).items()}
+        if state_dict.get("class_names") and not self._classes:
+            self._classes = tuple(state_dict["class_names"])

@@ -1,0 +1,85 @@
+"""Run a hyperparameter grid locally (no W&B account needed) and draw the result as a heatmap.
+
+    python scripts/sweep.py --config configs/strl_ser/base.yaml --config configs/strl_ser/ravdess.yaml \
+        --data.root /data/RAVDESS --grid configs/sweeps/strl_ser_heads_segment.yaml --out runs/sweep
+
+Reads the ``parameters`` of a W&B sweep file (grid values), runs ``ser fit`` for every
+combination (extra ``--key value`` arguments go to every run), takes ``--metric`` (default the
+sweep's metric) of the last epoch from each run's metrics.csv, writes ``results.csv`` and, for a
+two-parameter grid, ``heatmap.png``. Finished runs are skipped on a re-run (resumable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sermodels.cli import cli_main  # noqa: E402
+from sermodels.plots import plot_heatmap  # noqa: E402
+
+
+def _short(key: str) -> str:
+    return key.split(".")[-1]
+
+
+def last_metric(metrics_csv: Path, metric: str) -> float | None:
+    """The metric's value at the last epoch where it was logged."""
+    value = None
+    with metrics_csv.open() as fh:
+        for row in csv.DictReader(fh):
+            if row.get(metric):
+                value = float(row[metric])
+    return value
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--grid", required=True, help="W&B sweep YAML (its parameters' values form the grid)")
+    ap.add_argument("--out", default="runs/sweep")
+    ap.add_argument("--metric", default=None)
+    args, passthrough = ap.parse_known_args(argv)
+    sweep = yaml.safe_load(Path(args.grid).read_text())
+    metric = args.metric or sweep.get("metric", {}).get("name", "val/ua")
+    keys = list(sweep["parameters"])
+    grids = [sweep["parameters"][k]["values"] for k in keys]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for values in itertools.product(*grids):
+        name = "-".join(f"{_short(k)}{v}" for k, v in zip(keys, values))
+        run_dir = out / "runs" / name
+        metrics_csv = run_dir / "metrics.csv"
+        if not (metrics_csv.exists() and (run_dir / "done").exists()):
+            cli_main(
+                [
+                    "fit",
+                    *passthrough,
+                    *[f"--{k}={json.dumps(v)}" for k, v in zip(keys, values)],
+                    f"--trainer.logger.init_args.save_dir={out}",
+                    "--trainer.logger.init_args.name=runs",
+                    f"--trainer.logger.init_args.version={name}",
+                ]
+            )
+            (run_dir / "done").touch()
+        rows.append({**{_short(k): v for k, v in zip(keys, values)}, metric: last_metric(metrics_csv, metric)})
+        print(f"{name}: {metric} = {rows[-1][metric]}")
+    with (out / "results.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    if len(keys) == 2:
+        png = plot_heatmap(rows, _short(keys[0]), _short(keys[1]), metric, out / "heatmap.png")
+        print(f"heatmap: {png}")
+    print(f"results: {out / 'results.csv'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""One LightningModule for every net: segment training, utterance-level evaluation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_info
+from torch import nn
+from torch.nn import functional as F
+
+from sermodels.metrics import UtteranceMetrics, plot_confusion_matrix, segment_metric_collection
+
+__all__ = ["SERModule", "STRLSERModule", "STACNNModule", "format_metrics_table"]
+
+SCALAR_KEYS = (
+    "wa", "ua", "macro_precision", "weighted_precision", "macro_f1", "weighted_f1", "paper_macro_f1", "paper_weighted_f1",
+)
+
+
+def format_metrics_table(metrics: dict[str, torch.Tensor], title: str) -> str:
+    """A fixed-width table of the utterance-level metrics (percent) and per-class recall."""
+    lines = [title, "-" * len(title)]
+    for key in SCALAR_KEYS:
+        if key in metrics:
+            lines.append(f"{key:<20} {100 * float(metrics[key]):6.2f}")
+    recalls = {k.split("/", 1)[1]: float(v) for k, v in metrics.items() if k.startswith("recall/")}
+    if recalls:
+        lines.append("per-class recall: " + ", ".join(f"{k} {100 * v:.1f}" for k, v in recalls.items()))
+    if "num_utterances" in metrics:
+        lines.append(f"utterances: {int(metrics['num_utterances'])}")
+    return "\n".join(lines)
+
+
+class SERModule(L.LightningModule):
+    """Trains any net on segments and scores it on utterances.
+
+    The net is a plain ``nn.Module`` with a class attribute ``inputs`` naming the batch keys its
+    ``forward`` takes (``("lld", "hsf")`` for STRL-SER, ``("wave",)`` for STA-CNN) and returning
+    logits ``(B, C)``. Loss: cross-entropy on segments. Evaluation: segment softmax outputs are
+    aggregated per utterance (mean, Eq. 23 of STRL-SER, or majority vote) by
+    :class:`~sermodels.metrics.UtteranceMetrics`, which gathers across processes before
+    aggregating, so an utterance split over DDP ranks is still scored once. Logged as
+    ``val/<metric>`` and ``test/<metric>`` (utterance level) and ``val/segment_<metric>``.
+    If the net has ``fit_normalization`` (STA-CNN's spectral front end), it is fitted once on the
+    training split's waveforms at the start of ``fit``.
+
+    Args:
+        net: The network.
+        optimizer: Optimizer factory (LightningCLI ``OptimizerCallable``).
+        scheduler: LR scheduler factory, stepped once per epoch; ``None`` for a constant rate.
+        num_classes: Number of classes (linked from the DataModule by the CLI).
+        class_names: Class names in target order (linked from the DataModule).
+        aggregation: Utterance aggregation of segment outputs: ``mean`` of softmax or ``vote``.
+        label_smoothing: Cross-entropy label smoothing (0 as in the papers).
+        artifacts: On ``test``, write ``metrics.json``, the confusion matrix PNG and
+            per-utterance predictions into the logger's folder.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        scheduler: LRSchedulerCallable | None = None,
+        num_classes: int = 2,
+        class_names: list[str] | None = None,
+        aggregation: Literal["mean", "vote"] = "mean",
+        label_smoothing: float = 0.0,
+        artifacts: bool = True,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
+        if not hasattr(net, "inputs"):
+            raise TypeError(f"model.net: {type(net).__name__} must declare the batch keys it reads as `inputs`.")
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
+        if len(self.class_names) != num_classes:
+            raise ValueError(f"model.class_names has {len(self.class_names)} names but num_classes is {num_classes}.")
+        self.val_utt = UtteranceMetrics(num_classes, aggregation, self.class_names)
+        self.test_utt = UtteranceMetrics(num_classes, aggregation, self.class_names)
+        self.val_seg = segment_metric_collection(num_classes, prefix="val/segment_")
+        self.test_seg = segment_metric_collection(num_classes, prefix="test/segment_")
+        self.train_seg = segment_metric_collection(num_classes, prefix="train/segment_")
+        self.last_test_metrics: dict[str, torch.Tensor] = {}
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        missing = [k for k in self.net.inputs if k not in batch]
+        if missing:
+            raise KeyError(
+                f"{type(self.net).__name__} reads {list(self.net.inputs)} but the batch lacks {missing}; "
+                f"set data.inputs to include them."
+            )
+        return self.net(*[batch[k] for k in self.net.inputs])
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        logits = self(batch)
+        loss = F.cross_entropy(logits, batch["target"], label_smoothing=self.hparams.label_smoothing)
+        self.train_seg(logits.detach(), batch["target"])
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(logits))
+        self.log_dict(self.train_seg, on_step=False, on_epoch=True, batch_size=len(logits))
+        return loss
+
+    def _eval_step(self, batch: dict[str, torch.Tensor], utt: UtteranceMetrics, seg: Any, stage: str) -> None:
+        logits = self(batch)
+        loss = F.cross_entropy(logits, batch["target"])
+        utt.update(logits.softmax(dim=-1), batch["target"], batch["utt_index"], batch.get("segment_index"))
+        seg.update(logits, batch["target"])
+        self.log(f"{stage}/loss", loss, on_epoch=True, sync_dist=True, batch_size=len(logits))
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, self.val_utt, self.val_seg, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, self.test_utt, self.test_seg, "test")
+
+    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        return {"probs": self(batch).softmax(dim=-1), "utt_index": batch["utt_index"]}
+
+    # ------------------------------------------------------------------ epoch ends
+    def _log_epoch(self, utt: UtteranceMetrics, seg: Any, stage: str) -> dict[str, torch.Tensor]:
+        metrics = utt.compute()  # already gathered over processes: log without re-reducing
+        scalars = {f"{stage}/{k}": v.float() for k, v in metrics.items() if v.ndim == 0 and k != "num_utterances"}
+        shown = {k: scalars.pop(k) for k in (f"{stage}/wa", f"{stage}/ua")}
+        self.log_dict(shown, prog_bar=True)
+        self.log_dict(scalars)
+        self.log_dict(seg.compute())
+        seg.reset()
+        return metrics
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch(self.val_utt, self.val_seg, "val")
+        self.val_utt.reset()
+
+    def on_test_epoch_end(self) -> None:
+        metrics = self._log_epoch(self.test_utt, self.test_seg, "test")
+        self.last_test_metrics = {k: v.detach().cpu() for k, v in metrics.items()}
+        if self.hparams.artifacts and self.trainer.is_global_zero:
+            self._write_artifacts(metrics)
+        self.test_utt.reset()
+
+    def _write_artifacts(self, metrics: dict[str, torch.Tensor]) -> None:
+        out = Path(self.trainer.log_dir or self.trainer.default_root_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        rank_zero_info("\n" + format_metrics_table(metrics, "Utterance-level test metrics (%)"))
+        record = {k: (v.tolist() if v.ndim else float(v)) for k, v in metrics.items()}
+        record["class_names"] = self.class_names
+        (out / "test_metrics.json").write_text(json.dumps(record, indent=2) + "\n")
+        png = plot_confusion_matrix(metrics["confusion_matrix"].cpu(), self.class_names, out / "confusion_matrix.png", "Test confusion matrix (utterances)")
+        rank_zero_info(f"Test metrics: {out / 'test_metrics.json'}; confusion matrix: {png}")
+        for logger in self.loggers:
+            if type(logger).__name__ == "WandbLogger":
+                logger.log_image(key="test/confusion_matrix", images=[str(png)])
+
+    # ------------------------------------------------------------------ hooks
+    def on_fit_start(self) -> None:
+        fit = getattr(self.net, "fit_normalization", None)
+        frontend = getattr(self.net, "frontend", None)
+        if fit is None or bool(getattr(frontend, "fitted", False)):
+            return  # nothing to fit, or already fitted (e.g. resumed from a checkpoint)
+        dm = self.trainer.datamodule
+        if dm is None:
+            raise RuntimeError("This net fits input normalisation on the training split: train it with a DataModule.")
+        rank_zero_info("Fitting input normalisation on the training split ...")
+
+        def waves() -> Iterator[torch.Tensor]:
+            for batch in dm.train_dataloader():
+                yield batch[self.net.inputs[0]].to(self.device)
+
+        fit(waves())
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"}}
+
+
+def _exponential_095(optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+    return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.95)
+
+
+def _adam_sta_cnn(params: Any) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=1e-4, weight_decay=1e-3)
+
+
+class STRLSERModule(SERModule):
+    """:class:`SERModule` with STRL-SER's training defaults: Adam lr 1e-3, x0.95 per epoch."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        scheduler: LRSchedulerCallable | None = _exponential_095,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(net, optimizer, scheduler, **kwargs)
+
+
+class STACNNModule(SERModule):
+    """:class:`SERModule` with STA-CNN's training defaults: Adam lr 1e-4, weight decay 1e-3."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: OptimizerCallable = _adam_sta_cnn,
+        scheduler: LRSchedulerCallable | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(net, optimizer, scheduler, **kwargs)

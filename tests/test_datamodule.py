@@ -1,0 +1,117 @@
+"""SERDataModule: shapes, leakage (utterances and speakers), train-only normalisation, predict."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from datamodules.datamodule import SERDataModule
+from datamodules.features import FeatureConfig
+from tests.conftest import TINY_SYNTHETIC
+
+
+def _dm(cache: Path, **kwargs) -> SERDataModule:  # noqa: ANN003
+    base = dict(corpus="synthetic", corpus_options=TINY_SYNTHETIC, cache_dir=str(cache), batch_size=8, progress=False, extract_workers=0)
+    return SERDataModule(**(base | kwargs))
+
+
+def _ready(dm: SERDataModule) -> SERDataModule:
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
+def test_batch_shapes_and_sizes(ser_cache: Path) -> None:
+    dm = _ready(_dm(ser_cache))
+    assert (dm.num_classes, dm.lld_dim, dm.hsf_dim, dm.num_frames) == (4, 76, 1582, 40)
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["lld"].shape[1:] == (76, 40) and batch["hsf"].shape[1:] == (1582,)
+    assert batch["target"].dtype == torch.int64 and batch["utt_index"].dtype == torch.int64
+    assert torch.isfinite(batch["lld"]).all() and torch.isfinite(batch["hsf"]).all()
+
+
+@pytest.mark.parametrize("protocol", ["paper", "speaker"])
+def test_no_utterance_segments_cross_splits(ser_cache: Path, protocol: str) -> None:
+    dm = _ready(_dm(ser_cache, protocol=protocol, ratios=[0.6, 0.2, 0.2]))
+    utts = {k: set(ds.tensors["utt_index"].tolist()) for k, ds in dm.datasets.items()}
+    assert not utts["train"] & utts["val"] and not utts["train"] & utts["test"] and not utts["val"] & utts["test"]
+    # every segment of an utterance is in the same split: counts equal the utterance's segment count
+    for ds in dm.datasets.values():
+        idx = ds.tensors["utt_index"]
+        for u in torch.unique(idx).tolist():
+            assert int((idx == u).sum()) >= 1
+    total = sum(len(ds) for ds in dm.datasets.values())
+    assert total == len(torch.unique(torch.cat([ds.tensors["segment_index"] for ds in dm.datasets.values()])))
+
+
+@pytest.mark.parametrize("fold", [0, 1, 2])
+def test_speaker_protocol_never_shares_speakers(ser_cache: Path, fold: int) -> None:
+    dm = _ready(_dm(ser_cache, protocol="speaker", fold=fold))
+    spk = {
+        k: {dm.corpus.utterances[i].speaker for i in ds.tensors["utt_index"].tolist()} for k, ds in dm.datasets.items()
+    }
+    assert spk["train"] and spk["val"] and spk["test"]
+    assert not spk["train"] & spk["test"] and not spk["train"] & spk["val"] and not spk["val"] & spk["test"]
+
+
+def test_normalisation_uses_training_split_only(ser_cache: Path) -> None:
+    raw = _ready(_dm(ser_cache, normalize=False))
+    norm = _ready(_dm(ser_cache))
+    train_raw = raw.datasets["train"].tensors
+    torch.testing.assert_close(norm.norm["hsf_mean"], train_raw["hsf"].double().mean(0).float(), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(norm.norm["lld_mean"], train_raw["lld"].double().mean((0, 2)).float(), rtol=1e-4, atol=1e-4)
+    all_hsf = torch.cat([ds.tensors["hsf"] for ds in raw.datasets.values()])
+    assert not torch.allclose(norm.norm["hsf_mean"], all_hsf.double().mean(0).float(), atol=1e-3)
+    train = norm.datasets["train"].tensors
+    assert float(train["hsf"].mean(0).abs().max()) < 1e-3
+    assert float(train["lld"].mean((0, 2)).abs().max()) < 1e-3
+
+
+def test_paper_two_ratios_test_is_validation(ser_cache: Path) -> None:
+    dm = _ready(_dm(ser_cache, ratios=[0.8, 0.2]))
+    assert dm.datasets["test"] is dm.datasets["val"]
+
+
+def test_wave_inputs_and_crop_mode(ser_cache: Path) -> None:
+    dm = _ready(_dm(ser_cache, inputs=["wave"], segment_mode="crop", segment_length=1.0))
+    ds = dm.datasets["train"]
+    assert ds.tensors["wave"].shape[1] == 16000
+    assert len(ds) == ds.num_utterances()  # one window per utterance
+    assert "lld" not in ds.tensors and "hsf" not in ds.tensors
+
+
+def test_two_second_segments(ser_cache: Path) -> None:
+    dm = _ready(_dm(ser_cache, segment_length=2.0, inputs=["lld"]))
+    assert dm.num_frames == 59 and dm.datasets["train"].tensors["lld"].shape[1:] == (76, 59)
+
+
+def test_state_dict_round_trip_and_predict(ser_cache: Path, tmp_path: Path) -> None:
+    dm = _ready(_dm(ser_cache))
+    state = dm.state_dict()
+    clip = tmp_path / "new.wav"
+    t = np.arange(int(2.5 * 44100)) / 44100
+    sf.write(clip, np.stack([0.3 * np.sin(2 * np.pi * 180 * t)] * 2, axis=1), 44100)  # stereo 44.1 kHz
+    fresh = _dm(ser_cache, predict_paths=[str(clip), str(tmp_path)])
+    fresh.setup("predict")
+    fresh.load_state_dict(state)
+    batch = next(iter(fresh.predict_dataloader()))
+    assert batch["lld"].shape[1:] == (76, 40)
+    assert fresh.predict_files == [clip, clip]
+    torch.testing.assert_close(fresh.norm["hsf_mean"], dm.norm["hsf_mean"])
+
+
+def test_bad_arguments_are_named(ser_cache: Path) -> None:
+    with pytest.raises(ValueError, match="data.inputs"):
+        _dm(ser_cache, inputs=["mfcc"])
+    with pytest.raises(ValueError, match="segment_length"):
+        _dm(ser_cache, segment_length=0)
+    with pytest.raises(ValueError, match="data.root"):
+        SERDataModule(corpus="emodb").corpus  # noqa: B018
+    with pytest.raises(ValueError, match="predict_paths"):
+        _dm(ser_cache, predict_paths=["/nonexistent/clip.wav"]).setup("predict")
+
+
+def test_feature_config_frames() -> None:
+    assert FeatureConfig(segment_length=1.4).num_frames == 40
