@@ -150,7 +150,7 @@ class SERModule(L.LightningModule):
         out = Path(self.trainer.log_dir or self.trainer.default_root_dir)
         out.mkdir(parents=True, exist_ok=True)
         rank_zero_info("\n" + format_metrics_table(metrics, "Utterance-level test metrics (%)"))
-        record = {k: (v.tolist() if v.ndim else float(v)) for k, v in metrics.items()}
+        record = {k: v.tolist() if v.ndim else v.item() for k, v in metrics.items()}
         record["class_names"] = self.class_names
         (out / "test_metrics.json").write_text(json.dumps(record, indent=2) + "\n")
         png = plot_confusion_matrix(metrics["confusion_matrix"].cpu(), self.class_names, out / "confusion_matrix.png", "Test confusion matrix (utterances)")

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from sermodels.cli import cli_main
 from tests.conftest import TINY_SYNTHETIC
@@ -26,6 +27,7 @@ def _args(config: Path, cache: Path, runs: Path) -> list[str]:
         "--data.progress=false",
         "--data.extract_workers=0",
         f"--trainer.logger.init_args.save_dir={runs}",
+        f"--trainer.default_root_dir={runs}",  # fast_dev_run drops the logger: keep files in tmp
         "--trainer.enable_progress_bar=false",
     ]
 
@@ -62,6 +64,13 @@ def test_fit_test_predict_round_trip(ser_cache: Path, tmp_path: Path) -> None:
     run = tmp_path / "strl_ser" / "synthetic"
     ckpt = run / "checkpoints" / "last.ckpt"
     assert ckpt.is_file()
+    # The checkpoint carries what rebuilds the features: data settings, normalisation, class names.
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    data_hp = state["datamodule_hyper_parameters"]
+    assert (data_hp["segment_length"], data_hp["frame_size"], data_hp["frame_shift"]) == (1.4, 0.128, 0.032)
+    dm_state = state["SERDataModule"]
+    assert dm_state["class_names"] == ["neutral", "happy", "angry", "sad"]
+    assert dm_state["norm"]["hsf_mean"].shape == (1582,) and dm_state["norm"]["lld_std"].shape == (76,)
     cli = cli_main(["test", *args, f"--ckpt_path={ckpt}"])
     assert (run / "metrics.csv").is_file()  # fit's curves survive the test run
     metrics = json.loads((tmp_path / "strl_ser" / "synthetic-test" / "test_metrics.json").read_text())
@@ -76,3 +85,17 @@ def test_fit_test_predict_round_trip(ser_cache: Path, tmp_path: Path) -> None:
     assert [r["path"] for r in rows] == [str(a) for a in audio]
     assert all(r["prediction"] in {"neutral", "happy", "angry", "sad"} for r in rows)
     assert all(abs(sum(float(r[f"p_{c}"]) for c in ("neutral", "happy", "angry", "sad")) - 1) < 1e-3 for r in rows)
+
+
+@pytest.mark.slow
+def test_sta_cnn_best_and_last_checkpoints_differ_in_meaning(ser_cache: Path, tmp_path: Path) -> None:
+    """last.ckpt is the final epoch (not a copy of the best), best-*.ckpt the best on validation."""
+    config = ROOT / "configs/sta_cnn/synthetic.yaml"
+    cli_main(["fit", *_args(config, ser_cache, tmp_path), "--trainer.max_epochs=3", "--data.segment_length=1.0"])
+    ckpts = tmp_path / "sta_cnn" / "synthetic" / "checkpoints"
+    last = torch.load(ckpts / "last.ckpt", map_location="cpu", weights_only=False)
+    assert last["epoch"] == 2
+    best = list(ckpts.glob("best-*.ckpt"))
+    assert len(best) == 1
+    # the front end's training statistics travel in the checkpoint
+    assert bool(last["state_dict"]["net.frontend.fitted"])
