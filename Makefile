@@ -24,11 +24,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Build .venv with the pinned, known-good versions (idempotent)
 
+# One thread per process: torch's OpenMP threads spin against the tests' own worker processes.
 test: install ## Run the test suite (synthetic audio only; ~minutes on 2 cores)
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
 
 test-fast: install ## Tests without the slow end-to-end ones
-	$(BIN)/python -m pytest -q -m "not slow"
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow"
 
 lint: install ## ruff lint + import order
 	$(BIN)/ruff check sermodels datamodules tests scripts

@@ -30,6 +30,11 @@ def _short(key: str) -> str:
     return key.split(".")[-1]
 
 
+def _arg(value: object) -> str:
+    """A value as the CLI reads it (strings raw, the rest as JSON)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def last_metric(metrics_csv: Path, metric: str) -> float | None:
     """The metric's value at the last epoch where it was logged."""
     value = None
@@ -49,12 +54,14 @@ def main(argv: list[str] | None = None) -> None:
     sweep = yaml.safe_load(Path(args.grid).read_text())
     metric = args.metric or sweep.get("metric", {}).get("name", "val/ua")
     keys = list(sweep["parameters"])
-    grids = [sweep["parameters"][k]["values"] for k in keys]
+    # W&B constants (``value:``) are a grid of one; pass them on the command line to override.
+    grids = [spec["values"] if "values" in spec else [spec["value"]] for spec in sweep["parameters"].values()]
+    swept = [k for k, g in zip(keys, grids) if len(g) > 1]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for values in itertools.product(*grids):
-        name = "-".join(f"{_short(k)}{v}" for k, v in zip(keys, values))
+        name = "-".join(f"{_short(k)}{v}" for k, v in zip(keys, values) if k in swept)
         run_dir = out / "runs" / name
         metrics_csv = run_dir / "metrics.csv"
         if not (metrics_csv.exists() and (run_dir / "done").exists()):
@@ -62,21 +69,21 @@ def main(argv: list[str] | None = None) -> None:
                 [
                     "fit",
                     *passthrough,
-                    *[f"--{k}={json.dumps(v)}" for k, v in zip(keys, values)],
+                    *[f"--{k}={_arg(v)}" for k, v in zip(keys, values) if k in swept],
                     f"--trainer.logger.init_args.save_dir={out}",
                     "--trainer.logger.init_args.name=runs",
                     f"--trainer.logger.init_args.version={name}",
                 ]
             )
             (run_dir / "done").touch()
-        rows.append({**{_short(k): v for k, v in zip(keys, values)}, metric: last_metric(metrics_csv, metric)})
+        rows.append({**{_short(k): v for k, v in zip(keys, values) if k in swept}, metric: last_metric(metrics_csv, metric)})
         print(f"{name}: {metric} = {rows[-1][metric]}")
     with (out / "results.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    if len(keys) == 2:
-        png = plot_heatmap(rows, _short(keys[0]), _short(keys[1]), metric, out / "heatmap.png")
+    if len(swept) == 2:
+        png = plot_heatmap(rows, _short(swept[0]), _short(swept[1]), metric, out / "heatmap.png")
         print(f"heatmap: {png}")
     print(f"results: {out / 'results.csv'}")
 

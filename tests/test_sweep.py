@@ -20,10 +20,10 @@ def test_sweep_parameters_are_cli_arguments(sweep_file: Path, ser_cache: Path) -
     sweep = yaml.safe_load(sweep_file.read_text())
     configs = [a.split("=", 1)[1] for a in sweep["command"] if a.startswith("--config=")]
     for key, spec in sweep["parameters"].items():
-        for value in (spec["values"][0], spec["values"][-1]):
+        for value in (spec["values"][0], spec["values"][-1]) if "values" in spec else (spec["value"],):
             cli = cli_main(
                 [*[f"--config={ROOT / c}" for c in configs], "--data.corpus=synthetic", f"--data.cache_dir={ser_cache}",
-                 f"--{key}={json.dumps(value)}"],
+                 f"--{key}={value if isinstance(value, str) else json.dumps(value)}"],
                 run=False,
             )
             node = cli.config
@@ -47,7 +47,8 @@ def test_local_sweep_runs_grid_and_resumes(ser_cache: Path, tmp_path: Path) -> N
     grid = tmp_path / "grid.yaml"
     grid.write_text(yaml.safe_dump({
         "metric": {"name": "val/ua"},
-        "parameters": {"model.init_args.net.init_args.num_heads": {"values": [1, 2]}, "data.segment_length": {"values": [1.4]}},
+        "parameters": {"model.init_args.net.init_args.num_heads": {"values": [1, 2]}, "data.segment_length": {"values": [1.0, 1.4]},
+                       "data.seed": {"value": 0}},
     }))
     args = [f"--grid={grid}", f"--out={tmp_path / 'sweep'}", f"--config={ROOT / 'configs/strl_ser/base.yaml'}",
             f"--config={ROOT / 'configs/strl_ser/synthetic.yaml'}", f"--data.cache_dir={ser_cache}",
@@ -56,11 +57,11 @@ def test_local_sweep_runs_grid_and_resumes(ser_cache: Path, tmp_path: Path) -> N
             f"--trainer.default_root_dir={tmp_path}"]
     sweep.main(args)
     results = (tmp_path / "sweep" / "results.csv").read_text().splitlines()
-    assert len(results) == 3 and all(line.split(",")[-1] not in ("", "None") for line in results[1:])
+    assert len(results) == 5 and all(line.split(",")[-1] not in ("", "None") for line in results[1:])
     assert (tmp_path / "sweep" / "heatmap.png").is_file()
-    mtime = (tmp_path / "sweep" / "runs" / "num_heads1-segment_length1.4" / "metrics.csv").stat().st_mtime
+    mtime = (tmp_path / "sweep" / "runs" / "num_heads1-segment_length1.0" / "metrics.csv").stat().st_mtime
     sweep.main(args)  # finished runs are not re-run
-    assert (tmp_path / "sweep" / "runs" / "num_heads1-segment_length1.4" / "metrics.csv").stat().st_mtime == mtime
+    assert (tmp_path / "sweep" / "runs" / "num_heads1-segment_length1.0" / "metrics.csv").stat().st_mtime == mtime
 
 
 @pytest.mark.slow
