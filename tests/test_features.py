@@ -147,3 +147,18 @@ def test_bad_file_stops_parallel_run_naming_it(tmp_path: Path) -> None:
     bad.write_bytes(b"not audio at all")
     with pytest.raises(ValueError, match="broken.wav"):
         extract_all([*good, bad], FeatureCache(tmp_path / "c", FeatureConfig()), num_workers=2, progress=False)
+
+
+@pytest.mark.parametrize("seconds", [0.01, 0.2], ids=["10ms", "200ms"])
+def test_very_short_utterance_becomes_one_padded_segment(tmp_path: Path, seconds: float) -> None:
+    f = compute_features(_write(tmp_path / "short.wav", seconds), FeatureConfig())
+    assert f["lld"].shape == (1, LLD_DIM, 40) and f["hsf"].shape == (1, HSF_DIM)
+    assert np.isfinite(f["lld"]).all() and np.isfinite(f["hsf"]).all()
+
+
+def test_stereo_44k_file_through_features(tmp_path: Path) -> None:
+    path = tmp_path / "stereo.wav"
+    t = np.arange(int(1.5 * 44100)) / 44100
+    sf.write(path, np.stack([0.3 * np.sin(2 * np.pi * 200 * t), 0.1 * np.sin(2 * np.pi * 300 * t)], axis=1), 44100)
+    f = compute_features(path, FeatureConfig(hsf=False, wave=True))
+    assert f["wave"].shape == (1, 22400) and f["lld"].shape == (1, LLD_DIM, 40)
