@@ -9,7 +9,7 @@ DATA ?= $(HOME)/.cache/sermodels/corpora
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint demo demo-sta-cnn materialize bench-features bench-strl-ravdess bench-sta-cnn clean
+.PHONY: help install test test-fast lint demo demo-sta-cnn materialize bench-features clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from datamodules.features import FeatureConfig
 __all__ = ["FeatureCache", "file_identity", "default_cache_dir"]
 
 log = logging.getLogger(__name__)
+
+#: A temporary entry untouched this long belongs to a dead writer (one file takes seconds).
+STALE_TMP_SECONDS = 3600
 
 
 def default_cache_dir() -> Path:
@@ -40,7 +44,8 @@ class FeatureCache:
 
     Each entry is an ``.npz`` written to a temporary file in the same folder and renamed into
     place, so a crash or Ctrl-C never leaves a half-written entry under a real name; leftover
-    temporary files are removed when the cache is opened. An entry that fails to load is treated
+    temporary files older than an hour (a killed run's) are removed when the cache is opened;
+    younger ones may be a concurrent job's write in progress and are left alone. An entry that fails to load is treated
     as missing and recomputed.
 
     Args:
@@ -53,8 +58,14 @@ class FeatureCache:
         self.dir = Path(root).expanduser() / f"features-{config.key()}"
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "config.txt").write_text(repr(config) + "\n")
+        # Temporary files of killed runs. Only old ones: a concurrent job's live write is young.
+        cutoff = time.time() - STALE_TMP_SECONDS
         for stale in self.dir.glob("*/.tmp-*"):
-            stale.unlink(missing_ok=True)
+            try:
+                if stale.stat().st_mtime < cutoff:
+                    stale.unlink(missing_ok=True)
+            except FileNotFoundError:
+                pass  # renamed into place or removed by its writer meanwhile
 
     def path_for(self, audio_path: str | Path) -> Path:
         key = file_identity(audio_path)

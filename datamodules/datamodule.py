@@ -156,6 +156,9 @@ class SERDataModule(L.LightningDataModule):
         self.norm: dict[str, torch.Tensor] = {}
         self.predict_files: list[Path] = []
         self.extraction_stats: dict[str, Any] = {}
+        self._ckpt_train_ids: set[str] = set()
+        self._ckpt_corpus: str | None = None
+        self._ckpt_split_info: dict[str, Any] = {}
 
     # ----------------------------------------------------------------- sizes for linking
     @property
@@ -278,15 +281,59 @@ class SERDataModule(L.LightningDataModule):
         )
 
     def _check_split(self, split: Split) -> None:
-        sets = {"train": set(split.train), "val": set(split.val), "test": set(split.test)}
-        if not sets["train"] or not sets["val"]:
-            raise ValueError(f"Split has an empty train or validation part: {({k: len(v) for k, v in sets.items()})}.")
-        if sets["train"] & (sets["val"] | sets["test"]):
-            raise ValueError("Split leaks: some utterances are in train and in val/test.")
-        known = {u.utt_id for u in self.corpus.utterances}
-        missing = (sets["train"] | sets["val"] | sets["test"]) - known
-        if missing:
-            raise ValueError(f"Split names {len(missing)} utterances not in the corpus, e.g. {sorted(missing)[:3]}.")
+        """Refuse a split that leaks or is empty, whatever made it (protocol or ``split_file``)."""
+        split.check(self.corpus)  # unknown ids; train/val/test overlaps (test == val allowed)
+        sizes = {"train": len(split.train), "val": len(split.val), "test": len(split.test)}
+        empty = [k for k, n in sizes.items() if n == 0]
+        if empty:
+            raise ValueError(
+                f"Split ({split.protocol} protocol) has an empty {'/'.join(empty)} part: {sizes}. "
+                "Use a corpus with more utterances (speakers) or other data.ratios / data.num_folds."
+            )
+        if split.protocol == "speaker":
+            speaker = {u.utt_id: u.speaker for u in self.corpus.utterances}
+            parts = {k: {speaker[i] for i in getattr(split, k)} for k in ("train", "val", "test")}
+            pairs = [("train", "val"), ("train", "test")] + ([] if split.test_is_val else [("val", "test")])
+            for a, b in pairs:
+                shared = sorted(parts[a] & parts[b])
+                if shared:
+                    raise ValueError(
+                        f"Speaker-independent split shares speaker(s) {shared[:5]} between {a} and {b}; "
+                        "the split file or corpus speaker column is wrong."
+                    )
+        self._check_against_checkpoint()
+
+    def _check_against_checkpoint(self) -> None:
+        """A checkpoint must not be evaluated on utterances it was trained on (e.g. ``ser test``
+        with another ``data.seed``/``fold``/``ratios`` than ``ser fit`` used)."""
+        if self.split is None or not self._ckpt_train_ids or self._ckpt_corpus != self.corpus.name:
+            return
+        scored = set(self.split.val) | set(self.split.test)
+        leaked = sorted(scored & self._ckpt_train_ids)
+        if leaked:
+            raise ValueError(
+                f"The checkpoint was trained on {len(leaked)} of the {len(scored)} utterances this run evaluates "
+                f"(e.g. {leaked[:3]}): evaluate with the data.protocol/fold/seed/ratios/split_file that fit used "
+                f"(the checkpoint's: {self._ckpt_split_info})."
+            )
+
+    @property
+    def split_info(self) -> dict[str, Any]:
+        """What the split is, for result files: corpus, protocol, fold, seed, sizes, test == val."""
+        if self.split is None:
+            return {}
+        hp = self.hparams
+        return {
+            "corpus": self.corpus.name,
+            "protocol": self.split.protocol,
+            "fold": self.split.fold,
+            "seed": hp.seed,
+            "ratios": list(self.ratios) if self.split.protocol == "paper" else None,
+            "split_file": hp.split_file,
+            "test_is_val": self.split.test_is_val,
+            "num_utterances": {"train": len(self.split.train), "val": len(self.split.val), "test": len(self.split.test)},
+            "test_speakers": list(self.split.test_speakers),
+        }
 
     def _stack(
         self, feats: Sequence[dict[str, np.ndarray]], rows: Sequence[int], targets: Sequence[int], segment_base: int
@@ -376,10 +423,23 @@ class SERDataModule(L.LightningDataModule):
 
     # ----------------------------------------------------------------- checkpoint state
     def state_dict(self) -> dict[str, Any]:
-        """Normalisation statistics and class names: what predict needs besides the weights."""
-        return {"norm": {k: v.clone() for k, v in self.norm.items()}, "class_names": self.class_names if (self._classes or self._corpus) else None}
+        """Normalisation statistics and class names (what predict needs besides the weights), and
+        the training utterances, so evaluating the checkpoint on them is refused later."""
+        state: dict[str, Any] = {
+            "norm": {k: v.clone() for k, v in self.norm.items()},
+            "class_names": self.class_names if (self._classes or self._corpus) else None,
+        }
+        if self.split is not None:
+            state["split"] = {"corpus": self.corpus.name, "train": list(self.split.train), "info": self.split_info}
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.norm = {k: v.clone() for k, v in state_dict.get("norm", {}).items()}
         if state_dict.get("class_names") and not self._classes:
             self._classes = tuple(state_dict["class_names"])
+        split = state_dict.get("split") or {}
+        self._ckpt_train_ids = set(split.get("train", ()))
+        self._ckpt_corpus = split.get("corpus")
+        self._ckpt_split_info = split.get("info", {})
+        if self.split is not None and self._corpus is not None:
+            self._check_against_checkpoint()  # Lightning restores the checkpoint after setup()

@@ -8,14 +8,17 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from datamodules.audio import AudioError
 from datamodules.cache import FeatureCache
 from datamodules.features import FeatureConfig, compute_features
+from datamodules.is10 import FeatureError
 
 __all__ = ["extract_all", "ExtractionStats"]
 
@@ -34,7 +37,12 @@ def _worker_init() -> None:
 def _compute_and_store(path: str, config: FeatureConfig, cache_root: str) -> float:
     cache = FeatureCache.__new__(FeatureCache)  # the folder exists; skip re-scanning it per file
     cache.config, cache.dir = config, Path(cache_root)
-    features = compute_features(path, config)
+    try:
+        features = compute_features(path, config)
+    except (AudioError, FeatureError):
+        raise  # these name the file already
+    except Exception as err:  # anything else (openSMILE, resampler, memory): name the file too
+        raise FeatureError(f"{path}: feature extraction failed with {type(err).__name__}: {err}") from err
     cache.store(path, features)
     return float(features["num_samples"]) / config.sample_rate
 
@@ -82,7 +90,15 @@ def extract_all(
                     while pending:
                         done, pending = wait(pending, timeout=1.0, return_when=FIRST_EXCEPTION)
                         for fut in done:
-                            stats["audio_seconds"] += fut.result()  # re-raises the worker's error, file named
+                            try:
+                                stats["audio_seconds"] += fut.result()  # re-raises the worker's error, file named
+                            except BrokenProcessPool as err:
+                                in_flight = [futures[f] for f in futures if f.done() and not f.cancelled() and f.exception()][:5]
+                                raise RuntimeError(
+                                    f"A feature-extraction process died (killed, e.g. out of memory) while working on "
+                                    f"one of {in_flight}. Finished files are cached: re-run to resume, with "
+                                    "data.extract_workers=0 to find the file or with fewer workers to save memory."
+                                ) from err
                             bar.update()
                             bar.set_postfix(audio_s=f"{stats['audio_seconds']:.0f}")
                 except BaseException:

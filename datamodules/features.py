@@ -11,9 +11,10 @@ from typing import Literal
 
 import numpy as np
 import torch
+import torchaudio
 
 from datamodules.audio import load_audio
-from datamodules.is10 import OPENSMILE_VERSION, extract_hsf, extract_lld, num_frames
+from datamodules.is10 import CONFIG_DIGEST, OPENSMILE_VERSION, FeatureError, extract_hsf, extract_lld, num_frames
 from datamodules.segments import SegmentMode, cut_segments, seconds_to_samples, segment_bounds
 
 __all__ = ["FeatureConfig", "HSFScope", "compute_features", "FEATURE_VERSION"]
@@ -21,6 +22,8 @@ __all__ = ["FeatureConfig", "HSFScope", "compute_features", "FEATURE_VERSION"]
 HSFScope = Literal["segment", "utterance"]
 #: Bump when the computation below changes in a way that alters cached values.
 FEATURE_VERSION = 1
+#: openSMILE may drop the last frame or two of a signal; more missing frames is an error.
+MAX_EDGE_FRAMES = 2
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,18 @@ class FeatureConfig:
             raise ValueError(f"Expected hsf_scope 'segment' or 'utterance', got {self.hsf_scope!r}.")
         if not (self.lld or self.hsf or self.wave):
             raise ValueError("FeatureConfig asks for nothing: set at least one of lld, hsf, wave to True.")
+        if not 0 < self.frame_shift <= self.frame_size:
+            raise ValueError(
+                f"data.frame_shift ({self.frame_shift} s) must be > 0 and <= data.frame_size ({self.frame_size} s); "
+                "the paper uses 0.032 / 0.128."
+            )
+        if self.segment_length <= 0 or (self.lld and self.frame_size > self.segment_length):
+            raise ValueError(
+                f"data.segment_length ({self.segment_length} s) must be positive and hold at least one LLD frame "
+                f"(data.frame_size = {self.frame_size} s)."
+            )
+        if self.segment_hop is not None and self.segment_hop <= 0:
+            raise ValueError(f"data.segment_hop must be positive (or null for no overlap), got {self.segment_hop}.")
         seconds_to_samples(self.segment_length, self.sample_rate, "segment_length")
         if self.segment_hop is not None:
             seconds_to_samples(self.segment_hop, self.sample_rate, "segment_hop")
@@ -86,7 +101,12 @@ class FeatureConfig:
 
     def key(self) -> str:
         """Hash of every setting, the openSMILE version and the feature code version."""
-        payload = dataclasses.asdict(self) | {"opensmile": OPENSMILE_VERSION, "version": FEATURE_VERSION}
+        payload = dataclasses.asdict(self) | {
+            "opensmile": OPENSMILE_VERSION,
+            "opensmile_configs": CONFIG_DIGEST,
+            "torchaudio": torchaudio.__version__,  # its resampler makes the 16 kHz audio
+            "version": FEATURE_VERSION,
+        }
         return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -125,8 +145,14 @@ def compute_features(path: str | Path, config: FeatureConfig) -> dict[str, np.nd
         need = (max(offsets) + frames - 1) * hop + config.frame_samples
         padded = torch.nn.functional.pad(wave, (0, max(0, need - wave.numel())))
         lld = extract_lld(padded.numpy(), config.sample_rate, config.frame_size, config.frame_shift, name=name)
-        if lld.shape[1] < max(offsets) + frames:  # openSMILE may stop a frame early at the very end
-            lld = np.pad(lld, ((0, 0), (0, max(offsets) + frames - lld.shape[1])), mode="edge")
+        short = max(offsets) + frames - lld.shape[1]
+        if short > MAX_EDGE_FRAMES:
+            raise FeatureError(
+                f"{name}: openSMILE returned {lld.shape[1]} LLD frames, {short} fewer than the segments need; "
+                "expected at most a frame or two fewer (check frame_size/frame_shift against the audio)."
+            )
+        if short > 0:  # openSMILE may stop a frame early at the very end: repeat the last frame
+            lld = np.pad(lld, ((0, 0), (0, short)), mode="edge")
         out["lld"] = np.stack([lld[:, o : o + frames] for o in offsets]).astype(np.float32)
     if config.hsf:
         if config.hsf_scope == "segment":

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import re
 import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ __all__ = [
     "LLD_DIM",
     "HSF_DIM",
     "OPENSMILE_VERSION",
+    "CONFIG_DIGEST",
     "FeatureError",
     "num_frames",
     "write_lld_config",
@@ -35,6 +38,8 @@ HSF_DIM = 1582
 OPENSMILE_VERSION = opensmile.__version__
 _BASE_CONFIG = Path(opensmile.__file__).parent / "core" / "config" / "is09-13" / "IS10_paraling_compat.conf"
 _LLD_LEVEL = "lld_cat"
+#: Digest of the shipped IS10 config both feature sets derive from (part of the cache key).
+CONFIG_DIGEST = hashlib.sha1(_BASE_CONFIG.read_bytes()).hexdigest()[:12] if _BASE_CONFIG.exists() else "missing"
 
 
 class FeatureError(ValueError):
@@ -91,7 +96,7 @@ def write_lld_config(frame_size: float = 0.128, frame_shift: float = 0.032, dire
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"IS10_paraling_compat_{digest}.conf"
     if not path.exists():
-        tmp = path.with_suffix(f".tmp{np.random.randint(1 << 30)}")
+        tmp = path.with_suffix(f".tmp-{os.getpid()}-{uuid.uuid4().hex}")
         tmp.write_text(edited)
         tmp.replace(path)
     return path

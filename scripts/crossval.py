@@ -4,10 +4,10 @@
         --config configs/sta_cnn/base.yaml --config configs/sta_cnn/emodb.yaml --data.root /data/EMODB
 
 Everything after ``--`` goes to every ``ser fit`` / ``ser test`` call; ``--data.protocol speaker``
-and ``--data.fold k`` are added. Each fold is tested with its best-on-validation checkpoint when
-the config keeps one (``best-*.ckpt``; validation speakers are disjoint from train and test
-speakers), else with ``last.ckpt``. Writes ``folds.csv`` and ``summary.md``; folds already
-finished are skipped on a re-run.
+and ``--data.fold k`` are added. Each fold is tested with the checkpoint its fit's monitored
+ModelCheckpoint kept (STA-CNN: best on validation; validation speakers are disjoint from train and
+test speakers), else with its last epoch (STRL-SER, as the paper reports). Writes
+``fold<k>.json`` per fold, ``folds.csv`` and ``summary.md``; finished folds are skipped on a re-run.
 """
 
 from __future__ import annotations
@@ -26,24 +26,37 @@ from sermodels.cli import cli_main  # noqa: E402
 KEYS = ("wa", "ua", "macro_f1", "weighted_f1", "macro_precision", "weighted_precision")
 
 
+def _tested_checkpoint(trainer) -> str:  # noqa: ANN001
+    """The monitored ModelCheckpoint's best model of this fit, else the last epoch's."""
+    for cb in trainer.checkpoint_callbacks:
+        if cb.monitor is not None and cb.best_model_path:
+            return cb.best_model_path
+    for cb in trainer.checkpoint_callbacks:
+        if cb.last_model_path:
+            return cb.last_model_path
+    raise RuntimeError("The fit saved no checkpoint: keep a ModelCheckpoint callback in the config.")
+
+
 def run_fold(fold: int, out: Path, passthrough: list[str]) -> dict[str, float]:
-    """Fit and test one fold; return its utterance-level test metrics."""
-    name = f"fold{fold}"
-    result = out / f"{name}-test" / "test_metrics.json"
-    if not result.exists():
-        common = [
-            *passthrough,
-            "--data.protocol=speaker",
-            f"--data.fold={fold}",
-            f"--trainer.logger.init_args.save_dir={out.parent}",
-            f"--trainer.logger.init_args.name={out.name}",
-            f"--trainer.logger.init_args.version={name}",
-        ]
-        cli_main(["fit", *common])
-        ckpts = out / name / "checkpoints"
-        best = sorted(ckpts.glob("best-*.ckpt"))
-        cli_main(["test", *common, f"--ckpt_path={best[0] if best else ckpts / 'last.ckpt'}"])
-    return json.loads(result.read_text())
+    """Fit and test one fold; return its utterance-level test metrics (cached in ``fold<k>.json``)."""
+    result = out / f"fold{fold}.json"
+    if result.exists():
+        return json.loads(result.read_text())
+    common = [
+        *passthrough,
+        "--data.protocol=speaker",
+        f"--data.fold={fold}",
+        f"--trainer.logger.init_args.save_dir={out.parent}",
+        f"--trainer.logger.init_args.name={out.name}",
+        "--trainer.logger.init_args.version=cv",  # the CLI appends -speaker-fold<k>
+    ]
+    fit = cli_main(["fit", *common])
+    ckpt = _tested_checkpoint(fit.trainer)
+    test = cli_main(["test", *common, f"--ckpt_path={ckpt}"])
+    metrics = json.loads((Path(test.trainer.log_dir) / "test_metrics.json").read_text())
+    metrics["checkpoint"] = ckpt
+    result.write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
 
 
 def summarise(rows: list[dict[str, float]]) -> str:

@@ -6,7 +6,9 @@
 Reads the ``parameters`` of a W&B sweep file (grid values), runs ``ser fit`` for every
 combination (extra ``--key value`` arguments go to every run), takes ``--metric`` (default the
 sweep's metric) of the last epoch from each run's metrics.csv, writes ``results.csv`` and, for a
-two-parameter grid, ``heatmap.png``. Finished runs are skipped on a re-run (resumable).
+two-parameter grid, ``heatmap.png``. Finished runs are skipped on a re-run (resumable). W&B
+constants (``value:``, e.g. the placeholder ``data.root``) are not passed: give them as extra
+arguments, which override nothing else.
 """
 
 from __future__ import annotations
@@ -62,10 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for values in itertools.product(*grids):
         name = "-".join(f"{_short(k)}{v}" for k, v in zip(keys, values) if k in swept)
-        run_dir = out / "runs" / name
-        metrics_csv = run_dir / "metrics.csv"
-        if not (metrics_csv.exists() and (run_dir / "done").exists()):
-            cli_main(
+        done = out / "done" / f"{name}.json"
+        if not done.exists():
+            cli = cli_main(
                 [
                     "fit",
                     *passthrough,
@@ -75,8 +76,11 @@ def main(argv: list[str] | None = None) -> None:
                     f"--trainer.logger.init_args.version={name}",
                 ]
             )
-            (run_dir / "done").touch()
-        rows.append({**{_short(k): v for k, v in zip(keys, values) if k in swept}, metric: last_metric(metrics_csv, metric)})
+            run_dir = Path(cli.trainer.log_dir)
+            done.parent.mkdir(parents=True, exist_ok=True)
+            done.write_text(json.dumps({"log_dir": str(run_dir), metric: last_metric(run_dir / "metrics.csv", metric)}) + "\n")
+        record = json.loads(done.read_text())
+        rows.append({**{_short(k): v for k, v in zip(keys, values) if k in swept}, metric: record[metric]})
         print(f"{name}: {metric} = {rows[-1][metric]}")
     with (out / "results.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.utilities import rank_zero_warn
 
 from datamodules.datamodule import SERDataModule
 from sermodels.module import SERModule
 from sermodels.predict import UtterancePredictionWriter
 
-__all__ = ["SERCLI", "cli_main", "main"]
+__all__ = ["SERCLI", "cli_main", "main", "run_tag"]
+
+# `ser test/predict` log to `<version>-<subcommand>`, so restoring a ModelCheckpoint always reports
+# a changed folder; the restored checkpoint is the one passed with --ckpt_path, nothing is lost.
+warnings.filterwarnings("ignore", message="The dirpath has changed from", category=UserWarning)
 
 
 class SERCLI(LightningCLI):
@@ -20,24 +30,91 @@ class SERCLI(LightningCLI):
         parser.link_arguments("data.num_classes", "model.init_args.net.init_args.num_classes", apply_on="instantiate")
 
     def before_instantiate_classes(self) -> None:
-        """Keep fit's logs: ``test``/``validate``/``predict`` write to ``<version>-<subcommand>``.
+        """Give every run its own logger folder, so no run overwrites another's checkpoints or logs.
 
-        CSVLogger deletes an existing run folder's metrics when it is reused, so a fixed logger
-        version (as in the configs, which keeps checkpoint paths predictable) would wipe the
-        training curves on ``ser test``.
+        - CSV/TensorBoard: the configured ``version`` (e.g. ``ravdess``) gets the run's protocol,
+          fold and seeds unless they are the configs' defaults (``ravdess-speaker-fold3``,
+          ``ravdess-split1-seed1``); ``test``/``validate``/``predict`` add ``-<subcommand>``
+          (CSVLogger wipes a reused folder's metrics, which would erase fit's training curves).
+        - W&B: the configs' ``version`` would make every run (and every sweep trial) reuse one W&B
+          run id, so it is dropped and W&B names the run; pass ``--trainer.logger.init_args.id``
+          to resume a W&B run.
         """
-        if self.subcommand not in ("test", "validate", "predict"):
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        if self.subcommand == "predict" and not config.data.get("classes") and config.get("ckpt_path"):
+            # The model is built before the checkpoint loads: take its class names from the file,
+            # so predicting with a csv/folder-corpus model needs neither the corpus nor data.classes.
+            config.data.classes = checkpoint_class_names(config.ckpt_path)
+        logger = config.trainer.get("logger")
+        if logger is None or isinstance(logger, bool) or getattr(logger, "init_args", None) is None:
             return
-        logger = self.config[self.subcommand].trainer.get("logger")
-        init = getattr(logger, "init_args", None) if logger is not None and not isinstance(logger, bool) else None
-        version = getattr(init, "version", None) if init is not None else None
-        if isinstance(version, str) and version and not version.endswith(f"-{self.subcommand}"):
-            init.version = f"{version}-{self.subcommand}"
+        init = logger.init_args
+        if str(getattr(logger, "class_path", "")).endswith("WandbLogger"):
+            if init.get("id") is None:
+                init.version = None
+            return
+        version = init.get("version")
+        if not isinstance(version, str) or not version:
+            return
+        version += run_tag(config.get("data"), config.get("seed_everything"))
+        if self.subcommand in ("test", "validate", "predict"):
+            version += f"-{self.subcommand}"
+        init.version = version
+
+    def _check_inputs(self) -> None:
+        """The net's inputs must be among what the data module extracts (before any extraction)."""
+        net, dm = getattr(self.model, "net", None), self.datamodule
+        needs, has = tuple(getattr(net, "inputs", ())), tuple(getattr(dm, "inputs", ()))
+        missing = [k for k in needs if k not in has]
+        if missing:
+            raise ValueError(
+                f"{type(net).__name__} reads {list(needs)} but data.inputs is {list(has)}: "
+                f"set --data.inputs '{list(needs)}' (missing {missing})."
+            )
+        unused = [k for k in has if k not in needs]
+        if unused:
+            rank_zero_warn(f"data.inputs {unused} are extracted but {type(net).__name__} does not read them; drop them to save time.")
+
+    def before_fit(self) -> None:
+        self._check_inputs()
+
+    def before_validate(self) -> None:
+        self._check_inputs()
+
+    def before_test(self) -> None:
+        self._check_inputs()
 
     def before_predict(self) -> None:
         """``ser predict`` writes utterance-level predictions.csv unless a writer is configured."""
+        self._check_inputs()
         if not any(isinstance(cb, UtterancePredictionWriter) for cb in self.trainer.callbacks):
             self.trainer.callbacks.append(UtterancePredictionWriter())
+
+
+def checkpoint_class_names(ckpt_path: str) -> list[str] | None:
+    """Class names stored by :class:`SERDataModule` in a checkpoint (None if absent/unreadable)."""
+    try:
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, ValueError):
+        return None  # Lightning reports the bad path itself
+    names = state.get(SERDataModule.__qualname__, {}).get("class_names") if isinstance(state, dict) else None
+    return list(names) if names else None
+
+
+def run_tag(data: Any, seed_everything: Any) -> str:
+    """Suffix naming a run's protocol, fold and seeds where they differ from the configs' defaults."""
+    if data is None:
+        return ""
+    parts = []
+    if data.get("protocol") == "speaker":
+        parts.append(f"speaker-fold{data.get('fold', 0)}")
+    if data.get("split_file"):
+        parts.append(f"split-{Path(str(data.get('split_file'))).stem}")
+    elif data.get("seed", 0) not in (0, None):
+        parts.append(f"split{data.get('seed')}")
+    if isinstance(seed_everything, int) and not isinstance(seed_everything, bool) and seed_everything != 0:
+        parts.append(f"seed{seed_everything}")
+    return "".join(f"-{p}" for p in parts)
 
 
 def cli_main(args: list[str] | None = None, run: bool = True) -> SERCLI:

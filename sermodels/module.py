@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 from sermodels.metrics import UtteranceMetrics, plot_confusion_matrix, segment_metric_collection
 
-__all__ = ["SERModule", "STRLSERModule", "STACNNModule", "format_metrics_table"]
+__all__ = ["SERModule", "STRLSERModule", "STACNNModule", "format_metrics_table", "describe_split"]
 
 SCALAR_KEYS = (
     "wa", "ua", "macro_precision", "weighted_precision", "macro_f1", "weighted_f1", "paper_macro_f1", "paper_weighted_f1",
@@ -35,6 +35,18 @@ def format_metrics_table(metrics: dict[str, torch.Tensor], title: str) -> str:
     if "num_utterances" in metrics:
         lines.append(f"utterances: {int(metrics['num_utterances'])}")
     return "\n".join(lines)
+
+
+def describe_split(info: dict[str, Any]) -> str:
+    """``": ravdess, paper protocol (seed 0), test set = validation set"`` for table titles."""
+    if not info:
+        return ""
+    what = f"{info['protocol']} protocol"
+    if info.get("fold") is not None:
+        what += f" fold {info['fold']}"
+    what += f" (seed {info.get('seed')})"
+    test = "test set = validation set" if info.get("test_is_val") else "held-out test set"
+    return f": {info.get('corpus')}, {what}, {test}"
 
 
 class SERModule(L.LightningModule):
@@ -122,7 +134,10 @@ class SERModule(L.LightningModule):
         self._eval_step(batch, self.test_utt, self.test_seg, "test")
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
-        return {"probs": self(batch).softmax(dim=-1), "utt_index": batch["utt_index"]}
+        out = {"probs": self(batch).softmax(dim=-1), "utt_index": batch["utt_index"]}
+        if "segment_index" in batch:
+            out["segment_index"] = batch["segment_index"]
+        return out
 
     # ------------------------------------------------------------------ epoch ends
     def _log_epoch(self, utt: UtteranceMetrics, seg: Any, stage: str) -> dict[str, torch.Tensor]:
@@ -149,9 +164,11 @@ class SERModule(L.LightningModule):
     def _write_artifacts(self, metrics: dict[str, torch.Tensor]) -> None:
         out = Path(self.trainer.log_dir or self.trainer.default_root_dir)
         out.mkdir(parents=True, exist_ok=True)
-        rank_zero_info("\n" + format_metrics_table(metrics, "Utterance-level test metrics (%)"))
+        split = dict(getattr(self.trainer.datamodule, "split_info", None) or {})
+        rank_zero_info("\n" + format_metrics_table(metrics, "Utterance-level test metrics (%)" + describe_split(split)))
         record = {k: v.tolist() if v.ndim else v.item() for k, v in metrics.items()}
         record["class_names"] = self.class_names
+        record["split"] = split  # which protocol / fold / seed, and whether test was the validation set
         (out / "test_metrics.json").write_text(json.dumps(record, indent=2) + "\n")
         png = plot_confusion_matrix(metrics["confusion_matrix"].cpu(), self.class_names, out / "confusion_matrix.png", "Test confusion matrix (utterances)")
         rank_zero_info(f"Test metrics: {out / 'test_metrics.json'}; confusion matrix: {png}")

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
+import torch.distributed as dist
 from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.utilities import rank_zero_info
 
@@ -36,11 +38,23 @@ class UtterancePredictionWriter(BasePredictionWriter):
     def write_on_epoch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, predictions: Sequence[Any], batch_indices: Sequence[Any]
     ) -> None:
-        if not predictions:
-            return
         flat = predictions[0] if predictions and isinstance(predictions[0], list) else predictions
-        probs = torch.cat([p["probs"].cpu() for p in flat])
-        utt = torch.cat([p["utt_index"].cpu() for p in flat])
+        parts = [{k: v.detach().cpu() for k, v in p.items()} for p in flat]
+        if trainer.world_size > 1 and dist.is_available() and dist.is_initialized():
+            # Each process predicted a share of the segments (uneven under predict's sampler):
+            # gather all of them, so an utterance split over processes is averaged whole.
+            gathered: list[Any] = [None] * trainer.world_size
+            dist.all_gather_object(gathered, parts)
+            parts = [p for rank_parts in gathered for p in rank_parts]
+        if not trainer.is_global_zero or not parts:
+            return
+        probs = torch.cat([p["probs"] for p in parts])
+        utt = torch.cat([p["utt_index"] for p in parts])
+        if all("segment_index" in p for p in parts):  # drop segments a sampler scored twice
+            seg = torch.cat([p["segment_index"] for p in parts])
+            _, first = np.unique(seg.numpy(), return_index=True)
+            keep = torch.as_tensor(first)
+            probs, utt = probs[keep], utt[keep]
         files = trainer.datamodule.predict_files
         agg = aggregate_predictions(probs, utt, len(files))
         names = pl_module.class_names

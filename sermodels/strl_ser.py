@@ -345,6 +345,7 @@ class STRLSER(nn.Module):
         self.temporal_encoder = temporal_encoder
         self.temporal_pooling = temporal_pooling
         self.use_hsf = use_hsf
+        self.inputs = ("lld", "hsf") if use_hsf else ("lld",)  # the "LLDs only" ablation needs no HSFs
         self.fusion_tokens = fusion_tokens
         self.fusion_readout = fusion_readout
 

@@ -79,23 +79,80 @@ def test_fit_test_predict_round_trip(ser_cache: Path, tmp_path: Path) -> None:
     assert len(metrics["confusion_matrix"]) == 4
     assert (tmp_path / "strl_ser" / "synthetic-test" / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert cli.model.last_test_metrics["num_utterances"] > 0
+    assert metrics["split"]["protocol"] == "paper" and metrics["split"]["test_is_val"] is True
+    # testing with another split seed would score utterances the model trained on: refused
+    with pytest.raises(ValueError, match="was trained on"):
+        cli_main(["test", *args, "--data.seed=1", f"--ckpt_path={ckpt}"])
     audio = sorted((ser_cache / "synthetic").rglob("*.wav"))[:3]
     cli_main(["predict", *args, f"--ckpt_path={ckpt}", f"--data.predict_paths={json.dumps([str(a) for a in audio])}"])
     rows = list(csv.DictReader((tmp_path / "strl_ser" / "synthetic-predict" / "predictions.csv").open()))
     assert [r["path"] for r in rows] == [str(a) for a in audio]
     assert all(r["prediction"] in {"neutral", "happy", "angry", "sad"} for r in rows)
     assert all(abs(sum(float(r[f"p_{c}"]) for c in ("neutral", "happy", "angry", "sad")) - 1) < 1e-3 for r in rows)
+    # a csv-corpus model predicts without its corpus: the class names come from the checkpoint
+    cli_main(["predict", *args, "--data.corpus=csv", f"--ckpt_path={ckpt}", "--trainer.logger.init_args.version=own",
+              f"--data.predict_paths={json.dumps([str(audio[0])])}"])
+    again = list(csv.DictReader((tmp_path / "strl_ser" / "own-predict" / "predictions.csv").open()))
+    assert again[0] == rows[0]
 
 
 @pytest.mark.slow
 def test_sta_cnn_best_and_last_checkpoints_differ_in_meaning(ser_cache: Path, tmp_path: Path) -> None:
-    """last.ckpt is the final epoch (not a copy of the best), best-*.ckpt the best on validation."""
+    """last.ckpt is the final epoch (not a copy of the best), best.ckpt the best on validation."""
     config = ROOT / "configs/sta_cnn/synthetic.yaml"
     cli_main(["fit", *_args(config, ser_cache, tmp_path), "--trainer.max_epochs=3", "--data.segment_length=1.0"])
     ckpts = tmp_path / "sta_cnn" / "synthetic" / "checkpoints"
     last = torch.load(ckpts / "last.ckpt", map_location="cpu", weights_only=False)
     assert last["epoch"] == 2
-    best = list(ckpts.glob("best-*.ckpt"))
-    assert len(best) == 1
+    best = torch.load(ckpts / "best.ckpt", map_location="cpu", weights_only=False)
+    assert best["epoch"] <= 2
+    assert not list(ckpts.glob("*-v*.ckpt"))
     # the front end's training statistics travel in the checkpoint
     assert bool(last["state_dict"]["net.frontend.fitted"])
+
+
+def test_run_tag_names_protocol_fold_and_seeds() -> None:
+    from jsonargparse import Namespace
+
+    from sermodels.cli import run_tag
+
+    assert run_tag(Namespace(protocol="paper", fold=0, seed=0, split_file=None), 0) == ""
+    assert run_tag(Namespace(protocol="speaker", fold=3, seed=0, split_file=None), 0) == "-speaker-fold3"
+    assert run_tag(Namespace(protocol="paper", fold=0, seed=2, split_file=None), 7) == "-split2-seed7"
+    assert run_tag(Namespace(protocol="paper", fold=0, seed=0, split_file="splits/my.json"), True) == "-split-my"
+
+
+def test_folds_and_refits_never_overwrite_other_runs(ser_cache: Path, tmp_path: Path) -> None:
+    config = ROOT / "configs/strl_ser/synthetic.yaml"
+    args = [*_args(config, ser_cache, tmp_path), "--trainer.max_epochs=1", "--trainer.limit_train_batches=1",
+            "--trainer.limit_val_batches=1", "--data.protocol=speaker"]
+    for fold in (0, 1, 1):  # fold 1 fitted twice: last.ckpt is replaced, no last-v1.ckpt appears
+        cli_main(["fit", *args, f"--data.fold={fold}"])
+    runs = tmp_path / "strl_ser"
+    assert (runs / "synthetic-speaker-fold0" / "checkpoints" / "last.ckpt").is_file()
+    ckpts = sorted(p.name for p in (runs / "synthetic-speaker-fold1" / "checkpoints").iterdir())
+    assert ckpts == ["last.ckpt", "latest.ckpt"]
+
+
+def test_wandb_logger_gets_no_fixed_run_id(tmp_path: Path) -> None:
+    base = ["--config", str(ROOT / "configs/strl_ser/base.yaml"), "--config", str(ROOT / "configs/strl_ser/synthetic.yaml"),
+            "--trainer.logger=lightning.pytorch.loggers.WandbLogger", f"--trainer.logger.init_args.save_dir={tmp_path}",
+            "--trainer.logger.init_args.offline=true"]
+    cli = cli_main(base, run=False)
+    assert cli.config.trainer.logger.init_args.version is None  # else every sweep trial reuses one run id
+    cli = cli_main([*base, "--trainer.logger.init_args.id=abc123"], run=False)
+    assert cli.config.trainer.logger.init_args.id == "abc123"
+
+
+def test_net_inputs_missing_from_data_inputs_fail_before_extraction(tmp_path: Path) -> None:
+    config = ROOT / "configs/strl_ser/synthetic.yaml"
+    with pytest.raises(ValueError, match=r"data.inputs is \['lld'\]"):
+        cli_main(["fit", *_args(config, tmp_path / "empty-cache", tmp_path), "--data.inputs=[lld]"])
+    assert not (tmp_path / "empty-cache").exists()  # nothing was extracted (not even the synthetic corpus)
+
+
+def test_lld_only_ablation_trains_without_hsfs(ser_cache: Path, tmp_path: Path) -> None:
+    config = ROOT / "configs/strl_ser/synthetic.yaml"
+    cli = cli_main(["fit", *_args(config, ser_cache, tmp_path), "--trainer.fast_dev_run=1", "--data.inputs=[lld]",
+                    "--model.init_args.net.init_args.use_hsf=false"])
+    assert cli.trainer.state.finished and cli.model.net.inputs == ("lld",)

@@ -115,3 +115,45 @@ def test_bad_arguments_are_named(ser_cache: Path) -> None:
 
 def test_feature_config_frames() -> None:
     assert FeatureConfig(segment_length=1.4).num_frames == 40
+
+
+def _write_split(dm: SERDataModule, path: Path, **parts: list[str]) -> Path:
+    from datamodules.splits import Split
+
+    split = Split(protocol=parts.pop("protocol", "speaker"), **{k: tuple(sorted(v)) for k, v in parts.items()})
+    return split.write(path)
+
+
+def test_split_file_sharing_speakers_is_refused(ser_cache: Path, tmp_path: Path) -> None:
+    dm = _dm(ser_cache)
+    utts = dm.corpus.utterances
+    spk0 = [u.utt_id for u in utts if u.speaker == utts[0].speaker]
+    rest = [u.utt_id for u in utts if u.speaker != utts[0].speaker]
+    # speaker 0's utterances in train and test: a speaker-independent split that is not one
+    path = _write_split(dm, tmp_path / "bad.json", train=spk0[:-1] + rest[:-4], val=rest[-4:], test=spk0[-1:])
+    with pytest.raises(ValueError, match="shares speaker"):
+        _ready(_dm(ser_cache, split_file=str(path)))
+
+
+def test_split_file_with_overlap_or_empty_test_is_refused(ser_cache: Path, tmp_path: Path) -> None:
+    ids = sorted(u.utt_id for u in _dm(ser_cache).corpus.utterances)
+    overlap = _write_split(_dm(ser_cache), tmp_path / "o.json", protocol="paper", train=ids[:20], val=ids[20:], test=ids[:2])
+    with pytest.raises(ValueError, match="share 2 utterance"):
+        _ready(_dm(ser_cache, split_file=str(overlap)))
+    empty = _write_split(_dm(ser_cache), tmp_path / "e.json", protocol="paper", train=ids[:20], val=ids[20:], test=[])
+    with pytest.raises(ValueError, match="empty test"):
+        _ready(_dm(ser_cache, split_file=str(empty)))
+
+
+def test_checkpoint_state_refuses_scoring_its_training_utterances(ser_cache: Path) -> None:
+    state = _ready(_dm(ser_cache, seed=0)).state_dict()
+    assert state["split"]["info"]["protocol"] == "paper" and state["split"]["info"]["test_is_val"]
+    same = _ready(_dm(ser_cache, seed=0))
+    same.load_state_dict(state)  # same split: fine
+    other = _ready(_dm(ser_cache, seed=1))  # another seed: its validation set holds training utterances
+    with pytest.raises(ValueError, match="was trained on"):
+        other.load_state_dict(state)
+    fresh = _dm(ser_cache, seed=1)  # state restored before setup(): the check runs in setup()
+    fresh.load_state_dict(state)
+    with pytest.raises(ValueError, match="was trained on"):
+        _ready(fresh)

@@ -162,3 +162,68 @@ def test_stereo_44k_file_through_features(tmp_path: Path) -> None:
     sf.write(path, np.stack([0.3 * np.sin(2 * np.pi * 200 * t), 0.1 * np.sin(2 * np.pi * 300 * t)], axis=1), 44100)
     f = compute_features(path, FeatureConfig(hsf=False, wave=True))
     assert f["wave"].shape == (1, 22400) and f["lld"].shape == (1, LLD_DIM, 40)
+
+
+def test_feature_config_rejects_impossible_framing() -> None:
+    with pytest.raises(ValueError, match="frame_shift"):
+        FeatureConfig(frame_size=0.032, frame_shift=0.128)
+    with pytest.raises(ValueError, match="segment_length"):
+        FeatureConfig(segment_length=0.1, frame_size=0.128)
+    with pytest.raises(ValueError, match="segment_hop"):
+        FeatureConfig(segment_hop=0.0)
+
+
+def test_cache_key_covers_library_versions(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datamodules.features as features
+
+    base = FeatureConfig().key()
+    monkeypatch.setattr(features.torchaudio, "__version__", "0.0.0")
+    assert FeatureConfig().key() != base
+    monkeypatch.undo()
+    monkeypatch.setattr(features, "CONFIG_DIGEST", "edited")
+    assert FeatureConfig().key() != base
+
+
+def test_many_missing_lld_frames_are_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datamodules.features as features
+
+    path = _write(tmp_path / "u.wav", 3.0)
+    config = FeatureConfig(hsf=False)
+    full = compute_features(path, config)
+    needed = round(int(full["bounds"][-1][0]) / config.frame_hop_samples) + config.num_frames
+    real = features.extract_lld
+    monkeypatch.setattr(features, "extract_lld", lambda *a, **k: real(*a, **k)[:, : needed - 1])
+    one_short = compute_features(path, FeatureConfig(hsf=False))  # a frame short: the last one is repeated
+    np.testing.assert_array_equal(one_short["lld"][-1][:, -1], one_short["lld"][-1][:, -2])
+    np.testing.assert_array_equal(one_short["lld"][:, :, :-1], full["lld"][:, :, :-1])
+    monkeypatch.setattr(features, "extract_lld", lambda *a, **k: real(*a, **k)[:, : needed - 10])
+    with pytest.raises(FeatureError, match="u.wav"):
+        compute_features(path, FeatureConfig(hsf=False))
+
+
+def test_only_old_temporary_cache_files_are_removed(tmp_path: Path) -> None:
+    import os
+    import time
+
+    cache = FeatureCache(tmp_path / "cache", FeatureConfig(hsf=False))
+    (cache.dir / "ab").mkdir()
+    live, dead = cache.dir / "ab" / ".tmp-live.npz", cache.dir / "ab" / ".tmp-dead.npz"
+    live.write_bytes(b"a concurrent job is writing this")
+    dead.write_bytes(b"a killed job left this")
+    old = time.time() - 2 * 3600
+    os.utime(dead, (old, old))
+    FeatureCache(tmp_path / "cache", FeatureConfig(hsf=False))
+    assert live.exists() and not dead.exists()
+
+
+def test_unexpected_extraction_error_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datamodules.extract as extract
+
+    path = _write(tmp_path / "odd.wav", 1.5)
+
+    def boom(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError("resampler exploded")
+
+    monkeypatch.setattr(extract, "compute_features", boom)
+    with pytest.raises(FeatureError, match=r"odd\.wav.*RuntimeError: resampler exploded"):
+        extract_all([path], FeatureCache(tmp_path / "c", FeatureConfig()), num_workers=0, progress=False)

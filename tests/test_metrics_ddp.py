@@ -108,3 +108,55 @@ def test_utterance_metrics_ddp_matches_single_process(tmp_path: Path) -> None:
             torch.testing.assert_close(probs, exp_pred[1])
             assert torch.equal(preds, exp_pred[2]), (rank, name)
             assert torch.equal(target, exp_pred[3]), (rank, name)
+
+
+def _fake_run(rank: int, world_size: int, out_dir: str):  # noqa: ANN202
+    from types import SimpleNamespace
+
+    files = [Path(f"clip{i:02d}.wav") for i in range(12)]
+    trainer = SimpleNamespace(world_size=world_size, is_global_zero=rank == 0, log_dir=out_dir,
+                              datamodule=SimpleNamespace(predict_files=files))
+    return trainer, SimpleNamespace(class_names=["neutral", "happy", "angry", "sad"])
+
+
+def _predictions(rows: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+    data = _make_data()
+    return [{"probs": data["probs"][c], "utt_index": data["utt"][c] - 100, "segment_index": data["seg"][c]} for c in rows.split(5)]
+
+
+def _predict_worker(rank: int, init_file: str, out_dir: str) -> None:
+    from sermodels.predict import UtterancePredictionWriter
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD_SIZE)
+    try:
+        data = _make_data()
+        mine = torch.nonzero(data["rank"] == rank).squeeze(1)
+        if rank == 1:  # a sampler's padding: one of rank 0's segments scored again
+            mine = torch.cat([mine, torch.nonzero(data["rank"] == 0).squeeze(1)[:1]])
+        trainer, module = _fake_run(rank, WORLD_SIZE, out_dir)
+        UtterancePredictionWriter().write_on_epoch_end(trainer, module, _predictions(mine), [])
+    finally:
+        dist.destroy_process_group()
+
+
+def test_prediction_writer_under_ddp_writes_whole_utterances_once(tmp_path: Path) -> None:
+    if not dist.is_available() or not dist.is_gloo_available():
+        pytest.skip("torch.distributed with gloo is not available")
+    from sermodels.predict import UtterancePredictionWriter
+
+    ddp_dir, single_dir = tmp_path / "ddp", tmp_path / "single"
+    ddp_dir.mkdir()
+    context = mp.start_processes(_predict_worker, args=(str(tmp_path / "init"), str(ddp_dir)), nprocs=WORLD_SIZE,
+                                 join=False, start_method="spawn")
+    deadline = time.monotonic() + TIMEOUT_S
+    while not context.join(timeout=1):
+        if time.monotonic() > deadline:
+            for process in context.processes:
+                process.kill()
+            pytest.fail(f"DDP workers did not finish within {TIMEOUT_S} s")
+    trainer, module = _fake_run(0, 1, str(single_dir))
+    UtterancePredictionWriter().write_on_epoch_end(trainer, module, _predictions(torch.arange(len(_make_data()["utt"]))), [])
+    expected = (single_dir / "predictions.csv").read_text()
+    assert len(expected.splitlines()) == 13  # header + 12 utterances
+    assert (ddp_dir / "predictions.csv").read_text() == expected
