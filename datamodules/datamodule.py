@@ -233,6 +233,7 @@ class SERDataModule(L.LightningDataModule):
 
     def _split_paths(self) -> list[Path]:
         split = self.split or self._make_split()
+        self._check_split(split)  # before extraction: a bad split file must not cost a feature pass
         wanted = set(split.train) | set(split.val) | set(split.test)
         return [u.path for u in self.corpus.utterances if u.utt_id in wanted]
 
@@ -306,8 +307,8 @@ class SERDataModule(L.LightningDataModule):
     def _check_against_checkpoint(self) -> None:
         """A checkpoint must not be evaluated on utterances it was trained on (e.g. ``ser test``
         with another ``data.seed``/``fold``/``ratios`` than ``ser fit`` used)."""
-        if self.split is None or not self._ckpt_train_ids or self._ckpt_corpus != self.corpus.name:
-            return
+        if self.split is None or not self._ckpt_train_ids or self._ckpt_corpus != self._corpus_identity():
+            return  # another corpus (cross-corpus evaluation): its ids cannot be training utterances
         scored = set(self.split.val) | set(self.split.test)
         leaked = sorted(scored & self._ckpt_train_ids)
         if leaked:
@@ -316,6 +317,10 @@ class SERDataModule(L.LightningDataModule):
                 f"(e.g. {leaked[:3]}): evaluate with the data.protocol/fold/seed/ratios/split_file that fit used "
                 f"(the checkpoint's: {self._ckpt_split_info})."
             )
+
+    def _corpus_identity(self) -> str:
+        """Corpus name and resolved root: two CSV/folder corpora with similar ids stay apart."""
+        return f"{self.corpus.name}:{Path(self.corpus.root).resolve()}"
 
     @property
     def split_info(self) -> dict[str, Any]:
@@ -327,8 +332,8 @@ class SERDataModule(L.LightningDataModule):
             "corpus": self.corpus.name,
             "protocol": self.split.protocol,
             "fold": self.split.fold,
-            "seed": hp.seed,
-            "ratios": list(self.ratios) if self.split.protocol == "paper" else None,
+            "seed": None if hp.split_file else hp.seed,
+            "ratios": list(self.ratios) if self.split.protocol == "paper" and not hp.split_file else None,
             "split_file": hp.split_file,
             "test_is_val": self.split.test_is_val,
             "num_utterances": {"train": len(self.split.train), "val": len(self.split.val), "test": len(self.split.test)},
@@ -430,7 +435,7 @@ class SERDataModule(L.LightningDataModule):
             "class_names": self.class_names if (self._classes or self._corpus) else None,
         }
         if self.split is not None:
-            state["split"] = {"corpus": self.corpus.name, "train": list(self.split.train), "info": self.split_info}
+            state["split"] = {"corpus": self._corpus_identity(), "train": list(self.split.train), "info": self.split_info}
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:

@@ -95,8 +95,8 @@ def extract_all(
                             except BrokenProcessPool as err:
                                 in_flight = [futures[f] for f in futures if f.done() and not f.cancelled() and f.exception()][:5]
                                 raise RuntimeError(
-                                    f"A feature-extraction process died (killed, e.g. out of memory) while working on "
-                                    f"one of {in_flight}. Finished files are cached: re-run to resume, with "
+                                    f"A feature-extraction process died (killed, e.g. out of memory); files still "
+                                    f"pending include {in_flight}. Finished files are cached: re-run to resume, with "
                                     "data.extract_workers=0 to find the file or with fewer workers to save memory."
                                 ) from err
                             bar.update()

@@ -78,9 +78,9 @@ def main(argv: list[str] | None = None) -> None:
             )
             run_dir = Path(cli.trainer.log_dir)
             done.parent.mkdir(parents=True, exist_ok=True)
-            done.write_text(json.dumps({"log_dir": str(run_dir), metric: last_metric(run_dir / "metrics.csv", metric)}) + "\n")
-        record = json.loads(done.read_text())
-        rows.append({**{_short(k): v for k, v in zip(keys, values) if k in swept}, metric: record[metric]})
+            done.write_text(json.dumps({"log_dir": str(run_dir)}) + "\n")
+        run_dir = Path(json.loads(done.read_text())["log_dir"])
+        rows.append({**{_short(k): v for k, v in zip(keys, values) if k in swept}, metric: last_metric(run_dir / "metrics.csv", metric)})
         print(f"{name}: {metric} = {rows[-1][metric]}")
     with (out / "results.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))

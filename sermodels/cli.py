@@ -14,11 +14,9 @@ from datamodules.datamodule import SERDataModule
 from sermodels.module import SERModule
 from sermodels.predict import UtterancePredictionWriter
 
-__all__ = ["SERCLI", "cli_main", "main", "run_tag"]
+__all__ = ["SERCLI", "cli_main", "main", "run_tag", "checkpoint_class_names"]
 
-# `ser test/predict` log to `<version>-<subcommand>`, so restoring a ModelCheckpoint always reports
-# a changed folder; the restored checkpoint is the one passed with --ckpt_path, nothing is lost.
-warnings.filterwarnings("ignore", message="The dirpath has changed from", category=UserWarning)
+_EVAL_SUBCOMMANDS = ("test", "validate", "predict")
 
 
 class SERCLI(LightningCLI):
@@ -36,10 +34,15 @@ class SERCLI(LightningCLI):
           fold and seeds unless they are the configs' defaults (``ravdess-speaker-fold3``,
           ``ravdess-split1-seed1``); ``test``/``validate``/``predict`` add ``-<subcommand>``
           (CSVLogger wipes a reused folder's metrics, which would erase fit's training curves).
+          Idempotent: a run's saved ``config.yaml`` passed back in keeps its folder name.
         - W&B: the configs' ``version`` would make every run (and every sweep trial) reuse one W&B
-          run id, so it is dropped and W&B names the run; pass ``--trainer.logger.init_args.id``
-          to resume a W&B run.
+          run id, so it is dropped (W&B makes a unique id; ``--trainer.logger.init_args.id``
+          resumes a given run) and the run is *named* after the tagged version instead.
         """
+        if self.subcommand in _EVAL_SUBCOMMANDS:
+            # They log to `<version>-<subcommand>`, so restoring a ModelCheckpoint always reports a
+            # changed folder; the restored weights are the --ckpt_path ones, nothing is lost.
+            warnings.filterwarnings("ignore", message="The dirpath has changed from", category=UserWarning)
         config = self.config[self.subcommand] if self.subcommand else self.config
         if self.subcommand == "predict" and not config.data.get("classes") and config.get("ckpt_path"):
             # The model is built before the checkpoint loads: take its class names from the file,
@@ -49,15 +52,22 @@ class SERCLI(LightningCLI):
         if logger is None or isinstance(logger, bool) or getattr(logger, "init_args", None) is None:
             return
         init = logger.init_args
+        version = init.get("version")
+        if isinstance(version, str) and version:
+            for suffix in (f"-{c}" for c in _EVAL_SUBCOMMANDS):
+                version = version.removesuffix(suffix)
+            tag = run_tag(config.get("data"), config.get("seed_everything"))
+            if tag and not version.endswith(tag):
+                version += tag
         if str(getattr(logger, "class_path", "")).endswith("WandbLogger"):
             if init.get("id") is None:
                 init.version = None
+            if isinstance(version, str) and version:
+                init.name = version  # the W&B display name: e.g. ravdess-speaker-fold3
             return
-        version = init.get("version")
         if not isinstance(version, str) or not version:
             return
-        version += run_tag(config.get("data"), config.get("seed_everything"))
-        if self.subcommand in ("test", "validate", "predict"):
+        if self.subcommand in _EVAL_SUBCOMMANDS:
             version += f"-{self.subcommand}"
         init.version = version
 
@@ -75,18 +85,12 @@ class SERCLI(LightningCLI):
         if unused:
             rank_zero_warn(f"data.inputs {unused} are extracted but {type(net).__name__} does not read them; drop them to save time.")
 
-    def before_fit(self) -> None:
-        self._check_inputs()
-
-    def before_validate(self) -> None:
-        self._check_inputs()
-
-    def before_test(self) -> None:
-        self._check_inputs()
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        self._check_inputs()  # every path (also run=False callers), before any extraction
 
     def before_predict(self) -> None:
         """``ser predict`` writes utterance-level predictions.csv unless a writer is configured."""
-        self._check_inputs()
         if not any(isinstance(cb, UtterancePredictionWriter) for cb in self.trainer.callbacks):
             self.trainer.callbacks.append(UtterancePredictionWriter())
 
@@ -94,9 +98,9 @@ class SERCLI(LightningCLI):
 def checkpoint_class_names(ckpt_path: str) -> list[str] | None:
     """Class names stored by :class:`SERDataModule` in a checkpoint (None if absent/unreadable)."""
     try:
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, ValueError):
-        return None  # Lightning reports the bad path itself
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True)
+    except Exception:  # noqa: BLE001 - missing / not a checkpoint: Lightning reports it with the path
+        return None
     names = state.get(SERDataModule.__qualname__, {}).get("class_names") if isinstance(state, dict) else None
     return list(names) if names else None
 
@@ -108,6 +112,8 @@ def run_tag(data: Any, seed_everything: Any) -> str:
     parts = []
     if data.get("protocol") == "speaker":
         parts.append(f"speaker-fold{data.get('fold', 0)}")
+        if data.get("num_folds") is not None:  # fold k of another number of folds is another split
+            parts.append(f"k{data.get('num_folds')}")
     if data.get("split_file"):
         parts.append(f"split-{Path(str(data.get('split_file'))).stem}")
     elif data.get("seed", 0) not in (0, None):

@@ -44,7 +44,7 @@ def describe_split(info: dict[str, Any]) -> str:
     what = f"{info['protocol']} protocol"
     if info.get("fold") is not None:
         what += f" fold {info['fold']}"
-    what += f" (seed {info.get('seed')})"
+    what += f" (split file {info['split_file']})" if info.get("split_file") else f" (seed {info.get('seed')})"
     test = "test set = validation set" if info.get("test_is_val") else "held-out test set"
     return f": {info.get('corpus')}, {what}, {test}"
 

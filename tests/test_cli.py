@@ -118,6 +118,7 @@ def test_run_tag_names_protocol_fold_and_seeds() -> None:
 
     assert run_tag(Namespace(protocol="paper", fold=0, seed=0, split_file=None), 0) == ""
     assert run_tag(Namespace(protocol="speaker", fold=3, seed=0, split_file=None), 0) == "-speaker-fold3"
+    assert run_tag(Namespace(protocol="speaker", fold=3, num_folds=5, seed=0, split_file=None), 0) == "-speaker-fold3-k5"
     assert run_tag(Namespace(protocol="paper", fold=0, seed=2, split_file=None), 7) == "-split2-seed7"
     assert run_tag(Namespace(protocol="paper", fold=0, seed=0, split_file="splits/my.json"), True) == "-split-my"
 
@@ -132,6 +133,10 @@ def test_folds_and_refits_never_overwrite_other_runs(ser_cache: Path, tmp_path: 
     assert (runs / "synthetic-speaker-fold0" / "checkpoints" / "last.ckpt").is_file()
     ckpts = sorted(p.name for p in (runs / "synthetic-speaker-fold1" / "checkpoints").iterdir())
     assert ckpts == ["last.ckpt", "latest.ckpt"]
+    # a run's saved config, passed back in, keeps the run's folder (the tag is not added twice)
+    run = runs / "synthetic-speaker-fold1"
+    cli_main(["validate", "--config", str(run / "config.yaml"), f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}"])
+    assert sorted(p.name for p in runs.iterdir()) == ["synthetic-speaker-fold0", "synthetic-speaker-fold1", "synthetic-speaker-fold1-validate"]
 
 
 def test_wandb_logger_gets_no_fixed_run_id(tmp_path: Path) -> None:
@@ -140,6 +145,7 @@ def test_wandb_logger_gets_no_fixed_run_id(tmp_path: Path) -> None:
             "--trainer.logger.init_args.offline=true"]
     cli = cli_main(base, run=False)
     assert cli.config.trainer.logger.init_args.version is None  # else every sweep trial reuses one run id
+    assert cli.config.trainer.logger.init_args.name == "synthetic"  # W&B display name = the run folder name
     cli = cli_main([*base, "--trainer.logger.init_args.id=abc123"], run=False)
     assert cli.config.trainer.logger.init_args.id == "abc123"
 

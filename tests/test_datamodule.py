@@ -135,6 +135,20 @@ def test_split_file_sharing_speakers_is_refused(ser_cache: Path, tmp_path: Path)
         _ready(_dm(ser_cache, split_file=str(path)))
 
 
+def test_bad_split_is_refused_before_any_extraction(ser_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datamodules.datamodule as datamodule
+
+    ids = sorted(u.utt_id for u in _dm(ser_cache).corpus.utterances)
+    path = _write_split(_dm(ser_cache), tmp_path / "o.json", protocol="paper", train=ids[:20], val=ids[20:], test=ids[:1])
+
+    def no_extraction(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("features were extracted for a split that is refused")
+
+    monkeypatch.setattr(datamodule, "extract_all", no_extraction)
+    with pytest.raises(ValueError, match="share 1 utterance"):
+        _dm(ser_cache, split_file=str(path)).prepare_data()
+
+
 def test_split_file_with_overlap_or_empty_test_is_refused(ser_cache: Path, tmp_path: Path) -> None:
     ids = sorted(u.utt_id for u in _dm(ser_cache).corpus.utterances)
     overlap = _write_split(_dm(ser_cache), tmp_path / "o.json", protocol="paper", train=ids[:20], val=ids[20:], test=ids[:2])
@@ -157,3 +171,6 @@ def test_checkpoint_state_refuses_scoring_its_training_utterances(ser_cache: Pat
     fresh.load_state_dict(state)
     with pytest.raises(ValueError, match="was trained on"):
         _ready(fresh)
+    # another corpus folder (cross-corpus evaluation) with look-alike ids is not a leak
+    elsewhere = state | {"split": state["split"] | {"corpus": "synthetic:/another/corpus/folder"}}
+    _ready(_dm(ser_cache, seed=1)).load_state_dict(elsewhere)
