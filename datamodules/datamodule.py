@@ -242,7 +242,7 @@ class SERDataModule(L.LightningDataModule):
         if self.trainer is not None and self.trainer.state.stage is not None and self.trainer.state.stage.value == "predict":
             self._prepare_predict()
             return
-        _, stats = extract_all(self._split_paths(), self._cache(), self.hparams.extract_workers, self.hparams.progress)
+        _, stats = extract_all(self._split_paths(), self._cache(), self.hparams.extract_workers, self.hparams.progress, load=False)
         self.extraction_stats = dict(stats)
 
     def setup(self, stage: str | None = None) -> None:
@@ -396,7 +396,7 @@ class SERDataModule(L.LightningDataModule):
             else:
                 raise ValueError(f"data.predict_paths: {p} is neither an audio file nor a folder.")
         self.predict_files = files
-        extract_all(files, self._cache(), self.hparams.extract_workers, self.hparams.progress, desc="features (predict)")
+        extract_all(files, self._cache(), self.hparams.extract_workers, self.hparams.progress, desc="features (predict)", load=False)
 
     # ----------------------------------------------------------------- loaders
     def _loader(self, name: str, shuffle: bool) -> DataLoader:

@@ -53,6 +53,7 @@ def extract_all(
     num_workers: int | None = None,
     progress: bool = True,
     desc: str = "IS10 features",
+    load: bool = True,
 ) -> tuple[list[dict[str, np.ndarray]], ExtractionStats]:
     """Compute (or load from ``cache``) the features of every file, in order.
 
@@ -66,6 +67,8 @@ def extract_all(
         num_workers: Processes; ``None`` = ``os.cpu_count()``; 0 = in this process.
         progress: Show a tqdm bar.
         desc: Bar label.
+        load: Read every file's features back and return them. ``False`` only fills the cache
+            (``prepare_data``: the features are read once, later, in ``setup``) and returns ``[]``.
 
     Returns:
         The per-file feature dicts (see :func:`compute_features`) and run statistics.
@@ -108,7 +111,7 @@ def extract_all(
                     raise
         bar.close()
     results = []
-    for p in paths:
+    for p in paths if load else ():
         feats = cache.load(p)
         if feats is None:  # an entry was unreadable: recompute it here
             _compute_and_store(p, cache.config, str(cache.dir))

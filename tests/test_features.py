@@ -227,3 +227,15 @@ def test_unexpected_extraction_error_names_the_file(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(extract, "compute_features", boom)
     with pytest.raises(FeatureError, match=r"odd\.wav.*RuntimeError: resampler exploded"):
         extract_all([path], FeatureCache(tmp_path / "c", FeatureConfig()), num_workers=0, progress=False)
+
+
+def test_fill_only_extraction_reads_nothing_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = [_write(tmp_path / f"u{i}.wav", 1.5, seed=i) for i in range(2)]
+    cache = FeatureCache(tmp_path / "cache", FeatureConfig(hsf=False))
+    reads = []
+    real_load = cache.load
+    monkeypatch.setattr(cache, "load", lambda p: reads.append(p) or real_load(p))
+    feats, stats = extract_all(paths, cache, num_workers=0, progress=False, load=False)
+    assert feats == [] and stats["computed"] == 2 and reads == []  # filled, not read back
+    feats, stats = extract_all(paths, cache, num_workers=0, progress=False)
+    assert len(feats) == 2 and stats["cached"] == 2 and len(reads) == 2
