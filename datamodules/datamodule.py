@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import math
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from datamodules.cache import FeatureCache, default_cache_dir
 from datamodules.corpora import (
@@ -28,7 +30,7 @@ from datamodules.segments import SegmentMode
 from datamodules.splits import Split, make_split
 from datamodules.synthetic import SYNTHETIC_CLASSES
 
-__all__ = ["SERDataModule", "SegmentDataset", "AUDIO_SUFFIXES"]
+__all__ = ["SERDataModule", "SegmentDataset", "TensorBatches", "AUDIO_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,90 @@ class SegmentDataset(Dataset):
         return int(torch.unique(self.tensors["utt_index"]).numel())
 
 
+class TensorBatches:
+    """Batches cut by index from tensors that already live on the model's device.
+
+    Replaces ``DataLoader`` over :class:`SegmentDataset`: one ``index_select`` per key per batch,
+    no per-item ``__getitem__``, no collate, no worker processes. Under DDP (``world_size > 1``)
+    each process takes every ``world_size``-th index of a permutation padded to a multiple of
+    ``world_size`` by repeating its start, exactly as ``DistributedSampler`` does (metrics drop
+    the repeats by ``segment_index``).
+
+    Shuffling draws a permutation from a generator seeded with ``(seed, epoch)``, where ``epoch``
+    comes from ``epoch_fn`` (the trainer's current epoch): the order of epoch ``e`` is the same in
+    an uninterrupted run and in a run resumed before epoch ``e``.
+
+    Args:
+        tensors: Aligned tensors (same first dimension), e.g. ``SegmentDataset.tensors``.
+        batch_size: Rows per batch.
+        shuffle: Permute the rows every epoch.
+        seed: Base seed of the shuffling generator.
+        epoch_fn: Returns the current epoch (``None``: count ``__iter__`` calls).
+        rank: This process's rank; ``world_size``: number of processes.
+    """
+
+    def __init__(
+        self,
+        tensors: dict[str, torch.Tensor],
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        epoch_fn: Callable[[], int] | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"Expected batch_size >= 1, got {batch_size}.")
+        lengths = {k: len(v) for k, v in tensors.items()}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"TensorBatches tensors must share their first dimension, got {lengths}.")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"Expected 0 <= rank < world_size, got rank {rank}, world_size {world_size}.")
+        self.tensors = tensors
+        self.num_rows = next(iter(lengths.values()))
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch_fn = epoch_fn
+        self.rank, self.world_size = rank, world_size
+        self._calls = 0
+
+    @property
+    def rows_per_process(self) -> int:
+        return math.ceil(self.num_rows / self.world_size)
+
+    def __len__(self) -> int:
+        return math.ceil(self.rows_per_process / self.batch_size)
+
+    def _order(self) -> torch.Tensor:
+        epoch = self.epoch_fn() if self.epoch_fn is not None else self._calls
+        self._calls += 1
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + int(epoch))
+            order = torch.randperm(self.num_rows, generator=generator)
+        else:
+            order = torch.arange(self.num_rows)
+        if self.world_size > 1:
+            total = self.rows_per_process * self.world_size
+            if total > self.num_rows:  # pad as DistributedSampler does: repeat from the start
+                order = torch.cat([order, order[: total - self.num_rows]])
+            order = order[self.rank : total : self.world_size]
+        return order
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        order = self._order()
+        device = next(iter(self.tensors.values())).device
+        order = order.to(device)
+        for start in range(0, len(order), self.batch_size):
+            index = order[start : start + self.batch_size]
+            yield {k: v.index_select(0, index) for k, v in self.tensors.items()}
+
+    def to(self, device: torch.device | str) -> TensorBatches:
+        """Move the tensors to ``device`` (once; batches are then cut there)."""
+        self.tensors = {k: v.to(device) for k, v in self.tensors.items()}
+        return self
+
+
 class SERDataModule(L.LightningDataModule):
     """Corpus loading, the evaluation protocol, segmentation and IS10 / waveform features.
 
@@ -91,7 +177,8 @@ class SERDataModule(L.LightningDataModule):
         hsf_scope: HSFs per ``segment`` (default) or per ``utterance``.
         normalize: Standardise LLDs (per dimension) and HSFs with training statistics.
         batch_size: Segments per batch.
-        num_workers: DataLoader workers (features are in memory, 0 is usually fastest).
+        num_workers: Ignored (kept so old configs load): batches are cut by index from tensors on the
+            model's device (:class:`TensorBatches`), with no worker processes.
         extract_workers: Feature-extraction processes (default: all cores).
         cache_dir: Feature cache root (default ``$SER_CACHE`` or ``~/.cache/sermodels``).
         predict_paths: Audio files or folders for ``predict``.
@@ -159,6 +246,13 @@ class SERDataModule(L.LightningDataModule):
         self._ckpt_train_ids: set[str] = set()
         self._ckpt_corpus: str | None = None
         self._ckpt_split_info: dict[str, Any] = {}
+        self._shuffle_seed = 0
+        if num_workers:
+            warnings.warn(
+                f"data.num_workers={num_workers} is ignored: batches are cut from in-memory tensors on the model's "
+                "device, with no worker processes (drop the setting).",
+                stacklevel=2,
+            )
 
     # ----------------------------------------------------------------- sizes for linking
     @property
@@ -253,6 +347,8 @@ class SERDataModule(L.LightningDataModule):
         if self.datasets:
             return
         corpus = self.corpus
+        # Seeds the training order (one draw from the global RNG, so seed_everything fixes it).
+        self._shuffle_seed = int(torch.randint(0, 2**31 - 1, ()).item())
         self.split = self._make_split()
         self._check_split(self.split)
         by_id = {u.utt_id: i for i, u in enumerate(corpus.utterances)}
@@ -399,27 +495,34 @@ class SERDataModule(L.LightningDataModule):
         extract_all(files, self._cache(), self.hparams.extract_workers, self.hparams.progress, desc="features (predict)", load=False)
 
     # ----------------------------------------------------------------- loaders
-    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+    def _loader(self, name: str, shuffle: bool) -> TensorBatches:
+        """Batches of ``name`` cut on the model's device (the split's tensors move there once)."""
         if name not in self.datasets:
             raise RuntimeError(f"No {name} data: call setup() first (the Trainer does this).")
-        return DataLoader(
-            self.datasets[name],
-            batch_size=self.hparams.batch_size,
+        dataset = self.datasets[name]
+        trainer = self.trainer
+        if trainer is not None:
+            dataset.tensors = {k: v.to(trainer.strategy.root_device) for k, v in dataset.tensors.items()}
+        return TensorBatches(
+            dataset.tensors,
+            self.hparams.batch_size,
             shuffle=shuffle,
-            num_workers=self.hparams.num_workers,
-            persistent_workers=self.hparams.num_workers > 0,
+            seed=self._shuffle_seed,
+            epoch_fn=(lambda: trainer.current_epoch) if trainer is not None else None,
+            rank=trainer.global_rank if trainer is not None else 0,
+            world_size=trainer.world_size if trainer is not None else 1,
         )
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> TensorBatches:
         return self._loader("train", shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> TensorBatches:
         return self._loader("val", shuffle=False)
 
-    def test_dataloader(self) -> DataLoader:
+    def test_dataloader(self) -> TensorBatches:
         return self._loader("test", shuffle=False)
 
-    def predict_dataloader(self) -> DataLoader:
+    def predict_dataloader(self) -> TensorBatches:
         # Built after Lightning restored state_dict() from the checkpoint: training statistics apply.
         feats, _ = extract_all(self.predict_files, self._cache(), self.hparams.extract_workers, False)
         tensors = self._stack(feats, list(range(len(feats))), [-1] * len(feats), 0)

@@ -1,0 +1,236 @@
+"""The linear baseline: a linear classifier on utterance-level functionals, fitted by scikit-learn.
+
+Every deep model in this framework is compared with it, under the same protocols, splits, metrics
+and result files: a standardised linear SVM (or logistic regression) on the 1582 IS10 functionals
+of each whole utterance (``data.hsf_scope: utterance``). It is fitted in closed form by
+scikit-learn at the start of ``ser fit`` and stored as an ordinary ``nn.Linear`` (the scaler folded
+into its weights), so ``ser test``, ``ser predict``, checkpoints and utterance aggregation work as
+for any net. Configs: ``configs/baseline/``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from lightning.pytorch.utilities import rank_zero_info
+from torch import Tensor, nn
+
+from sermodels.module import SERModule
+
+__all__ = ["LinearClassifier", "LinearBaselineModule"]
+
+Classifier = Literal["svc", "linear_svc", "logreg"]
+Decision = Literal["ovo", "ovr"]
+
+
+def class_pairs(num_classes: int) -> list[tuple[int, int]]:
+    """The one-vs-one pairs ``(i, j)``, ``i < j``, in scikit-learn's (libsvm's) order."""
+    return [(i, j) for i in range(num_classes) for j in range(i + 1, num_classes)]
+
+
+class LinearClassifier(nn.Module):
+    """A linear classifier on one functional vector per segment (or utterance).
+
+    ``decision="ovr"``: ``logits = W x + b`` (one row per class; ``LinearSVC``, logistic regression).
+    ``decision="ovo"``: one linear score per class pair, ``s = W x + b`` (``(K (K-1) / 2)`` rows, as
+    scikit-learn's ``SVC(kernel="linear")``), combined as scikit-learn's ``decision_function`` does:
+    each pair's winner gets a vote, plus the summed pair scores squashed into ``(-1/3, 1/3)`` to break
+    ties. The argmax is scikit-learn's prediction. A plain net, trained by
+    :class:`LinearBaselineModule` (not by gradient steps).
+
+    Args:
+        num_classes: Number of classes.
+        hsf_dim: Functionals per vector (1582 for IS10).
+        decision: ``ovo`` (one-vs-one, the reference SVM) or ``ovr``.
+    """
+
+    inputs: tuple[str, ...] = ("hsf",)
+    pair_index: Tensor
+
+    def __init__(self, num_classes: int, hsf_dim: int = 1582, decision: Decision = "ovo") -> None:
+        super().__init__()
+        for name, value in (("num_classes", num_classes), ("hsf_dim", hsf_dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"Expected {name} to be a positive integer, got {value!r}")
+        if decision not in ("ovo", "ovr"):
+            raise ValueError(f"Expected decision 'ovo' or 'ovr', got {decision!r}")
+        self.num_classes = num_classes
+        self.hsf_dim = hsf_dim
+        self.decision = decision
+        pairs = class_pairs(num_classes)
+        self.linear = nn.Linear(hsf_dim, len(pairs) if decision == "ovo" else num_classes)
+        self.register_buffer("pair_index", torch.tensor(pairs, dtype=torch.long).reshape(-1, 2), persistent=False)
+        # Saved in checkpoints: testing an unfitted classifier is refused, a resumed fit is not redone.
+        self.register_buffer("fitted", torch.tensor(False))
+
+    def forward(self, hsf: Tensor) -> Tensor:
+        """Args: hsf ``(batch, hsf_dim)``. Returns: scores ``(batch, num_classes)`` (argmax = class)."""
+        if hsf.dim() != 2 or hsf.shape[1] != self.hsf_dim:
+            raise ValueError(f"Expected hsf of shape (batch, {self.hsf_dim}), got {tuple(hsf.shape)}")
+        scores = self.linear(hsf)
+        if self.decision == "ovr":
+            return scores
+        first, second = self.pair_index[:, 0], self.pair_index[:, 1]
+        votes = hsf.new_zeros(hsf.shape[0], self.num_classes)
+        votes.index_add_(1, first, (scores > 0).to(hsf.dtype))
+        votes.index_add_(1, second, (scores <= 0).to(hsf.dtype))
+        confidence = hsf.new_zeros(hsf.shape[0], self.num_classes)
+        confidence.index_add_(1, first, scores)
+        confidence.index_add_(1, second, -scores)
+        return votes + confidence / (3 * (confidence.abs() + 1))
+
+
+class LinearBaselineModule(SERModule):
+    """Fits :class:`LinearClassifier` with scikit-learn on the training split, once.
+
+    At the start of ``fit`` the training split's functionals are gathered (one row per utterance:
+    with ``hsf_scope: utterance`` every segment of an utterance carries the same vector, so
+    duplicates are dropped), standardised (``StandardScaler``) and fitted with ``LinearSVC``
+    (one-vs-rest, squared hinge) or ``LogisticRegression`` (multinomial). The scaler and the
+    classifier are folded into the net's ``nn.Linear``, which then scores validation, test and
+    predict batches like any net; softmax of the decision values stands in for probabilities
+    (utterance aggregation averages them; with one vector per utterance it changes nothing).
+    Nothing is selected on validation or test data: ``C`` is fixed by the config. One epoch with
+    no gradient steps follows the fit, so Lightning validates and checkpoints as usual.
+
+    Args:
+        net: A :class:`LinearClassifier`.
+        classifier: ``svc`` (``SVC(kernel="linear")``, one-vs-one: the reference baseline; needs the
+            net's ``decision: ovo``), ``linear_svc`` (``LinearSVC``, one-vs-rest) or ``logreg``
+            (both need ``decision: ovr``).
+        C: Inverse regularisation strength (0.01 for the reference baseline).
+        class_weight: ``None`` or ``"balanced"`` (scikit-learn's meaning).
+        max_iter: Solver iterations.
+        **kwargs: :class:`SERModule` arguments (``num_classes``, ``class_names``, ``aggregation``).
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        classifier: Classifier = "svc",
+        C: float = 0.01,
+        class_weight: Literal["balanced"] | None = None,
+        max_iter: int = 20000,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.pop("optimizer", None)
+        kwargs.pop("scheduler", None)
+        super().__init__(net, optimizer=None, scheduler=None, **kwargs)  # type: ignore[arg-type]
+        if classifier not in ("svc", "linear_svc", "logreg"):
+            raise ValueError(f"Expected model.init_args.classifier 'svc', 'linear_svc' or 'logreg', got {classifier!r}")
+        if not C > 0:
+            raise ValueError(f"Expected model.init_args.C > 0, got {C!r}")
+        if not isinstance(net, LinearClassifier):
+            raise TypeError(f"LinearBaselineModule fits a LinearClassifier, got {type(net).__name__}")
+        wanted = "ovo" if classifier == "svc" else "ovr"
+        if net.decision != wanted:
+            raise ValueError(
+                f"model.init_args.classifier {classifier!r} needs the net's decision {wanted!r}, got {net.decision!r}: "
+                f"set --model.init_args.net.init_args.decision {wanted}."
+            )
+        self.automatic_optimization = False
+
+    def on_fit_start(self) -> None:
+        if bool(self.net.fitted):
+            return  # resumed from a fitted checkpoint
+        dm = self.trainer.datamodule
+        if dm is None:
+            raise RuntimeError("LinearBaselineModule fits on the training split: train it with a DataModule.")
+        rows: dict[int, np.ndarray] = {}
+        labels: dict[int, int] = {}
+        for batch in dm.train_dataloader():
+            for x, y, utt in zip(batch["hsf"].cpu().numpy(), batch["target"].tolist(), batch["utt_index"].tolist()):
+                rows.setdefault(int(utt), x)  # utterance scope: every segment has the same vector
+                labels[int(utt)] = int(y)
+        keys = sorted(rows)
+        x = np.stack([rows[k] for k in keys]).astype(np.float64)
+        y = np.asarray([labels[k] for k in keys])
+        weight, bias = fit_linear(x, y, self.hparams.num_classes, self.hparams.classifier, self.hparams.C,
+                                  self.hparams.class_weight, self.hparams.max_iter)
+        with torch.no_grad():
+            self.net.linear.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+            self.net.linear.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+            self.net.fitted.fill_(True)
+        with torch.no_grad():
+            scores = self.net(torch.as_tensor(x, dtype=torch.float32, device=self.device))
+        train_acc = float((scores.argmax(-1).cpu().numpy() == y).mean())
+        rank_zero_info(
+            f"Linear baseline ({self.hparams.classifier}, C={self.hparams.C}) fitted on {len(keys)} training "
+            f"utterances x {x.shape[1]} functionals; training accuracy {100 * train_acc:.2f} %."
+        )
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        return None  # fitted in closed form in on_fit_start
+
+    def on_test_start(self) -> None:
+        if not bool(self.net.fitted):
+            raise RuntimeError("This linear baseline was never fitted: test a checkpoint written by `ser fit`.")
+
+    def configure_optimizers(self) -> Any:
+        return None
+
+
+def fit_linear(
+    x: np.ndarray,
+    y: np.ndarray,
+    num_classes: int,
+    classifier: Classifier = "svc",
+    C: float = 0.01,
+    class_weight: str | None = None,
+    max_iter: int = 20000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Standardise ``x`` and fit a linear classifier; return ``(W, b)`` on the *raw* ``x``.
+
+    Args:
+        x: ``(n, d)`` features; y: ``(n,)`` class indices in ``[0, num_classes)``.
+
+    Returns:
+        ``svc``: ``W`` ``(P, d)``, ``b`` ``(P,)`` with one row per class pair (:func:`class_pairs`),
+        ``x @ W.T + b`` equal to scikit-learn's one-vs-one decision values (a pair with a class absent
+        from training always votes for the present one). Otherwise ``W`` ``(num_classes, d)``, ``b``
+        ``(num_classes,)`` (an absent class gets a very low constant score).
+
+    Raises:
+        ValueError: Fewer than two classes among the training rows.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC, LinearSVC
+
+    present = np.unique(y)
+    if len(present) < 2:
+        raise ValueError(f"The linear baseline needs at least 2 classes in the training split, got {present.tolist()}.")
+    scaler = StandardScaler().fit(x)
+    z = scaler.transform(x)
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    if classifier == "svc":
+        model = SVC(kernel="linear", C=C, class_weight=class_weight, max_iter=-1, decision_function_shape="ovo")
+        model.fit(z, y)
+        fitted = {pair: row for row, pair in enumerate(class_pairs(len(model.classes_)))}
+        pairs = class_pairs(num_classes)
+        weight, bias = np.zeros((len(pairs), x.shape[1])), np.zeros(len(pairs))
+        local = {int(c): i for i, c in enumerate(model.classes_)}
+        for p, (i, j) in enumerate(pairs):
+            if i in local and j in local:
+                row = fitted[(local[i], local[j])]
+                weight[p] = model.coef_[row] / scale
+                bias[p] = model.intercept_[row] - float(np.dot(model.coef_[row], scaler.mean_ / scale))
+            else:
+                bias[p] = 1e4 if i in local else -1e4  # the present class wins; both absent: i
+        return weight, bias
+    if classifier == "linear_svc":
+        model = LinearSVC(C=C, class_weight=class_weight, max_iter=max_iter, dual="auto", random_state=0)
+    else:
+        model = LogisticRegression(C=C, class_weight=class_weight, max_iter=max_iter)
+    model.fit(z, y)
+    coef, intercept = np.atleast_2d(model.coef_), np.atleast_1d(model.intercept_)
+    if len(present) == 2:  # scikit-learn keeps one row for two classes: score = +-f(x)
+        coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
+    weight = np.zeros((num_classes, x.shape[1]))
+    bias = np.full(num_classes, -1e4)  # classes never seen in training are never predicted
+    for row, cls in enumerate(model.classes_):
+        weight[cls] = coef[row] / scale
+        bias[cls] = intercept[row] - float(np.dot(coef[row], scaler.mean_ / scale))
+    return weight, bias
