@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 TemporalEncoder = Literal["bilstm", "lstm", "transformer"]
 TemporalPooling = Literal["attention", "mean", "last"]
-FusionTokens = Literal["dims", "branches"]
+FusionTokens = Literal["dims", "branches", "fused"]
 FusionReadout = Literal["flatten", "token"]
 
 _NUM_CNN_BLOCKS = 3
@@ -213,7 +213,10 @@ class STRLSER(nn.Module):
     - ``fusion_tokens="dims"``: every dimension of ``f`` is a token with one channel (the paper's
       "weight of each dimension of data in the feature"); the 1x1 convs map each token to
       ``fusion_dim`` channels. ``"branches"``: each branch vector is first mapped by its own
-      Linear to ``fusion_dim`` and the 2-3 branch vectors are the tokens.
+      Linear to ``fusion_dim`` and the 2-3 branch vectors are the tokens. ``"fused"``: ``f`` is one
+      token of ``sum(branch_widths)`` channels; attention over a single key returns its value, so
+      the block reduces to the value projection (a linear map of ``f`` to ``fusion_dim``), which is
+      what many code bases of this design compute.
     - ``fusion_dim=64`` (8 per head at the paper's best 8 heads; divisible by every head count
       the paper sweeps, 1-32). With one-channel tokens each head's output at a token is an
       affine function of one scalar (see ``ConvMultiHeadAttention``), so a wider ``fusion_dim``
@@ -414,6 +417,8 @@ class STRLSER(nn.Module):
         self.branch_proj: nn.ModuleList | None = None
         if fusion_tokens == "dims":
             num_tokens, token_channels = sum(branch_widths), 1
+        elif fusion_tokens == "fused":
+            num_tokens, token_channels = 1, sum(branch_widths)
         else:
             num_tokens, token_channels = len(branch_widths), fusion_dim
             self.branch_proj = nn.ModuleList(nn.Linear(w, fusion_dim) for w in branch_widths)
@@ -523,7 +528,9 @@ class STRLSER(nn.Module):
             ValueError: If the inputs have the wrong shape or ``hsf`` is missing.
         """
         branches = self._branches(lld, hsf)
-        if self.branch_proj is None:
+        if self.fusion_tokens == "fused":
+            tokens = torch.cat(branches, dim=-1).unsqueeze(-1)  # (batch, L, 1): f is one token
+        elif self.branch_proj is None:
             tokens = torch.cat(branches, dim=-1).unsqueeze(1)  # (batch, 1, L): one token per dim
         else:
             tokens = torch.stack([proj(b) for proj, b in zip(self.branch_proj, branches)], dim=-1)

@@ -1,0 +1,433 @@
+"""The experiment runner: one config over seeds, speaker folds and a grid of overrides.
+
+    ser-experiment --out runs/study/strl_emodb --seeds 0 1 2 --folds \\
+        --set model.init_args.net.init_args.fusion_tokens=dims,branches --jobs 2 -- \\
+        -c configs/strl_ser/base.yaml -c configs/strl_ser/emodb.yaml --data.root /data/EMODB
+
+Everything after ``--`` goes to every ``ser fit`` / ``ser test``. Trials:
+
+- ``--seeds S ...``: the ``paper`` protocol once per seed (``data.seed`` and ``seed_everything`` both
+  set to the seed: another random split *and* another initialisation).
+- ``--folds``: the ``speaker`` protocol on every fold; the fold count comes from the corpus
+  (``speaker_folds``), never typed. With ``--fold-seeds`` each fold also runs per training seed.
+- ``--grid sweep.yaml`` (a W&B sweep file: its ``values`` lists form the grid; constants are
+  skipped) and/or ``--set key=v1,v2`` form the grid points; every point runs every trial.
+
+Each trial is one process (``fit`` then ``test``) writing ``<out>/<point>/<trial>/result.json``;
+``--jobs N`` runs N at once (CPU: cores are shared out with ``OMP_NUM_THREADS``; GPU: the trials
+share the device). A re-run skips finished trials and resumes a killed fit from its ``last.ckpt``.
+
+Selection never touches the reported set: a trial whose test set is its validation set (the
+STRL-SER 80/20 protocol) is scored at its last epoch; otherwise the config's monitored checkpoint
+(best on the validation split, disjoint from test) is tested. A grid winner is named only from
+validation metrics, and only where validation is not the reported set. ``aggregate.json`` and
+``summary.md`` hold mean +- std over trials, per-class recall and the pooled confusion matrix per
+point and protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Trial", "plan_trials", "aggregate", "main", "run_trial", "grid_points"]
+
+SUMMARY_KEYS = ("wa", "ua", "macro_f1", "weighted_f1", "macro_precision", "weighted_precision")
+SCALAR_KEYS = (*SUMMARY_KEYS, "paper_macro_f1", "paper_weighted_f1")
+
+
+@dataclass
+class Trial:
+    """One fit + test: a grid point under one protocol, seed and fold."""
+
+    point: str
+    overrides: dict[str, Any]
+    protocol: str
+    seed: int
+    fold: int | None = None
+    passthrough: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        if self.protocol == "speaker":
+            return f"speaker-fold{self.fold}-seed{self.seed}"
+        return f"paper-seed{self.seed}"
+
+    def args(self) -> list[str]:
+        """The ``ser`` arguments of this trial (without the subcommand)."""
+        args = [*self.passthrough, *[f"--{k}={_arg(v)}" for k, v in self.overrides.items()]]
+        args += [f"--data.protocol={self.protocol}", f"--seed_everything={self.seed}"]
+        if self.protocol == "speaker":
+            args.append(f"--data.fold={self.fold}")
+        else:
+            args.append(f"--data.seed={self.seed}")
+        return args
+
+
+def _arg(value: object) -> str:
+    """A value as the CLI reads it (strings raw, the rest as JSON)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _short(key: str) -> str:
+    return key.split(".")[-1]
+
+
+def grid_points(grid_file: str | None, sets: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """Grid points ``(name, overrides)`` from a W&B sweep file and ``key=v1,v2`` settings."""
+    import yaml
+
+    axes: dict[str, list[Any]] = {}
+    if grid_file:
+        sweep = yaml.safe_load(Path(grid_file).read_text())
+        for key, spec in (sweep.get("parameters") or {}).items():
+            if "values" in spec:
+                axes[key] = list(spec["values"])
+            # W&B constants (``value:``) such as a placeholder data.root are not swept.
+    for item in sets:
+        if "=" not in item:
+            raise ValueError(f"--set expects key=value[,value...], got {item!r}")
+        key, values = item.split("=", 1)
+        axes[key.removeprefix("--")] = [yaml.safe_load(v) for v in values.split(",")]
+    if not axes:
+        return [("default", {})]
+    keys = list(axes)
+    points = []
+    for values in itertools.product(*(axes[k] for k in keys)):
+        swept = [(k, v) for k, v in zip(keys, values) if len(axes[k]) > 1]
+        name = "-".join(f"{_short(k)}{v}" for k, v in swept) or "default"
+        points.append((name, dict(zip(keys, values))))
+    return points
+
+
+def count_folds(passthrough: list[str], overrides: dict[str, Any]) -> int:
+    """The corpus's number of speaker folds (IEMOCAP 5, RAVDESS 6, EMO-DB 10, SAVEE 4, ...)."""
+    from datamodules.splits import speaker_folds
+    from sermodels.cli import cli_main
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="LightningCLI.s args parameter")
+        cli = cli_main([*passthrough, *[f"--{k}={_arg(v)}" for k, v in overrides.items()], "--data.protocol=speaker"], run=False)
+    dm = cli.datamodule
+    return len(speaker_folds(dm.corpus, num_folds=dm.hparams.num_folds, seed=dm.hparams.seed))
+
+
+def plan_trials(
+    passthrough: list[str],
+    points: list[tuple[str, dict[str, Any]]],
+    seeds: list[int] | None,
+    folds: bool,
+    fold_seeds: list[int],
+) -> list[Trial]:
+    """Every trial of the experiment, grid point by grid point."""
+    trials = []
+    for name, overrides in points:
+        for seed in seeds or []:
+            trials.append(Trial(name, overrides, "paper", seed, None, passthrough))
+        if folds:
+            for fold in range(count_folds(passthrough, overrides)):
+                for seed in fold_seeds:
+                    trials.append(Trial(name, overrides, "speaker", seed, fold, passthrough))
+    return trials
+
+
+# ---------------------------------------------------------------------------------------- one trial
+def _val_history(metrics_csv: Path) -> list[dict[str, float]]:
+    """Per-epoch validation WA/UA from a CSVLogger's metrics.csv."""
+    if not metrics_csv.is_file():
+        return []
+    rows: dict[int, dict[str, float]] = {}
+    with metrics_csv.open() as fh:
+        for row in csv.DictReader(fh):
+            if row.get("val/ua") and row.get("epoch") not in (None, ""):
+                epoch = int(float(row["epoch"]))
+                rows[epoch] = {"epoch": epoch, "wa": float(row["val/wa"]), "ua": float(row["val/ua"])}
+    return [rows[e] for e in sorted(rows)]
+
+
+def run_trial(trial_dir: Path) -> dict[str, Any]:
+    """Fit (resuming a killed fit) and test the trial described in ``trial_dir/trial.json``."""
+    import torch
+
+    from sermodels.cli import cli_main
+
+    spec = json.loads((trial_dir / "trial.json").read_text())
+    args = [
+        *spec["args"],
+        f"--trainer.logger.init_args.save_dir={trial_dir}",
+        "--trainer.logger.init_args.name=run",
+        "--trainer.logger.init_args.version=run",
+        "--data.progress=false",
+    ]
+    started = time.time()
+    probe = cli_main(args, run=False)  # resolves the run folder without training
+    last = Path(probe.trainer.log_dir) / "checkpoints" / "last.ckpt"
+    done = trial_dir / "fit_done.json"
+    if done.is_file():
+        fit_info = json.loads(done.read_text())
+    else:
+        resume = [f"--ckpt_path={last}"] if last.is_file() else []
+        if resume:
+            print(f"resuming the killed fit from {last}", flush=True)
+        fit = cli_main(["fit", *args, *resume])
+        trainer, dm = fit.trainer, fit.datamodule
+        test_is_val = bool(dm.split.test_is_val)
+        monitored = [cb for cb in trainer.checkpoint_callbacks if cb.monitor is not None and cb.best_model_path]
+        if monitored and not test_is_val:
+            ckpt = monitored[0].best_model_path
+            selection = f"best {monitored[0].monitor} on the validation split (disjoint from the test set)"
+        else:
+            lasts = [cb.last_model_path for cb in trainer.checkpoint_callbacks if cb.last_model_path]
+            if not lasts:
+                raise RuntimeError("The fit saved no last.ckpt: keep a ModelCheckpoint(save_last=true) in the config.")
+            ckpt = lasts[0]
+            selection = "last epoch" + (" (test set = validation set: nothing selected on it)" if test_is_val else "")
+        fit_info = {
+            "checkpoint": ckpt,
+            "selection": selection,
+            "test_is_val": test_is_val,
+            "log_dir": trainer.log_dir,
+            "epochs": trainer.current_epoch,
+            "fit_seconds": time.time() - started,
+        }
+        done.write_text(json.dumps(fit_info, indent=2) + "\n")
+    test = cli_main(["test", *args, f"--ckpt_path={fit_info['checkpoint']}"])
+    metrics = json.loads((Path(test.trainer.log_dir) / "test_metrics.json").read_text())
+    history = _val_history(Path(fit_info["log_dir"]) / "metrics.csv")
+    result = {
+        **{k: spec[k] for k in ("point", "overrides", "protocol", "seed", "fold", "name")},
+        "metrics": metrics,
+        **fit_info,
+        "val_history": history,
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)",
+        "wall_seconds": time.time() - started,
+        "args": spec["args"],
+    }
+    (trial_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+# ---------------------------------------------------------------------------------------- aggregate
+def _mean_std(values: list[float]) -> dict[str, float]:
+    return {
+        "mean": statistics.mean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "n": len(values),
+    }
+
+
+def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean +- std (sample std over trials), per-class recall and pooled confusion per point/protocol."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault((r["point"], r["protocol"]), []).append(r)
+    out = []
+    for (point, protocol), rows in groups.items():
+        metrics = [r["metrics"] for r in rows]
+        names = metrics[0]["class_names"]
+        summary: dict[str, Any] = {
+            "point": point,
+            "overrides": rows[0]["overrides"],
+            "protocol": protocol,
+            "trials": sorted(r["name"] for r in rows),
+            "n": len(rows),
+            "test_is_val": any(r["test_is_val"] for r in rows),
+            "selection": sorted({r["selection"] for r in rows}),
+            "metrics": {k: _mean_std([m[k] for m in metrics]) for k in SCALAR_KEYS if all(k in m for m in metrics)},
+            "recall": {c: _mean_std([m[f"recall/{c}"] for m in metrics]) for c in names if all(f"recall/{c}" in m for m in metrics)},
+            "class_names": names,
+            "confusion_matrix": [
+                [sum(int(m["confusion_matrix"][i][j]) for m in metrics) for j in range(len(names))] for i in range(len(names))
+            ],
+        }
+        vals = [r["val_history"] for r in rows if r.get("val_history")]
+        if vals and not summary["test_is_val"]:
+            # The validation score at the tested epoch: what a grid winner may be chosen on.
+            summary["val_ua"] = _mean_std([_val_at(r) for r in rows if _val_at(r) is not None] or [float("nan")])
+        if vals and summary["test_is_val"]:
+            # Leaky diagnostic: the best epoch picked on the reported set itself.
+            summary["best_epoch_on_reported_set"] = {
+                "wa": _mean_std([max(h["wa"] for h in v) for v in vals]),
+                "ua": _mean_std([max(h["ua"] for h in v) for v in vals]),
+                "note": "LEAKY: epoch chosen on the reported (test = validation) set; optimistic",
+            }
+        out.append(summary)
+    return out
+
+
+def _val_at(result: dict[str, Any]) -> float | None:
+    history = result.get("val_history") or []
+    if not history:
+        return None
+    if result["selection"].startswith("best"):
+        return max(h["ua"] for h in history)
+    return history[-1]["ua"]
+
+
+def _fmt(stat: dict[str, float] | None) -> str:
+    if not stat:
+        return "—"
+    return f"{100 * stat['mean']:.2f} ± {100 * stat['std']:.2f}"
+
+
+def summary_markdown(groups: list[dict[str, Any]], title: str, command: str) -> str:
+    """The aggregate as a Markdown table, with what was selected on what."""
+    lines = [f"# {title}", "", f"Command: `{command}`", "",
+             "Utterance-level test metrics, mean ± sample std over trials (%). `paper` = seeded random split "
+             "of utterances (speaker-dependent); `speaker` = speaker-independent folds.", "",
+             "| point | protocol | n | WA | UA | macro F1 | weighted F1 | selection |",
+             "|---|---|---|---|---|---|---|---|"]
+    for g in groups:
+        m = g["metrics"]
+        lines.append(
+            f"| {g['point']} | {g['protocol']} | {g['n']} | {_fmt(m.get('wa'))} | {_fmt(m.get('ua'))} | "
+            f"{_fmt(m.get('macro_f1'))} | {_fmt(m.get('weighted_f1'))} | {'; '.join(g['selection'])} |"
+        )
+    lines.append("")
+    for protocol in sorted({g["protocol"] for g in groups}):
+        rows = [g for g in groups if g["protocol"] == protocol]
+        if len(rows) < 2:
+            continue
+        if any(g["test_is_val"] for g in rows):
+            lines.append(f"- {protocol}: no grid winner is named: the reported set is the validation set.")
+        elif all("val_ua" in g for g in rows):
+            best = max(rows, key=lambda g: g["val_ua"]["mean"])
+            lines.append(f"- {protocol}: chosen on validation UA (never on test): **{best['point']}** "
+                         f"(val UA {_fmt(best['val_ua'])}, test UA {_fmt(best['metrics'].get('ua'))}).")
+    for g in groups:
+        if "best_epoch_on_reported_set" in g:
+            b = g["best_epoch_on_reported_set"]
+            lines.append(f"- {g['point']} / {g['protocol']}: best epoch picked on the reported set "
+                         f"(LEAKY, optimistic): WA {_fmt(b['wa'])}, UA {_fmt(b['ua'])}.")
+    for g in groups:
+        recall = ", ".join(f"{c} {100 * s['mean']:.1f}" for c, s in g["recall"].items())
+        lines.append(f"- {g['point']} / {g['protocol']} per-class recall (mean): {recall}.")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------- main
+def _threads_per_job(jobs: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
+def run_all(trials: list[Trial], out: Path, jobs: int, threads: int | None) -> list[dict[str, Any]]:
+    """Run the pending trials, ``jobs`` at a time, each in its own process; return every result."""
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = str(threads or _threads_per_job(jobs))
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    pending: list[tuple[Trial, Path]] = []
+    for t in trials:
+        d = out / t.point / t.name
+        d.mkdir(parents=True, exist_ok=True)
+        if not (d / "result.json").is_file():
+            spec = {**asdict(t), "name": t.name, "args": t.args()}
+            spec.pop("passthrough")
+            (d / "trial.json").write_text(json.dumps(spec, indent=2) + "\n")
+            pending.append((t, d))
+    total, done_before = len(trials), len(trials) - len(pending)
+    print(f"{total} trials, {done_before} already done, {len(pending)} to run ({jobs} at a time, "
+          f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']})", flush=True)
+    running: list[tuple[Trial, Path, subprocess.Popen, float, Any]] = []
+    failed: list[str] = []
+    finished = 0
+    started = time.time()
+    queue = list(pending)
+    while queue or running:
+        while queue and len(running) < jobs:
+            t, d = queue.pop(0)
+            log = (d / "log.txt").open("a")
+            proc = subprocess.Popen([sys.executable, "-m", "sermodels.experiment", "--trial", str(d)],
+                                    stdout=log, stderr=subprocess.STDOUT, env=env)
+            running.append((t, d, proc, time.time(), log))
+        time.sleep(0.5)
+        for item in list(running):
+            t, d, proc, t0, log = item
+            if proc.poll() is None:
+                continue
+            running.remove(item)
+            log.close()
+            finished += 1
+            elapsed = time.time() - started
+            eta = elapsed / finished * (len(pending) - finished)
+            if proc.returncode == 0 and (d / "result.json").is_file():
+                m = json.loads((d / "result.json").read_text())["metrics"]
+                print(f"[{done_before + finished}/{total}] {t.point}/{t.name}: WA {100 * m['wa']:.2f} UA {100 * m['ua']:.2f} "
+                      f"({time.time() - t0:.0f} s; ETA {eta / 60:.1f} min)", flush=True)
+            else:
+                failed.append(f"{t.point}/{t.name}")
+                print(f"[{done_before + finished}/{total}] {t.point}/{t.name} FAILED (exit {proc.returncode}); "
+                      f"see {d / 'log.txt'}; re-run the same command to resume it", flush=True)
+    if failed:
+        raise SystemExit(f"{len(failed)} trial(s) failed: {failed}. Finished trials are kept; re-run to retry the rest.")
+    return [json.loads((out / t.point / t.name / "result.json").read_text()) for t in trials]
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--trial"]:
+        run_trial(Path(argv[1]))
+        return
+    own, passthrough = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    ap = argparse.ArgumentParser(prog="ser-experiment", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, help="experiment folder (re-run with the same folder to resume)")
+    ap.add_argument("--seeds", type=int, nargs="*", default=None, help="paper protocol: one trial per seed")
+    ap.add_argument("--folds", action="store_true", help="speaker protocol: every fold of the corpus")
+    ap.add_argument("--fold-seeds", type=int, nargs="+", default=[0], help="training seeds per fold (default 0)")
+    ap.add_argument("--grid", default=None, help="W&B sweep YAML whose parameter values form the grid")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=V1,V2",
+                    help="a grid axis (repeatable), e.g. model.init_args.net.init_args.num_heads=4,8")
+    ap.add_argument("--jobs", type=int, default=1, help="trials at once (default 1)")
+    ap.add_argument("--threads", type=int, default=None, help="threads per trial (default: cores / jobs)")
+    ap.add_argument("--title", default=None, help="title of summary.md")
+    ap.add_argument("--dry-run", action="store_true", help="list the trials and exit")
+    args = ap.parse_args(own)
+    if not args.seeds and not args.folds:
+        ap.error("nothing to run: give --seeds S [S ...] (paper protocol) and/or --folds (speaker protocol)")
+    if args.jobs < 1:
+        ap.error(f"--jobs must be >= 1, got {args.jobs}")
+    if not passthrough:
+        ap.error("give the model/corpus configs after --, e.g. -- -c configs/strl_ser/base.yaml -c configs/strl_ser/emodb.yaml")
+    out = Path(args.out)
+    points = grid_points(args.grid, args.sets)
+    trials = plan_trials(passthrough, points, args.seeds, args.folds, args.fold_seeds)
+    if args.dry_run:
+        for t in trials:
+            print(f"{t.point}/{t.name}: ser fit {' '.join(t.args())}")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    command = "ser-experiment " + " ".join(argv)
+    (out / "experiment.json").write_text(json.dumps({"command": command, "points": points}, indent=2, default=str) + "\n")
+    results = run_all(trials, out, args.jobs, args.threads)
+    groups = aggregate(results)
+    (out / "aggregate.json").write_text(json.dumps({"command": command, "groups": groups}, indent=2) + "\n")
+    md = summary_markdown(groups, args.title or f"Experiment {out.name}", command)
+    (out / "summary.md").write_text(md)
+    _figures(groups, out)
+    print(md)
+
+
+def _figures(groups: list[dict[str, Any]], out: Path) -> None:
+    """A pooled confusion matrix per point and protocol."""
+    import torch
+
+    from sermodels.metrics import plot_confusion_matrix
+
+    for g in groups:
+        title = f"{out.name} / {g['point']}: {g['protocol']} protocol, pooled over {g['n']} trials (utterances)"
+        plot_confusion_matrix(torch.tensor(g["confusion_matrix"]), g["class_names"],
+                              out / g["point"] / f"confusion_{g['protocol']}.png", title)
+
+
+if __name__ == "__main__":
+    main()

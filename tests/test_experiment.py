@@ -1,0 +1,135 @@
+"""The experiment runner: trials planned from seeds, corpus folds and a grid; resumable; aggregates checked by hand."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sermodels import experiment
+from sermodels.experiment import Trial, aggregate, grid_points, plan_trials, summary_markdown
+from tests.conftest import TINY_SYNTHETIC
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _passthrough(cache: Path, model: str = "baseline") -> list[str]:
+    return [
+        f"--config={ROOT / 'configs' / model / 'base.yaml'}",
+        f"--config={ROOT / 'configs' / model / 'synthetic.yaml'}",
+        f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}",
+        f"--data.cache_dir={cache}",
+        "--data.extract_workers=0",
+        "--trainer.enable_progress_bar=false",
+    ]
+
+
+def test_grid_points_from_sweep_file_and_sets(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text("parameters:\n  model.init_args.net.init_args.num_heads: {values: [1, 8]}\n  data.root: {value: /x}\n")
+    points = grid_points(str(sweep), ["data.segment_length=1.2,2.0"])
+    assert [p for p, _ in points] == ["num_heads1-segment_length1.2", "num_heads1-segment_length2.0",
+                                      "num_heads8-segment_length1.2", "num_heads8-segment_length2.0"]
+    assert "data.root" not in points[0][1]  # a W&B constant is not swept
+    assert grid_points(None, []) == [("default", {})]
+    with pytest.raises(ValueError, match="key=value"):
+        grid_points(None, ["nonsense"])
+
+
+def test_fold_count_comes_from_the_corpus(ser_cache: Path) -> None:
+    trials = plan_trials(_passthrough(ser_cache), [("default", {})], seeds=[0, 1], folds=True, fold_seeds=[0])
+    # TINY_SYNTHETIC has 3 speakers: 3 leave-one-speaker-group-out folds, never typed.
+    assert [t.name for t in trials] == ["paper-seed0", "paper-seed1", "speaker-fold0-seed0", "speaker-fold1-seed0", "speaker-fold2-seed0"]
+    args = trials[3].args()
+    assert "--data.protocol=speaker" in args and "--data.fold=1" in args and "--seed_everything=0" in args
+    assert "--data.seed=1" in trials[1].args() and "--seed_everything=1" in trials[1].args()
+
+
+def _result(point: str, protocol: str, name: str, wa: float, ua: float, cm: list[list[int]], history: list | None = None,
+            test_is_val: bool = True) -> dict:
+    return {
+        "point": point, "overrides": {}, "protocol": protocol, "name": name, "test_is_val": test_is_val,
+        "selection": "last epoch" if test_is_val else "best val/wa on the validation split",
+        "val_history": history or [],
+        "metrics": {"wa": wa, "ua": ua, "macro_f1": wa, "weighted_f1": wa, "macro_precision": wa, "weighted_precision": wa,
+                    "paper_macro_f1": wa, "paper_weighted_f1": wa, "recall/a": ua, "recall/b": wa,
+                    "class_names": ["a", "b"], "confusion_matrix": cm},
+    }
+
+
+def test_aggregate_by_hand() -> None:
+    rows = [
+        _result("p", "paper", "paper-seed0", 0.6, 0.5, [[3, 1], [2, 4]], [{"epoch": 0, "wa": 0.4, "ua": 0.3}, {"epoch": 1, "wa": 0.7, "ua": 0.6}]),
+        _result("p", "paper", "paper-seed1", 0.8, 0.7, [[1, 0], [0, 5]], [{"epoch": 0, "wa": 0.9, "ua": 0.8}, {"epoch": 1, "wa": 0.8, "ua": 0.7}]),
+        _result("p", "speaker", "speaker-fold0-seed0", 0.5, 0.5, [[1, 1], [1, 1]], [{"epoch": 0, "wa": 0.5, "ua": 0.4}], False),
+    ]
+    groups = {g["protocol"]: g for g in aggregate(rows)}
+    paper = groups["paper"]
+    assert paper["n"] == 2
+    assert paper["metrics"]["wa"]["mean"] == pytest.approx(0.7)
+    assert paper["metrics"]["wa"]["std"] == pytest.approx(0.1414213562)  # sample std of 0.6, 0.8
+    assert paper["recall"]["a"]["mean"] == pytest.approx(0.6)
+    assert paper["confusion_matrix"] == [[4, 1], [2, 9]]  # pooled: summed over trials
+    # Leaky diagnostic only where test = validation: max over epochs of each trial's curve, averaged.
+    assert paper["best_epoch_on_reported_set"]["ua"]["mean"] == pytest.approx(0.7)  # (0.6 + 0.8) / 2
+    assert "LEAKY" in paper["best_epoch_on_reported_set"]["note"]
+    speaker = groups["speaker"]
+    assert speaker["metrics"]["ua"]["std"] == 0.0 and "best_epoch_on_reported_set" not in speaker
+    assert speaker["val_ua"]["mean"] == pytest.approx(0.4)
+    md = summary_markdown(list(groups.values()), "t", "cmd")
+    assert "| p | paper | 2 | 70.00 ± 14.14 | 60.00 ± 14.14 |" in md
+    assert "LEAKY" in md
+
+
+def test_no_grid_winner_on_the_reported_set() -> None:
+    rows = [_result(p, "paper", "paper-seed0", wa, wa, [[1, 0], [0, 1]]) for p, wa in (("a", 0.5), ("b", 0.9))]
+    assert "no grid winner is named" in summary_markdown(aggregate(rows), "t", "cmd")
+    rows = [_result(p, "speaker", "speaker-fold0-seed0", wa, wa, [[1, 0], [0, 1]], [{"epoch": 0, "wa": v, "ua": v}], False)
+            for p, wa, v in (("a", 0.9, 0.3), ("b", 0.5, 0.6))]
+    assert "chosen on validation UA (never on test): **b**" in summary_markdown(aggregate(rows), "t", "cmd")
+
+
+@pytest.mark.slow
+def test_runner_end_to_end_resumes(ser_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "exp"
+    argv = ["--out", str(out), "--seeds", "0", "1", "--folds", "--jobs", "2", "--", *_passthrough(ser_cache)]
+    experiment.main(argv)
+    agg = json.loads((out / "aggregate.json").read_text())
+    groups = {g["protocol"]: g for g in agg["groups"]}
+    assert groups["paper"]["n"] == 2 and groups["speaker"]["n"] == 3
+    results = [json.loads(p.read_text()) for p in sorted(out.glob("default/*/result.json"))]
+    assert len(results) == 5
+    # The aggregate is the plain mean of the trials' own test_metrics.json values.
+    paper_wa = [r["metrics"]["wa"] for r in results if r["protocol"] == "paper"]
+    assert groups["paper"]["metrics"]["wa"]["mean"] == pytest.approx(sum(paper_wa) / 2)
+    assert (out / "summary.md").is_file() and (out / "default" / "confusion_speaker.png").is_file()
+    assert all("nothing selected on it" in r["selection"] for r in results if r["protocol"] == "paper")
+    # Interrupted: one trial lost its result (killed during test), another its whole fit record.
+    kept = out / "default" / "paper-seed0" / "result.json"
+    mtime = kept.stat().st_mtime
+    (out / "default" / "speaker-fold1-seed0" / "result.json").unlink()
+    shutil.rmtree(out / "default" / "speaker-fold2-seed0")
+    capsys.readouterr()
+    experiment.main(argv)
+    printed = capsys.readouterr().out
+    assert "5 trials, 3 already done, 2 to run" in printed
+    assert kept.stat().st_mtime == mtime  # finished trials are not re-run
+    assert json.loads((out / "aggregate.json").read_text())["groups"] == agg["groups"]  # deterministic
+
+
+@pytest.mark.slow
+def test_killed_fit_resumes_from_last_checkpoint(ser_cache: Path, tmp_path: Path) -> None:
+    trial = Trial("default", {"trainer.max_epochs": 2, "data.batch_size": 8}, "paper", 0, None, _passthrough(ser_cache, "strl_ser"))
+    d = tmp_path / "t"
+    d.mkdir()
+    spec = {"point": trial.point, "overrides": trial.overrides, "protocol": "paper", "seed": 0, "fold": None,
+            "name": trial.name, "args": trial.args()}
+    (d / "trial.json").write_text(json.dumps(spec))
+    first = experiment.run_trial(d)
+    assert first["epochs"] == 2 and len(first["val_history"]) == 2
+    # A kill between fit and its record: last.ckpt is there, fit_done.json is not.
+    (d / "fit_done.json").unlink()
+    (d / "result.json").unlink()
+    second = experiment.run_trial(d)
+    assert second["metrics"]["wa"] == pytest.approx(first["metrics"]["wa"])  # restored, not retrained
+    assert second["epochs"] == 2
