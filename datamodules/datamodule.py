@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import warnings
@@ -183,6 +184,12 @@ class SERDataModule(L.LightningDataModule):
         cache_dir: Feature cache root (default ``$SER_CACHE`` or ``~/.cache/sermodels``).
         predict_paths: Audio files or folders for ``predict``.
         progress: Show extraction progress bars.
+        split_unit: ``utterance`` (every protocol: an utterance's segments stay on one side).
+            ``segment`` is a LEAKY diagnostic reading of STRL-SER's "random 80/20 split of the
+            samples": the ``paper`` split's train and validation segments are pooled and re-split
+            at random by segment (same ratio), so sibling segments of one recording sit on both
+            sides. Results are labelled leaky (``split_info``) and must never be reported as the
+            model's score; checkpoints record every pooled utterance as training data.
     """
 
     def __init__(
@@ -213,6 +220,7 @@ class SERDataModule(L.LightningDataModule):
         cache_dir: str | None = None,
         predict_paths: list[str] | None = None,
         progress: bool = True,
+        split_unit: Literal["utterance", "segment"] = "utterance",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -364,6 +372,8 @@ class SERDataModule(L.LightningDataModule):
             targets = [corpus.label_index(corpus.utterances[r].label) for r in rows]
             raw[name] = self._stack(feats, rows, targets, segment_base)
             segment_base += len(raw[name]["utt_index"])
+        if self.hparams.split_unit == "segment":
+            raw["train"], raw["val"] = self._leaky_segment_resplit(raw["train"], raw["val"])
         if self.hparams.normalize:
             self._fit_normalization(raw["train"])
         for name, tensors in raw.items():
@@ -376,6 +386,31 @@ class SERDataModule(L.LightningDataModule):
             self.hparams.protocol,
             ", ".join(f"{k} {v.num_utterances()} utt / {len(v)} seg" for k, v in self.datasets.items()),
         )
+
+    def _leaky_segment_resplit(
+        self, train: dict[str, torch.Tensor], val: dict[str, torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """The LEAKY diagnostic split: pool the segments of train and val, re-split them at random."""
+        assert self.split is not None
+        if self.split.protocol != "paper" or not self.split.test_is_val:
+            raise ValueError(
+                "data.split_unit=segment (a leaky diagnostic) needs data.protocol=paper with two data.ratios "
+                f"(test = validation, as in STRL-SER); got protocol {self.split.protocol!r}, ratios {list(self.ratios)}."
+            )
+        pooled = {k: torch.cat([train[k], val[k]]) for k in train}
+        n = len(pooled["target"])
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.hparams.seed))
+        n_val = round(n * self.ratios[1] / sum(self.ratios))
+        val_idx, train_idx = order[:n_val].sort().values, order[n_val:].sort().values
+        # Every pooled utterance has segments in training: record them all, so evaluating the
+        # checkpoint on any of them later is refused.
+        self.split = dataclasses.replace(self.split, train=tuple(sorted(set(self.split.train) | set(self.split.val))))
+        shared = set(pooled["utt_index"][train_idx].tolist()) & set(pooled["utt_index"][val_idx].tolist())
+        log.warning(
+            "LEAKY segment-level split (data.split_unit=segment): %d of %d validation utterances have segments in training.",
+            len(shared), len(set(pooled["utt_index"][val_idx].tolist())),
+        )
+        return {k: v[train_idx] for k, v in pooled.items()}, {k: v[val_idx] for k, v in pooled.items()}
 
     def _check_split(self, split: Split) -> None:
         """Refuse a split that leaks or is empty, whatever made it (protocol or ``split_file``)."""
@@ -403,6 +438,8 @@ class SERDataModule(L.LightningDataModule):
     def _check_against_checkpoint(self) -> None:
         """A checkpoint must not be evaluated on utterances it was trained on (e.g. ``ser test``
         with another ``data.seed``/``fold``/``ratios`` than ``ser fit`` used)."""
+        if self.hparams.split_unit == "segment":
+            return  # the leaky diagnostic scores trained utterances by design (and says so)
         if self.split is None or not self._ckpt_train_ids or self._ckpt_corpus != self._corpus_identity():
             return  # another corpus (cross-corpus evaluation): its ids cannot be training utterances
         scored = set(self.split.val) | set(self.split.test)
@@ -434,6 +471,8 @@ class SERDataModule(L.LightningDataModule):
             "test_is_val": self.split.test_is_val,
             "num_utterances": {"train": len(self.split.train), "val": len(self.split.val), "test": len(self.split.test)},
             "test_speakers": list(self.split.test_speakers),
+            "split_unit": hp.split_unit,
+            "leaky": hp.split_unit == "segment",
         }
 
     def _stack(

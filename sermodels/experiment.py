@@ -169,6 +169,7 @@ def run_trial(trial_dir: Path) -> dict[str, Any]:
         "--trainer.logger.init_args.name=run",
         "--trainer.logger.init_args.version=run",
         "--data.progress=false",
+        "--trainer.enable_progress_bar=false",  # log.txt stays readable; the runner prints progress
     ]
     started = time.time()
     probe = cli_main(args, run=False)  # resolves the run folder without training

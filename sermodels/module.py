@@ -46,6 +46,8 @@ def describe_split(info: dict[str, Any]) -> str:
         what += f" fold {info['fold']}"
     what += f" (split file {info['split_file']})" if info.get("split_file") else f" (seed {info.get('seed')})"
     test = "test set = validation set" if info.get("test_is_val") else "held-out test set"
+    if info.get("leaky"):
+        test += ", LEAKY segment-level split (diagnostic only)"
     return f": {info.get('corpus')}, {what}, {test}"
 
 

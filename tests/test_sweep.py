@@ -1,7 +1,6 @@
 """Sweeps: every swept key is a real CLI argument; the local runner and heatmap work end to end."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -40,61 +39,39 @@ def test_heatmap_png(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_local_sweep_runs_grid_and_resumes(ser_cache: Path, tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import sweep  # noqa: PLC0415
-
-    grid = tmp_path / "grid.yaml"
-    grid.write_text(yaml.safe_dump({
-        "metric": {"name": "val/ua"},
-        "parameters": {"model.init_args.net.init_args.num_heads": {"values": [1, 2]}, "data.segment_length": {"values": [1.0, 1.4]},
-                       "data.seed": {"value": 0}},
-    }))
-    args = [f"--grid={grid}", f"--out={tmp_path / 'sweep'}", f"--config={ROOT / 'configs/strl_ser/base.yaml'}",
-            f"--config={ROOT / 'configs/strl_ser/synthetic.yaml'}", f"--data.cache_dir={ser_cache}",
-            f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}", "--data.batch_size=8", "--data.extract_workers=0",
-            "--data.progress=false", "--trainer.max_epochs=1", "--trainer.enable_progress_bar=false",
-            f"--trainer.default_root_dir={tmp_path}"]
-    sweep.main(args)
-    results = (tmp_path / "sweep" / "results.csv").read_text().splitlines()
-    assert len(results) == 5 and all(line.split(",")[-1] not in ("", "None") for line in results[1:])
-    assert (tmp_path / "sweep" / "heatmap.png").is_file()
-    mtime = (tmp_path / "sweep" / "runs" / "num_heads1-segment_length1.0" / "metrics.csv").stat().st_mtime
-    sweep.main(args)  # finished runs are not re-run
-    assert (tmp_path / "sweep" / "runs" / "num_heads1-segment_length1.0" / "metrics.csv").stat().st_mtime == mtime
-
-
-@pytest.mark.slow
-def test_crossval_runs_every_fold_and_summarises(ser_cache: Path, tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import crossval  # noqa: PLC0415
+def test_runner_speaker_folds_test_the_best_on_validation(ser_cache: Path, tmp_path: Path) -> None:
+    """STA-CNN under the speaker protocol: the monitored (best on validation) checkpoint is tested."""
+    from sermodels import experiment  # noqa: PLC0415
 
     out = tmp_path / "cv" / "sta"
     passthrough = [f"--config={ROOT / 'configs/sta_cnn/base.yaml'}", f"--config={ROOT / 'configs/sta_cnn/synthetic.yaml'}",
                    f"--data.cache_dir={ser_cache}", f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}",
-                   "--data.batch_size=8", "--data.extract_workers=0", "--data.progress=false", "--data.segment_length=1.0",
-                   "--trainer.max_epochs=1", "--trainer.enable_progress_bar=false", f"--trainer.default_root_dir={tmp_path}"]
-    crossval.main(["--folds=3", f"--out={out}", "--", *passthrough])
-    lines = (out / "folds.csv").read_text().splitlines()
-    assert len(lines) == 4
-    summary = (out / "summary.md").read_text()
-    assert "| wa |" in summary and "3 folds" in summary
-    # each fold's test speakers are disjoint from its training speakers (the DataModule checks the split);
-    # together the folds test every utterance exactly once
-    assert sum(int(line.split(",")[-1]) for line in lines[1:]) == 3 * 4 * 2
+                   "--data.batch_size=8", "--data.extract_workers=0", "--data.segment_length=1.0",
+                   "--trainer.max_epochs=2", "--trainer.enable_progress_bar=false"]
+    experiment.main(["--out", str(out), "--folds", "--", *passthrough])
+    results = [json.loads(p.read_text()) for p in sorted(out.glob("default/*/result.json"))]
+    assert len(results) == 3
+    assert all(r["checkpoint"].endswith("best.ckpt") and r["selection"].startswith("best val/wa") for r in results)
+    # The folds together test every utterance exactly once; no test speaker is a training speaker.
+    assert sum(r["metrics"]["num_utterances"] for r in results) == 3 * 4 * 2
+    assert all(r["metrics"]["split"]["protocol"] == "speaker" for r in results)
 
 
-def test_segment_leak_check_resplits_segments_across_utterances(ser_cache: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import segment_leak_check  # noqa: PLC0415
-
-    out = tmp_path / "leak"
-    segment_leak_check.main(["--epochs=1", f"--out={out}", "--", f"--config={ROOT / 'configs/strl_ser/base.yaml'}",
-                             f"--config={ROOT / 'configs/strl_ser/synthetic.yaml'}", f"--data.cache_dir={ser_cache}",
-                             f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}", "--data.batch_size=8",
-                             "--data.extract_workers=0", "--data.progress=false", "--trainer.enable_progress_bar=false"])
-    printed = capsys.readouterr().out
-    shared, total = (int(x) for x in printed.split("LEAKY split: ")[1].split(" validation")[0].split(" of "))
-    assert 0 < shared <= total  # the diagnostic really does leak, which the paper protocol never does
-    assert "leaky segment split, epoch 0: val/wa" in printed
-    assert (out / "leaky" / "metrics.csv").is_file()
+@pytest.mark.slow
+def test_leaky_segment_split_is_labelled_and_leaks(ser_cache: Path, tmp_path: Path) -> None:
+    args = [f"--config={ROOT / 'configs/strl_ser/base.yaml'}", f"--config={ROOT / 'configs/strl_ser/synthetic.yaml'}",
+            f"--data.cache_dir={ser_cache}", f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}", "--data.batch_size=8",
+            "--data.extract_workers=0", "--data.progress=false", "--data.split_unit=segment"]
+    cli = cli_main(args, run=False)
+    dm = cli.datamodule
+    dm.prepare_data()
+    dm.setup("fit")
+    train, val = dm.datasets["train"].tensors, dm.datasets["val"].tensors
+    shared = set(train["utt_index"].tolist()) & set(val["utt_index"].tolist())
+    assert shared  # sibling segments on both sides: the paper protocol never does this
+    assert dm.split_info["leaky"] is True and dm.split_info["split_unit"] == "segment"
+    assert set(dm.split.train) >= set(dm.split.val)  # checkpoints record every pooled utterance as trained on
+    with pytest.raises(ValueError, match="split_unit=segment"):
+        bad = cli_main([*args, "--data.ratios=[0.6,0.2,0.2]"], run=False).datamodule
+        bad.prepare_data()
+        bad.setup("fit")

@@ -1,0 +1,206 @@
+"""Write docs/reproduction.md from the study's experiment folders (``ser-experiment`` outputs).
+
+    python scripts/reproduction_report.py --study ~/study --out docs/reproduction.md
+
+Every row is one reading of a paper's gap (an experiment folder's grid point under one protocol):
+WA and UA as mean ± std over seeds or folds, the linear baseline on the same splits beside it,
+and the paper's number. Leaky readings are labelled. Folders not yet run are listed as such.
+The experiment folders are made by the scripts named in ``STUDY`` (``scripts/study_*.sh``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# The papers' reported accuracies (WA, %), per model, corpus and split (PAPERS.md).
+PAPER_WA = {
+    ("STRL-SER", "ravdess", "80/20"): 88.88,
+    ("STRL-SER", "iemocap", "80/20"): 81.60,
+    ("STA-CNN", "emodb", "6:2:2"): 80.23,
+    ("STA-CNN", "ravdess", "6:2:2"): 76.39,
+    ("STA-CNN", "iemocap", "6:2:2"): 71.96,
+    ("STA-CNN", "savee", "6:2:2"): 80.09,
+}
+
+# Baseline experiment folder per corpus and split: (folder, protocol).
+BASELINE = {
+    ("emodb", "80/20"): ("baseline_emodb_8020", "paper"),
+    ("emodb", "speaker"): ("baseline_emodb_8020", "speaker"),
+    ("emodb", "6:2:2"): ("baseline_emodb_622", "paper"),
+    ("ravdess", "80/20"): ("baseline_ravdess_8020", "paper"),
+    ("ravdess", "speaker"): ("baseline_ravdess_8020", "speaker"),
+    ("ravdess", "6:2:2"): ("baseline_ravdess_622", "paper"),
+}
+
+
+@dataclass(frozen=True)
+class Study:
+    """One experiment folder of the study and what its rows mean."""
+
+    folder: str
+    model: str
+    corpus: str
+    split: str  # "80/20", "6:2:2" (paper protocol) — speaker-protocol rows are labelled "speaker"
+    reading: str
+    schedule: str
+    script: str
+    leaky: bool = False
+
+
+STUDY = [
+    Study("strl_emodb_hsf_segment", "STRL-SER", "emodb", "80/20", "HSFs per segment", "30 ep, lr x0.9", "scripts/study_strl_ser_emodb.sh"),
+    Study("strl_emodb_hsf_utterance", "STRL-SER", "emodb", "80/20", "HSFs per utterance", "30 ep, lr x0.9", "scripts/study_strl_ser_emodb.sh"),
+    Study("strl_emodb_leaky_segment_split", "STRL-SER", "emodb", "80/20",
+          "segment-level split, HSFs per utterance", "30 ep, lr x0.9", "scripts/study_strl_ser_emodb.sh", leaky=True),
+    Study("strl_ravdess_hsf_segment", "STRL-SER", "ravdess", "80/20", "HSFs per segment", "30 ep, lr x0.9", "scripts/study_strl_ser_ravdess.sh"),
+    Study("strl_ravdess_hsf_utterance", "STRL-SER", "ravdess", "80/20", "HSFs per utterance", "30 ep, lr x0.9", "scripts/study_strl_ser_ravdess.sh"),
+    Study("strl_ravdess_leaky_segment_split", "STRL-SER", "ravdess", "80/20",
+          "segment-level split, HSFs per utterance", "30 ep, lr x0.9", "scripts/study_strl_ser_ravdess.sh", leaky=True),
+]
+
+# Readings measured before the runner existed (single seed, docs/results.md): kept for context.
+EARLIER = [
+    ("STRL-SER", "ravdess", "80/20", "fusion tokens = every dimension (`dims`), HSFs per segment", "150 ep", "62.15", "61.70", 1),
+    ("STRL-SER", "ravdess", "80/20", "fusion tokens = branch vectors (`branches`), HSFs per segment", "150 ep", "73.61", "72.28", 1),
+    ("STA-CNN", "emodb", "6:2:2", "defaults (2.0 s segments, 60 epochs, best on validation)", "60 ep", "80.37", "78.38", 1),
+    ("STA-CNN", "ravdess", "6:2:2", "defaults (2.0 s segments, 60 epochs, best on validation)", "60 ep", "70.49", "69.69", 1),
+]
+
+NOTES = {
+    "STRL-SER": (
+        "No reading measured so far reaches the paper's 88.88 % WA on RAVDESS with a leak-free split. "
+        "What the runs show: (1) the fusion reading matters most (every-dimension tokens train unstably "
+        "and score about 11 points below branch tokens on RAVDESS); (2) on EMO-DB, where the runs are "
+        "cheap enough for three seeds, the readings are compared with the linear baseline on the same "
+        "splits in the table above; (3) a segment-level split (the leaky reading the paper's text allows) "
+        "is measured as a diagnostic only. RAVDESS readings over seeds, the speaker protocol and the "
+        "remaining gaps (overlap, LLDs only) are still to run: see 'Not yet run'."
+    ),
+    "STA-CNN": (
+        "The defaults match the paper on EMO-DB (80.37 vs 80.23, one seed) and sit 5.9 points below it "
+        "on RAVDESS; on a corpus we do not have they scored 59 % where the paper reports 80 %. Input "
+        "length and epochs (the paper's gaps) are not yet swept over seeds: see 'Not yet run'."
+    ),
+}
+
+NOT_YET = [
+    "STRL-SER on RAVDESS over 3+ seeds for each fusion reading (dims / branches / fused) and HSF scope, 150 epochs.",
+    "STRL-SER and STA-CNN under the speaker protocol (RAVDESS 6 folds, EMO-DB 10 folds).",
+    "STRL-SER overlapping segments (`data.segment_hop`), LLDs only (`use_hsf: false`).",
+    "STA-CNN input length (segments vs crop, 1-3 s) and epochs over seeds; the defaults' failure to carry over to a corpus we lack.",
+    "The leaky segment-level split on RAVDESS (the corpus the paper reports).",
+]
+
+
+def _load(study: Path, folder: str) -> list[dict[str, Any]] | None:
+    path = study / folder / "aggregate.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())["groups"]
+
+
+def _pm(stat: dict[str, float] | None) -> str:
+    return "—" if not stat else f"{100 * stat['mean']:.2f} ± {100 * stat['std']:.2f}"
+
+
+def _baseline(study: Path, corpus: str, split: str) -> dict[str, Any] | None:
+    key = BASELINE.get((corpus, split))
+    groups = _load(study, key[0]) if key else None
+    for g in groups or []:
+        if g["protocol"] == key[1]:  # type: ignore[index]
+            return g
+    return None
+
+
+def _command(study: Path, folder: str) -> str:
+    path = study / folder / "experiment.json"
+    return json.loads(path.read_text())["command"] if path.is_file() else ""
+
+
+def render(study: Path) -> str:
+    lines = [
+        "# Reproduction study: how good are STRL-SER and STA-CNN, and why do the papers report more?",
+        "",
+        "Generated by `python scripts/reproduction_report.py --study STUDY --out docs/reproduction.md` from the",
+        "`ser-experiment` folders under `STUDY`, made by the scripts named in each row. Machine: 2 CPU cores, no",
+        "GPU (none was lent to this work). Utterance-level metrics, mean ± sample std over seeds (paper",
+        "protocol: another random split *and* initialisation per seed) or folds (speaker protocol).",
+        "",
+        "- **paper 80/20** (STRL-SER): seeded stratified random split of utterances, *speaker-dependent*; the",
+        "  reported set is the validation set, so the **last epoch** is scored and nothing is selected on it.",
+        "- **paper 6:2:2** (STA-CNN): as above with a held-out test set; the checkpoint best on validation is tested.",
+        "- **speaker**: speaker-independent folds (RAVDESS 6 x 4 actors, EMO-DB leave-one-speaker-out).",
+        "- **LEAKY** rows are diagnostics of what a paper's number could hide; they are never a model's score.",
+        "- *Schedule*: `30 ep, lr x0.9` is the study's short schedule (lr ends at 4 % of its start, as",
+        "  0.95^60 does); the paper's is 150 epochs at x0.95. Readings are compared under the same schedule.",
+        "",
+        "## Linear baseline (standardised linear SVM, C = 0.01, on the 1582 IS10 functionals per utterance)",
+        "",
+        "| corpus | split | protocol | n | WA | UA | command |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (corpus, split), (folder, protocol) in BASELINE.items():
+        g = _baseline(study, corpus, split)
+        if g is None:
+            lines.append(f"| {corpus} | {split} | {protocol} | — | not run | | `scripts/study_baseline.sh` |")
+            continue
+        lines.append(f"| {corpus} | {split} | {protocol} | {g['n']} | {_pm(g['metrics']['wa'])} | {_pm(g['metrics']['ua'])} | "
+                     f"`scripts/study_baseline.sh` ({folder}) |")
+    lines += ["", "## Readings", "",
+              "| model | corpus | split | reading | schedule | n | WA | UA | baseline UA (same splits) | Δ UA | paper WA |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    missing = []
+    for s in STUDY:
+        groups = _load(study, s.folder)
+        if groups is None:
+            missing.append(f"`{s.folder}` ({s.script})")
+            continue
+        for g in groups:
+            split = "speaker" if g["protocol"] == "speaker" else s.split
+            base = _baseline(study, s.corpus, split)
+            point = "" if g["point"] == "default" else f", {g['point']}"
+            label = ("**LEAKY** " if s.leaky else "") + s.reading + point
+            ua = g["metrics"]["ua"]
+            delta = f"{100 * (ua['mean'] - base['metrics']['ua']['mean']):+.2f}" if base else "—"
+            paper = PAPER_WA.get((s.model, s.corpus, s.split), "—") if g["protocol"] != "speaker" else "—"
+            lines.append(f"| {s.model} | {s.corpus} | {split} | {label} | {s.schedule} | {g['n']} | {_pm(g['metrics']['wa'])} | "
+                         f"{_pm(ua)} | {_pm(base['metrics']['ua']) if base else '—'} | {delta} | {paper} |")
+            if "best_epoch_on_reported_set" in g:
+                b = g["best_epoch_on_reported_set"]
+                lines.append(f"| {s.model} | {s.corpus} | {split} | **LEAKY** {s.reading}{point}: best epoch picked on the reported set | "
+                             f"{s.schedule} | {g['n']} | {_pm(b['wa'])} | {_pm(b['ua'])} | | | |")
+    for model, corpus, split, reading, schedule, wa, ua, n in EARLIER:
+        lines.append(f"| {model} | {corpus} | {split} | {reading} (earlier single run) | {schedule} | {n} | {wa} | {ua} | "
+                     f"{_pm(_baseline(study, corpus, split)['metrics']['ua']) if _baseline(study, corpus, split) else '—'} | | "
+                     f"{PAPER_WA.get((model, corpus, split), '—')} |")
+    lines += ["", "Commands (each folder's `experiment.json`):", ""]
+    for s in STUDY:
+        cmd = _command(study, s.folder)
+        if cmd:
+            lines.append(f"- `{s.folder}`: `{cmd}`")
+    lines += ["", "## What the study says so far", ""]
+    for model, text in NOTES.items():
+        lines += [f"**{model}.** {text}", ""]
+    lines += ["## Not yet run", ""]
+    lines += [f"- {m}" for m in NOT_YET]
+    if missing:
+        lines += [f"- Study folders without results yet: {', '.join(missing)}."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--study", required=True, help="folder holding the ser-experiment outputs")
+    ap.add_argument("--out", default="docs/reproduction.md")
+    args = ap.parse_args(argv)
+    text = render(Path(args.study).expanduser())
+    Path(args.out).write_text(text)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
