@@ -27,6 +27,7 @@ from datamodules.corpora import (
 from datamodules.extract import extract_all
 from datamodules.features import FeatureConfig, HSFScope
 from datamodules.is10 import HSF_DIM, LLD_DIM
+from datamodules.pack import FeaturePack
 from datamodules.segments import SegmentMode
 from datamodules.splits import Split, make_split
 from datamodules.synthetic import SYNTHETIC_CLASSES
@@ -190,6 +191,9 @@ class SERDataModule(L.LightningDataModule):
             at random by segment (same ratio), so sibling segments of one recording sit on both
             sides. Results are labelled leaky (``split_info``) and must never be reported as the
             model's score; checkpoints record every pooled utterance as training data.
+        pack: A feature pack (``ser-pack``) to train and test from instead of the corpus and the
+            cache: the corpus table and features come from the file, so neither audio nor
+            ``root`` is needed. Its feature settings must equal this run's (checked).
     """
 
     def __init__(
@@ -221,6 +225,7 @@ class SERDataModule(L.LightningDataModule):
         predict_paths: list[str] | None = None,
         progress: bool = True,
         split_unit: Literal["utterance", "segment"] = "utterance",
+        pack: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -255,6 +260,7 @@ class SERDataModule(L.LightningDataModule):
         self._ckpt_corpus: str | None = None
         self._ckpt_split_info: dict[str, Any] = {}
         self._shuffle_seed = 0
+        self._pack: FeaturePack | None = None
         if num_workers:
             warnings.warn(
                 f"data.num_workers={num_workers} is ignored: batches are cut from in-memory tensors on the model's "
@@ -262,10 +268,28 @@ class SERDataModule(L.LightningDataModule):
                 stacklevel=2,
             )
 
+    @property
+    def pack(self) -> FeaturePack | None:
+        """The feature pack given as ``data.pack`` (opened once, settings checked), else None."""
+        if self._pack is None and self.hparams.pack:
+            self._pack = FeaturePack(self.hparams.pack)
+            self._pack.check_config(self.feature_config)
+        return self._pack
+
+    def _features(self, rows: Sequence[int]) -> list[dict[str, np.ndarray]]:
+        """Features of the corpus's utterances ``rows``: from the pack, else the cache (computing misses)."""
+        utterances = [self.corpus.utterances[r] for r in rows]
+        if self.pack is not None:
+            return [self.pack.features(u.utt_id) for u in utterances]
+        feats, _ = extract_all([u.path for u in utterances], self._cache(), self.hparams.extract_workers, False)
+        return feats
+
     # ----------------------------------------------------------------- sizes for linking
     @property
     def corpus(self) -> Corpus:
         """The corpus table (scanned once)."""
+        if self._corpus is None and self.pack is not None:
+            self._corpus = self.pack.corpus()
         if self._corpus is None:
             hp = self.hparams
             root = hp.root
@@ -344,6 +368,9 @@ class SERDataModule(L.LightningDataModule):
         if self.trainer is not None and self.trainer.state.stage is not None and self.trainer.state.stage.value == "predict":
             self._prepare_predict()
             return
+        if self.pack is not None:
+            self._split_paths()  # the split is still checked before anything else
+            return  # features come from the pack
         _, stats = extract_all(self._split_paths(), self._cache(), self.hparams.extract_workers, self.hparams.progress, load=False)
         self.extraction_stats = dict(stats)
 
@@ -361,14 +388,13 @@ class SERDataModule(L.LightningDataModule):
         self._check_split(self.split)
         by_id = {u.utt_id: i for i, u in enumerate(corpus.utterances)}
         parts = {"train": self.split.train, "val": self.split.val, "test": self.split.test}
-        cache = self._cache()
         segment_base = 0
         raw: dict[str, dict[str, torch.Tensor]] = {}
         for name, ids in parts.items():
             if name == "test" and tuple(ids) == tuple(self.split.val):
                 continue
             rows = [by_id[i] for i in ids]
-            feats, _ = extract_all([corpus.utterances[r].path for r in rows], cache, self.hparams.extract_workers, False)
+            feats = self._features(rows)
             targets = [corpus.label_index(corpus.utterances[r].label) for r in rows]
             raw[name] = self._stack(feats, rows, targets, segment_base)
             segment_base += len(raw[name]["utt_index"])
@@ -453,6 +479,8 @@ class SERDataModule(L.LightningDataModule):
 
     def _corpus_identity(self) -> str:
         """Corpus name and resolved root: two CSV/folder corpora with similar ids stay apart."""
+        if self.pack is not None:
+            return self.pack.identity  # the original corpus's: leak checks hold across machines
         return f"{self.corpus.name}:{Path(self.corpus.root).resolve()}"
 
     @property

@@ -1,0 +1,230 @@
+"""Feature packs: a corpus's cached features + its utterance table in one compressed file.
+
+A pack lets ``ser fit/test`` run where the corpus is not (a GPU box, a colleague's laptop): it holds
+the features of every utterance for one :class:`FeatureConfig`, the corpus table (ids, labels,
+speakers, classes, speaker folds), so the protocols' splits are recomputed identically, and the
+identity of the original corpus, so a checkpoint's leak checks still apply.
+
+    ser-pack --out ravdess-1.4s.npz --dtype float16 -- -c configs/strl_ser/base.yaml \\
+        -c configs/strl_ser/ravdess.yaml --data.root /data/RAVDESS
+    ser fit -c configs/strl_ser/base.yaml -c configs/strl_ser/ravdess.yaml --data.pack ravdess-1.4s.npz
+
+Format: one ``np.savez_compressed`` file; ``meta`` is a JSON string; each feature key ``k`` is
+stored as the utterances' arrays concatenated along the first axis (``k``) with row offsets
+(``k__offsets``, ``len = utterances + 1``). ``float16`` halves the size: LLDs and functionals are
+stored per feature dimension as ``(x - centre) / scale`` (float32 ``k__centre``, ``k__scale``), so
+the rounding error is ~5e-4 of each dimension's spread (recorded in ``meta``), whatever its magnitude.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from datamodules.corpora import Corpus, Utterance
+from datamodules.features import FeatureConfig
+
+__all__ = ["FeaturePack", "write_pack", "PACK_FORMAT", "main"]
+
+PACK_FORMAT = "sermodels-feature-pack"
+PACK_VERSION = 1
+_FLOAT16_MAX = 60000.0  # a margin below float16's 65504
+_ARRAY_KEYS = ("bounds", "num_samples", "lld", "hsf", "wave")
+_PER_DIMENSION = ("lld", "hsf")  # (rows, dims, ...): float16 stored per dimension as (x - centre) / scale
+
+
+def write_pack(
+    path: str | Path,
+    corpus: Corpus,
+    config: FeatureConfig,
+    features: Sequence[dict[str, np.ndarray]],
+    corpus_identity: str,
+    dtype: Literal["float16", "float32"] = "float16",
+) -> dict[str, Any]:
+    """Write the features of every utterance of ``corpus`` (same order) into one pack file.
+
+    Args:
+        path: Output file (``.npz``).
+        corpus: The corpus table; ``features[i]`` belongs to ``corpus.utterances[i]``.
+        config: The settings the features were computed with.
+        features: Per-utterance dicts from :func:`~datamodules.features.compute_features`.
+        corpus_identity: The corpus's identity for leak checks (name and resolved root).
+        dtype: Storage type of the float features.
+
+    Returns:
+        The pack's ``meta`` (also stored in the file).
+
+    Raises:
+        ValueError: ``features`` and ``corpus.utterances`` differ in length, or a bad ``dtype``.
+    """
+    if len(features) != len(corpus.utterances):
+        raise ValueError(f"write_pack: {len(features)} feature dicts for {len(corpus.utterances)} utterances.")
+    if dtype not in ("float16", "float32"):
+        raise ValueError(f"Expected dtype 'float16' or 'float32', got {dtype!r}.")
+    arrays: dict[str, np.ndarray] = {}
+    stored: dict[str, str] = {}
+    rounding: dict[str, float] = {}
+    keys = [k for k in _ARRAY_KEYS if all(k in f for f in features)]
+    for key in keys:
+        parts = [np.atleast_1d(f[key]) if key == "num_samples" else f[key] for f in features]
+        data = np.concatenate(parts)
+        offsets = np.cumsum([0] + [len(p) for p in parts]).astype(np.int64)
+        if data.dtype.kind == "f":
+            data = data.astype(np.float32)
+            if dtype == "float16" and data.size and key in _PER_DIMENSION:
+                # Functionals can be large with a small spread (a mean F0 of 200 Hz +- 1): float16 of the
+                # raw value would lose the spread. Store (x - centre) / scale per feature dimension.
+                axes = tuple(a for a in range(data.ndim) if a != 1)
+                centre = data.mean(axis=axes, keepdims=True, dtype=np.float64).astype(np.float32)
+                scale = data.std(axis=axes, keepdims=True, dtype=np.float64).astype(np.float32)
+                scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+                half = ((data - centre) / scale).astype(np.float16)
+                restored = half.astype(np.float32) * scale + centre
+                rounding[key] = float(np.max(np.abs(restored - data) / scale))  # in units of each dimension's std
+                arrays[f"{key}__centre"], arrays[f"{key}__scale"] = centre, scale
+                data = half
+            elif dtype == "float16" and data.size and np.all(np.abs(data) <= _FLOAT16_MAX):
+                half = data.astype(np.float16)
+                rounding[key] = float(np.max(np.abs(half.astype(np.float32) - data)))  # absolute (waveforms)
+                data = half
+        arrays[key], arrays[f"{key}__offsets"] = data, offsets
+        stored[key] = str(data.dtype)
+    meta = {
+        "format": PACK_FORMAT,
+        "version": PACK_VERSION,
+        "corpus": {
+            "name": corpus.name,
+            "identity": corpus_identity,
+            "classes": list(corpus.classes),
+            "speaker_groups": [list(g) for g in corpus.speaker_groups] if corpus.speaker_groups else None,
+            "utterances": [
+                {"utt_id": u.utt_id, "label": u.label, "speaker": u.speaker, "session": u.session, "gender": u.gender}
+                for u in corpus.utterances
+            ],
+        },
+        "feature_config": dataclasses.asdict(config),
+        "feature_key": config.key(),
+        "dtypes": stored,
+        "max_relative_rounding": rounding,
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    with tmp.open("wb") as fh:
+        np.savez_compressed(fh, meta=np.asarray(json.dumps(meta)), **arrays)
+    tmp.replace(path)
+    return meta
+
+
+class FeaturePack:
+    """A pack opened for reading: the corpus table and each utterance's features (as float32).
+
+    Args:
+        path: A file written by :func:`write_pack`.
+
+    Raises:
+        ValueError: The file is missing or is not a feature pack of a known version.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        if not self.path.is_file():
+            raise ValueError(f"data.pack: {self.path} does not exist; write one with `ser-pack --out {self.path} -- <configs>`.")
+        try:
+            self._npz = np.load(self.path, allow_pickle=False)
+            self.meta: dict[str, Any] = json.loads(str(self._npz["meta"]))
+        except (OSError, ValueError, KeyError) as err:
+            raise ValueError(f"data.pack: {self.path} is not a feature pack ({err}).") from err
+        if self.meta.get("format") != PACK_FORMAT or self.meta.get("version") != PACK_VERSION:
+            raise ValueError(
+                f"data.pack: {self.path} has format {self.meta.get('format')!r} version {self.meta.get('version')!r}; "
+                f"expected {PACK_FORMAT!r} version {PACK_VERSION}. Re-export it with this version's `ser-pack`."
+            )
+        self._cache: dict[str, np.ndarray] = {}
+        self._row = {u["utt_id"]: i for i, u in enumerate(self.meta["corpus"]["utterances"])}
+
+    @property
+    def config(self) -> FeatureConfig:
+        return FeatureConfig(**self.meta["feature_config"])
+
+    @property
+    def identity(self) -> str:
+        """The original corpus's identity (name and root), for checkpoint leak checks."""
+        return str(self.meta["corpus"]["identity"])
+
+    def corpus(self) -> Corpus:
+        """The corpus table; each utterance's ``path`` is ``<pack>::<utt_id>`` (no audio behind it)."""
+        c = self.meta["corpus"]
+        utterances = [
+            Utterance(u["utt_id"], Path(f"{self.path}::{u['utt_id']}"), u["label"], u["speaker"], u["session"], u["gender"])
+            for u in c["utterances"]
+        ]
+        groups = tuple(tuple(g) for g in c["speaker_groups"]) if c["speaker_groups"] else None
+        return Corpus(c["name"], self.path.parent, tuple(c["classes"]), utterances, groups)
+
+    def check_config(self, wanted: FeatureConfig) -> None:
+        """Refuse a pack made with other feature settings than the run's, naming each difference."""
+        have = self.meta["feature_config"]
+        diff = {k: (have.get(k), v) for k, v in dataclasses.asdict(wanted).items() if have.get(k) != v}
+        if diff:
+            listed = ", ".join(f"{k}: pack {a!r} vs run {b!r}" for k, (a, b) in diff.items())
+            raise ValueError(
+                f"data.pack: {self.path} was made with other feature settings ({listed}). Run with the pack's "
+                "settings, or export a pack with these (`ser-pack` with the same configs as this run)."
+            )
+
+    def _array(self, key: str) -> np.ndarray:
+        if key not in self._cache:
+            self._cache[key] = self._npz[key]
+        return self._cache[key]
+
+    def features(self, utt_id: str) -> dict[str, np.ndarray]:
+        """The stored features of one utterance, floats as float32."""
+        if utt_id not in self._row:
+            raise KeyError(f"data.pack: {self.path} holds no utterance {utt_id!r}.")
+        i = self._row[utt_id]
+        out = {}
+        for key in self.meta["dtypes"]:
+            offsets = self._array(f"{key}__offsets")
+            value = self._array(key)[offsets[i] : offsets[i + 1]]
+            if f"{key}__scale" in self._npz.files:
+                value = value.astype(np.float32) * self._array(f"{key}__scale") + self._array(f"{key}__centre")
+            value = value.astype(np.float32) if value.dtype.kind == "f" else value
+            out[key] = value[0] if key == "num_samples" else value
+        return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``ser-pack``: extract (or read from the cache) a corpus's features and write one pack file."""
+    import argparse
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    own, passthrough = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    ap = argparse.ArgumentParser(prog="ser-pack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, help="pack file to write (.npz)")
+    ap.add_argument("--dtype", choices=["float16", "float32"], default="float16")
+    args = ap.parse_args(own)
+    if not passthrough:
+        ap.error("give the configs after --, e.g. -- -c configs/strl_ser/base.yaml -c configs/strl_ser/ravdess.yaml --data.root X")
+    from datamodules.extract import extract_all
+    from sermodels.cli import cli_main
+
+    dm = cli_main(passthrough, run=False).datamodule
+    if dm.hparams.pack:
+        ap.error("--data.pack is set: a pack is written from the corpus, not from another pack")
+    corpus = dm.corpus
+    feats, stats = extract_all([u.path for u in corpus.utterances], dm._cache(), dm.hparams.extract_workers, dm.hparams.progress)
+    meta = write_pack(args.out, corpus, dm.feature_config, feats, dm._corpus_identity(), args.dtype)
+    size = Path(args.out).stat().st_size / 2**20
+    print(f"wrote {args.out}: {len(corpus.utterances)} utterances of {corpus.name}, {size:.1f} MiB, "
+          f"stored {meta['dtypes']}, max relative rounding {meta['max_relative_rounding']}")
+
+
+if __name__ == "__main__":
+    main()
