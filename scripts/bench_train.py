@@ -83,11 +83,14 @@ def main(argv: list[str] | None = None) -> dict:
     batch_size = dm.hparams.batch_size
     batch = {k: v[:batch_size] for k, v in train.items()}
     model.to(device).train()
+    model.configure_model()  # --model.init_args.compile true: the step is timed compiled, as in fit
+    autocast = cli.trainer.precision == "bf16-mixed"  # --trainer.precision bf16-mixed
     optimizer = model.optimizer_factory(model.parameters()) if getattr(model, "optimizer_factory", None) else torch.optim.Adam(model.parameters())
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.cross_entropy(model(batch), batch["target"])
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            loss = torch.nn.functional.cross_entropy(model(batch), batch["target"])
         loss.backward()
         optimizer.step()
 
@@ -122,6 +125,8 @@ def main(argv: list[str] | None = None) -> dict:
         "ratio": epoch_s / (step_s * batches),
         "epoch_segments_per_s": rows / epoch_s,
         "peak_memory_mb": _peak_memory_mb(device),
+        "precision": str(cli.trainer.precision),
+        "compile": bool(getattr(model.hparams, "compile", False)),
         "torch": torch.__version__,
     }
     print(json.dumps(result, indent=2))

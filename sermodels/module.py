@@ -74,6 +74,10 @@ class SERModule(L.LightningModule):
         label_smoothing: Cross-entropy label smoothing (0 as in the papers).
         artifacts: On ``test``, write ``metrics.json``, the confusion matrix PNG and
             per-utterance predictions into the logger's folder.
+        compile: Run the net through ``torch.compile`` (the module's weights and checkpoints
+            are unchanged: only the forward is compiled). Mixed precision is the trainer's
+            switch: ``--trainer.precision bf16-mixed``; losses, softmax outputs and metrics stay
+            float32 either way.
     """
 
     def __init__(
@@ -86,6 +90,7 @@ class SERModule(L.LightningModule):
         aggregation: Literal["mean", "vote"] = "mean",
         label_smoothing: float = 0.0,
         artifacts: bool = True,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
@@ -103,6 +108,7 @@ class SERModule(L.LightningModule):
         self.test_seg = segment_metric_collection(num_classes, prefix="test/segment_")
         self.train_seg = segment_metric_collection(num_classes, prefix="train/segment_")
         self.last_test_metrics: dict[str, torch.Tensor] = {}
+        self._compiled: Any = None  # torch.compile(net), kept out of the module tree (no state_dict keys)
 
     # ------------------------------------------------------------------ forward
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -112,7 +118,12 @@ class SERModule(L.LightningModule):
                 f"{type(self.net).__name__} reads {list(self.net.inputs)} but the batch lacks {missing}; "
                 f"set data.inputs to include them."
             )
-        return self.net(*[batch[k] for k in self.net.inputs])
+        net = self._compiled if self._compiled is not None else self.net
+        return net(*[batch[k] for k in self.net.inputs]).float()  # float32 logits under bf16 autocast too
+
+    def configure_model(self) -> None:
+        if self.hparams.get("compile") and self._compiled is None:
+            object.__setattr__(self, "_compiled", torch.compile(self.net))
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         logits = self(batch)
