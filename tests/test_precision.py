@@ -50,3 +50,24 @@ def test_compile_gives_the_eager_outputs_and_the_same_checkpoint_keys() -> None:
     batch = {"lld": torch.randn(5, 76, 40), "hsf": torch.randn(5, 1582)}
     with torch.no_grad():
         torch.testing.assert_close(compiled(batch), eager(batch), atol=1e-4, rtol=1e-4)
+
+
+def test_mixup_is_opt_in_and_mixes_inputs_and_targets() -> None:
+    torch.manual_seed(0)
+    module = SERModule(STRLSER(4, fusion_tokens="branches"), num_classes=4, mixup_alpha=0.4)
+    seen = {}
+    module.log = lambda *a, **k: None  # type: ignore[method-assign]
+    original = module.forward
+
+    def spy(batch):  # noqa: ANN001, ANN202
+        seen.update(batch)
+        return original(batch)
+
+    module.forward = spy  # type: ignore[method-assign]
+    batch = {"lld": torch.randn(6, 76, 40), "hsf": torch.randn(6, 1582), "target": torch.tensor([0, 1, 2, 3, 0, 1])}
+    loss = module.training_step(batch, 0)
+    assert torch.isfinite(loss) and loss.requires_grad
+    assert not torch.equal(seen["lld"], batch["lld"])  # inputs were mixed
+    with pytest.raises(ValueError, match="mixup_alpha"):
+        SERModule(STRLSER(4), num_classes=4, mixup_alpha=-1)
+    assert SERModule(STRLSER(4), num_classes=4).hparams.mixup_alpha == 0.0  # off by default
