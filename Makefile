@@ -9,7 +9,7 @@ DATA ?= $(HOME)/.cache/sermodels/corpora
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint demo demo-sta-cnn materialize bench-features clean
+.PHONY: help install test test-fast lint demo demo-sta-cnn materialize bench-features bench-train study-baseline report clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
@@ -48,6 +48,16 @@ materialize: install ## Write ../shared/data corpora as WAV under $(DATA) (this 
 
 bench-features: install ## Feature-extraction throughput on RAVDESS (cold and cached)
 	$(BIN)/python scripts/bench_features.py --root $(DATA)/RAVDESS
+
+bench-train: install ## Step vs epoch time of STRL-SER on cached RAVDESS features (CPU, or the GPU if present)
+	$(BIN)/python scripts/bench_train.py --epochs 3 -- -c configs/strl_ser/base.yaml -c configs/strl_ser/ravdess.yaml --data.root $(DATA)/RAVDESS
+
+STUDY ?= $(HOME)/study
+study-baseline: install ## Linear baseline on every study split (RAVDESS/EMO-DB under $(DATA); results in $(STUDY))
+	source $(BIN)/activate && RAVDESS=$(DATA)/RAVDESS EMODB=$(DATA)/EMODB OUT=$(STUDY) bash scripts/study_baseline.sh
+
+report: install ## Regenerate docs/reproduction.md from the study folders in $(STUDY)
+	$(BIN)/python scripts/reproduction_report.py --study $(STUDY) --out docs/reproduction.md
 
 clean: ## Remove runs and caches made by the tests/demo (not .venv)
 	rm -rf $(RUNS) .pytest_cache .ruff_cache

@@ -35,9 +35,9 @@ class LinearClassifier(nn.Module):
 
     ``decision="ovr"``: ``logits = W x + b`` (one row per class; ``LinearSVC``, logistic regression).
     ``decision="ovo"``: one linear score per class pair, ``s = W x + b`` (``(K (K-1) / 2)`` rows, as
-    scikit-learn's ``SVC(kernel="linear")``), combined as scikit-learn's ``decision_function`` does:
-    each pair's winner gets a vote, plus the summed pair scores squashed into ``(-1/3, 1/3)`` to break
-    ties. The argmax is scikit-learn's prediction. A plain net, trained by
+    scikit-learn's ``SVC(kernel="linear")``), combined as libsvm predicts: each pair's winner gets a
+    vote; the class with most votes wins, ties going to the lowest class index (so the argmax is
+    exactly scikit-learn's ``predict``). The scores are vote counts, not calibrated probabilities. A plain net, trained by
     :class:`LinearBaselineModule` (not by gradient steps).
 
     Args:
@@ -76,10 +76,9 @@ class LinearClassifier(nn.Module):
         votes = hsf.new_zeros(hsf.shape[0], self.num_classes)
         votes.index_add_(1, first, (scores > 0).to(hsf.dtype))
         votes.index_add_(1, second, (scores <= 0).to(hsf.dtype))
-        confidence = hsf.new_zeros(hsf.shape[0], self.num_classes)
-        confidence.index_add_(1, first, scores)
-        confidence.index_add_(1, second, -scores)
-        return votes + confidence / (3 * (confidence.abs() + 1))
+        # libsvm's (and scikit-learn's ``predict``) rule: most votes, ties to the lowest class index.
+        tie_break = torch.arange(self.num_classes, device=hsf.device, dtype=hsf.dtype) * 1e-3
+        return votes - tie_break
 
 
 class LinearBaselineModule(SERModule):
