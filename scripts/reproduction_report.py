@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,37 @@ def _baseline(study: Path, corpus: str, split: str) -> dict[str, Any] | None:
     return None
 
 
+def _baseline_trials(study: Path, corpus: str, split: str, names: list[str]) -> dict[str, float] | None:
+    """The baseline's UA on exactly these trials (same seeds' splits / same folds): name -> UA."""
+    key = BASELINE.get((corpus, split))
+    if key is None:
+        return None
+    out = {}
+    for name in names:
+        path = study / key[0] / "default" / name / "result.json"
+        if not path.is_file():
+            return None
+        out[name] = json.loads(path.read_text())["metrics"]["ua"]
+    return out
+
+
+def _trial_ua(study: Path, folder: str, point: str, names: list[str]) -> dict[str, float]:
+    return {n: json.loads((study / folder / point / n / "result.json").read_text())["metrics"]["ua"] for n in names}
+
+
+def _paired(study: Path, s: Study, g: dict[str, Any], split: str) -> tuple[str, str]:
+    """Baseline UA on the same splits (mean ± std) and the paired difference (mean ± std)."""
+    base = _baseline_trials(study, s.corpus, split, g["trials"])
+    if not base:
+        return "—", "—"
+    ours = _trial_ua(study, s.folder, g["point"], g["trials"])
+    b = [base[n] for n in g["trials"]]
+    d = [ours[n] - base[n] for n in g["trials"]]
+    stat = lambda v: {"mean": statistics.mean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0}  # noqa: E731
+    delta = stat(d)
+    return _pm(stat(b)), f"{100 * delta['mean']:+.2f} ± {100 * delta['std']:.2f}"
+
+
 def _command(study: Path, folder: str) -> str:
     path = study / folder / "experiment.json"
     return json.loads(path.read_text())["command"] if path.is_file() else ""
@@ -151,7 +183,10 @@ def render(study: Path) -> str:
         lines.append(f"| {corpus} | {split} | {protocol} | {g['n']} | {_pm(g['metrics']['wa'])} | {_pm(g['metrics']['ua'])} | "
                      f"`scripts/study_baseline.sh` ({folder}) |")
     lines += ["", "## Readings", "",
-              "| model | corpus | split | reading | schedule | n | WA | UA | baseline UA (same splits) | Δ UA | paper WA |",
+              "Baseline UA is the linear baseline on exactly the same splits (same seeds or folds); Δ UA is the",
+              "paired difference (reading minus baseline per split), mean ± std.",
+              "",
+              "| model | corpus | split | reading | schedule | n | WA | UA | baseline UA (same splits) | Δ UA (paired) | paper WA |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     missing = []
     for s in STUDY:
@@ -165,10 +200,10 @@ def render(study: Path) -> str:
             point = "" if g["point"] == "default" else f", {g['point']}"
             label = ("**LEAKY** " if s.leaky else "") + s.reading + point
             ua = g["metrics"]["ua"]
-            delta = f"{100 * (ua['mean'] - base['metrics']['ua']['mean']):+.2f}" if base else "—"
+            base_ua, delta = _paired(study, s, g, split) if base else ("—", "—")
             paper = PAPER_WA.get((s.model, s.corpus, s.split), "—") if g["protocol"] != "speaker" else "—"
             lines.append(f"| {s.model} | {s.corpus} | {split} | {label} | {s.schedule} | {g['n']} | {_pm(g['metrics']['wa'])} | "
-                         f"{_pm(ua)} | {_pm(base['metrics']['ua']) if base else '—'} | {delta} | {paper} |")
+                         f"{_pm(ua)} | {base_ua} | {delta} | {paper} |")
             if "best_epoch_on_reported_set" in g:
                 b = g["best_epoch_on_reported_set"]
                 lines.append(f"| {s.model} | {s.corpus} | {split} | **LEAKY** {s.reading}{point}: best epoch picked on the reported set | "

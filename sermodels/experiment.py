@@ -99,7 +99,7 @@ def grid_points(grid_file: str | None, sets: list[str]) -> list[tuple[str, dict[
         if "=" not in item:
             raise ValueError(f"--set expects key=value[,value...], got {item!r}")
         key, values = item.split("=", 1)
-        axes[key.removeprefix("--")] = [yaml.safe_load(v) for v in values.split(",")]
+        axes[key.removeprefix("--")] = [yaml.safe_load(v) for v in _split_values(values)]
     if not axes:
         return [("default", {})]
     keys = list(axes)
@@ -109,6 +109,20 @@ def grid_points(grid_file: str | None, sets: list[str]) -> list[tuple[str, dict[
         name = "-".join(f"{_short(k)}{v}" for k, v in swept) or "default"
         points.append((name, dict(zip(keys, values))))
     return points
+
+
+def _split_values(text: str) -> list[str]:
+    """``"1,2"`` -> ``["1", "2"]``; commas inside brackets stay: ``"[0.6,0.2,0.2],[0.8,0.2]"`` is two values."""
+    values, depth, current = [], 0, ""
+    for ch in text:
+        depth += ch in "[{"
+        depth -= ch in "]}"
+        if ch == "," and depth == 0:
+            values.append(current)
+            current = ""
+        else:
+            current += ch
+    return [*values, current]
 
 
 def count_folds(passthrough: list[str], overrides: dict[str, Any]) -> int:

@@ -32,6 +32,10 @@ def test_grid_points_from_sweep_file_and_sets(tmp_path: Path) -> None:
                                       "num_heads8-segment_length1.2", "num_heads8-segment_length2.0"]
     assert "data.root" not in points[0][1]  # a W&B constant is not swept
     assert grid_points(None, []) == [("default", {})]
+    ratios = grid_points(None, ["data.ratios=[0.6,0.2,0.2],[0.8,0.2]"])
+    assert [o["data.ratios"] for _, o in ratios] == [[0.6, 0.2, 0.2], [0.8, 0.2]]
+    single = grid_points(None, ["data.ratios=[0.6,0.2,0.2]"])
+    assert single == [("default", {"data.ratios": [0.6, 0.2, 0.2]})]
     with pytest.raises(ValueError, match="key=value"):
         grid_points(None, ["nonsense"])
 
