@@ -80,6 +80,8 @@ class SERCLI(LightningCLI):
             # so predicting with a csv/folder-corpus model needs neither the corpus nor data.classes.
             config.data.classes = checkpoint_class_names(config.ckpt_path)
         if self.subcommand == "predict":
+            # Predicting needs none of the callbacks that wrote the checkpoint (e.g. ModelCheckpoint).
+            warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`, callbacks", category=UserWarning)
             # Results go to a folder named after the checkpoint (a new one per call), not the
             # config's logger folder; predict logs nothing, so no logger folder is made.
             out = claim_output_dir(config.get("output"), config.get("ckpt_path"), bool(config.get("overwrite")))
