@@ -9,7 +9,7 @@ DATA ?= $(HOME)/.cache/sermodels/corpora
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint demo demo-sta-cnn materialize bench-features bench-train study-baseline report clean
+.PHONY: help install test test-fast lint demo demo-sta-cnn demo-export materialize bench-features bench-train study-baseline report clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torchaudio on PyPI must match torch exactly; install the pair first (CUDA wheels, CPU works).
 	$(BIN)/pip install -q torch==2.9.1 torchaudio==2.9.1
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,export]'
 	touch $(STAMP)
 
 install: $(STAMP) ## Build .venv with the pinned, known-good versions (idempotent)
@@ -41,6 +41,12 @@ demo: install ## Main job: train + test STRL-SER on the built-in synthetic corpu
 demo-sta-cnn: install ## Train + test STA-CNN on the synthetic corpus
 	$(BIN)/ser fit --config configs/sta_cnn/base.yaml --config configs/sta_cnn/synthetic.yaml
 	$(BIN)/ser test --config configs/sta_cnn/base.yaml --config configs/sta_cnn/synthetic.yaml --ckpt_path runs/sta_cnn/synthetic/checkpoints/last.ckpt
+
+demo-export: install ## After `make demo`: predict with a timeline, export a bundle, predict with the bundle
+	$(BIN)/python scripts/demo_clip.py --out $(RUNS)/demo_clip.wav
+	$(BIN)/ser predict --ckpt_path $(RUNS)/strl_ser/synthetic/checkpoints/last.ckpt --data.predict_paths '[$(RUNS)/demo_clip.wav]' --timeline true
+	$(BIN)/ser-export --ckpt_path $(RUNS)/strl_ser/synthetic/checkpoints/last.ckpt --overwrite true
+	$(BIN)/python -m sermodels.bundle $(RUNS)/strl_ser/synthetic-export/last $(RUNS)/demo_clip.wav
 
 materialize: install ## Write ../shared/data corpora as WAV under $(DATA) (this workplace only)
 	$(BIN)/python ../shared/data/materialize ravdess $(DATA)/RAVDESS

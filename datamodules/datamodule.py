@@ -255,6 +255,7 @@ class SERDataModule(L.LightningDataModule):
         self.datasets: dict[str, SegmentDataset] = {}
         self.norm: dict[str, torch.Tensor] = {}
         self.predict_files: list[Path] = []
+        self.predict_segments: list[tuple[np.ndarray, int]] = []
         self.extraction_stats: dict[str, Any] = {}
         self._ckpt_train_ids: set[str] = set()
         self._ckpt_corpus: str | None = None
@@ -592,6 +593,8 @@ class SERDataModule(L.LightningDataModule):
     def predict_dataloader(self) -> TensorBatches:
         # Built after Lightning restored state_dict() from the checkpoint: training statistics apply.
         feats, _ = extract_all(self.predict_files, self._cache(), self.hparams.extract_workers, False)
+        # Each file's segment sample bounds and length: the prediction timeline's start/end times.
+        self.predict_segments = [(np.asarray(f["bounds"]), int(f["num_samples"])) for f in feats]
         tensors = self._stack(feats, list(range(len(feats))), [-1] * len(feats), 0)
         self.datasets["predict"] = SegmentDataset(self._normalize(tensors))
         return self._loader("predict", shuffle=False)

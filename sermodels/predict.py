@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,16 @@ import torch
 import torch.distributed as dist
 from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.utilities import rank_zero_info
+
+from sermodels.predict_report import (
+    FilePrediction,
+    claim_output_dir,
+    format_predictions_table,
+    plot_timelines,
+    segment_times,
+    write_predictions_csv,
+    write_timeline_csv,
+)
 
 __all__ = ["UtterancePredictionWriter", "aggregate_predictions"]
 
@@ -25,15 +34,37 @@ def aggregate_predictions(probs: torch.Tensor, utt_index: torch.Tensor, num_utte
 
 
 class UtterancePredictionWriter(BasePredictionWriter):
-    """Writes ``predictions.csv``: file, predicted label, and each class's probability.
+    """Writes ``predictions.csv`` (file, predicted label, each class's probability) and prints a table.
+
+    With ``timeline``, also ``timeline.csv`` (every segment's probabilities with its start and end
+    time) and ``timeline/<file>.png`` (emotion probability over time) for files of at least
+    :data:`~sermodels.predict_report.MIN_PLOT_SEGMENTS` segments.
 
     Args:
-        output: CSV path; default ``<log dir>/predictions.csv``.
+        output: CSV path (legacy; ``output_dir`` is preferred).
+        output_dir: Results folder; default the log dir.
+        timeline: Also write the per-segment timeline CSV and pictures.
+        overwrite: Replace an existing ``predictions.csv`` (else refused before predicting).
     """
 
-    def __init__(self, output: str | None = None) -> None:
+    def __init__(
+        self, output: str | None = None, output_dir: str | None = None, timeline: bool = False, overwrite: bool = False
+    ) -> None:
         super().__init__(write_interval="epoch")
         self.output = output
+        self.output_dir = output_dir
+        self.timeline = timeline
+        self.overwrite = overwrite
+
+    def _csv_path(self, trainer: L.Trainer) -> Path:
+        if self.output:
+            return Path(self.output)
+        return Path(self.output_dir or trainer.log_dir or ".") / "predictions.csv"
+
+    def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Refuse to replace an earlier call's results before spending time on predicting."""
+        if trainer.is_global_zero and not self.overwrite:
+            claim_output_dir(self._csv_path(trainer).parent, None)
 
     def write_on_epoch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, predictions: Sequence[Any], batch_indices: Sequence[Any]
@@ -58,13 +89,35 @@ class UtterancePredictionWriter(BasePredictionWriter):
         files = trainer.datamodule.predict_files
         agg = aggregate_predictions(probs, utt, len(files))
         names = pl_module.class_names
-        out = Path(self.output) if self.output else Path(trainer.log_dir or ".") / "predictions.csv"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["path", "prediction", *[f"p_{n}" for n in names]])
-            for path, row in zip(files, agg):
-                writer.writerow([str(path), names[int(row.argmax())], *[f"{float(v):.4f}" for v in row]])
-        for path, row in list(zip(files, agg))[:20]:
-            rank_zero_info(f"{path}: {names[int(row.argmax())]} ({100 * float(row.max()):.1f}%)")
+        out = self._csv_path(trainer)
+        results = _file_predictions(files, agg, probs, utt, trainer.datamodule, names)
+        write_predictions_csv(out, results, names)
+        net = getattr(pl_module, "net", None)
+        model = type(net).__name__ if net is not None else type(pl_module).__name__
+        ckpt = getattr(trainer, "ckpt_path", None)
+        model += f" ({Path(ckpt).name})" if ckpt else ""
+        rank_zero_info("\n" + format_predictions_table(results, names, f"Predictions of {model}: {len(files)} file(s)"))
         rank_zero_info(f"Wrote {len(files)} utterance predictions to {out}")
+        if self.timeline:
+            if any(r.starts is None for r in results):
+                rank_zero_info("No segment times for these predictions (the data module keeps none): timeline skipped.")
+                return
+            timeline = write_timeline_csv(out.parent / "timeline.csv", results, names)
+            pngs = plot_timelines(out.parent / "timeline", results, names, model)
+            rank_zero_info(f"Per-segment timeline: {timeline}; {len(pngs)} picture(s) in {out.parent / 'timeline'}")
+
+
+def _file_predictions(
+    files: Sequence[Path], agg: torch.Tensor, probs: torch.Tensor, utt: torch.Tensor, datamodule: Any, names: Sequence[str]
+) -> list[FilePrediction]:
+    """Per-file results; segment rows are in time order (predict segments are numbered file by file)."""
+    segments = getattr(datamodule, "predict_segments", None)
+    rate = getattr(datamodule, "sample_rate", None)
+    results = []
+    for i, (path, row) in enumerate(zip(files, agg)):
+        seg_probs = probs[utt == i].double().numpy()
+        starts = ends = None
+        if segments and rate and len(segments[i][0]) == len(seg_probs):
+            starts, ends = segment_times(segments[i][0], segments[i][1], rate)
+        results.append(FilePrediction(Path(path), row.double().numpy(), names[int(row.argmax())], seg_probs, starts, ends))
+    return results

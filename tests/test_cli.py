@@ -85,14 +85,17 @@ def test_fit_test_predict_round_trip(ser_cache: Path, tmp_path: Path) -> None:
         cli_main(["test", *args, "--data.seed=1", f"--ckpt_path={ckpt}"])
     audio = sorted((ser_cache / "synthetic").rglob("*.wav"))[:3]
     cli_main(["predict", *args, f"--ckpt_path={ckpt}", f"--data.predict_paths={json.dumps([str(a) for a in audio])}"])
-    rows = list(csv.DictReader((tmp_path / "strl_ser" / "synthetic-predict" / "predictions.csv").open()))
+    # results go to a folder named after the checkpoint (<run>-predict/<checkpoint name>)
+    rows = list(csv.DictReader((tmp_path / "strl_ser" / "synthetic-predict" / "last" / "predictions.csv").open()))
     assert [r["path"] for r in rows] == [str(a) for a in audio]
     assert all(r["prediction"] in {"neutral", "happy", "angry", "sad"} for r in rows)
     assert all(abs(sum(float(r[f"p_{c}"]) for c in ("neutral", "happy", "angry", "sad")) - 1) < 1e-3 for r in rows)
     # a csv-corpus model predicts without its corpus: the class names come from the checkpoint
     cli_main(["predict", *args, "--data.corpus=csv", f"--ckpt_path={ckpt}", "--trainer.logger.init_args.version=own",
               f"--data.predict_paths={json.dumps([str(audio[0])])}"])
-    again = list(csv.DictReader((tmp_path / "strl_ser" / "own-predict" / "predictions.csv").open()))
+    # ... whatever the config's logger version; a second call gets a new folder (no overwrite)
+    again = list(csv.DictReader((tmp_path / "strl_ser" / "synthetic-predict" / "last-2" / "predictions.csv").open()))
+    assert not (tmp_path / "strl_ser" / "own-predict").exists()
     assert again[0] == rows[0]
 
 

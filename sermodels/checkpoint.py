@@ -1,0 +1,182 @@
+"""What a checkpoint written by ``ser fit`` knows about its run, read without training code.
+
+``ser fit`` stores the run's resolved ``model`` and ``data`` config in every checkpoint
+(:class:`RunConfigInCheckpoint`, key :data:`CONFIG_KEY`), so a checkpoint alone rebuilds its model
+(``ser predict --ckpt_path X``, ``ser-export``). Checkpoints written before that fall back to the
+``config.yaml`` LightningCLI saved in the run folder (``<run>/checkpoints/x.ckpt`` ->
+``<run>/config.yaml``). Everything here loads with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import yaml
+
+__all__ = [
+    "CONFIG_KEY",
+    "PREDICT_DATA_KEYS",
+    "CheckpointError",
+    "RunConfigInCheckpoint",
+    "build_model",
+    "datamodule_state",
+    "predict_data_config",
+    "read_checkpoint",
+    "run_config",
+    "run_folder",
+]
+
+#: Top-level checkpoint key holding ``{"model": ..., "data": ...}`` as plain YAML-safe values.
+CONFIG_KEY = "sermodels_config"
+#: Data settings that decide what a model is fed (segmentation, features, normalisation).
+PREDICT_DATA_KEYS = (
+    "corpus", "segment_length", "segment_hop", "min_last_segment", "segment_mode", "frame_size", "frame_shift",
+    "inputs", "hsf_scope", "normalize", "batch_size",
+)
+# Filled by the CLI's links from the data module: never taken from a stored config.
+_LINK_TARGETS = ("num_classes", "class_names")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable, or lacks what the caller needs (message says how to fix)."""
+
+
+class RunConfigInCheckpoint(L.Callback):
+    """Stores the run's resolved ``model``/``data`` config in every checkpoint ``ser fit`` writes.
+
+    Args:
+        config: ``{"model": {"class_path": ..., "init_args": ...}, "data": {...}}``, YAML-safe values only
+            (so the checkpoint still loads with ``weights_only=True``).
+    """
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = copy.deepcopy(config)
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CONFIG_KEY] = copy.deepcopy(self.config)
+
+
+def read_checkpoint(path: str | Path, what: str = "--ckpt_path") -> dict[str, Any]:
+    """Load a Lightning checkpoint on the CPU with ``weights_only=True``.
+
+    Raises:
+        CheckpointError: Missing file, not a checkpoint, or one without a ``state_dict``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(
+            f"{what} {p}: no such file; expected a checkpoint written by `ser fit` "
+            "(e.g. runs/strl_ser/ravdess/checkpoints/last.ckpt)."
+        )
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure: say which file and why
+        raise CheckpointError(f"{what} {p}: not a readable PyTorch checkpoint ({type(err).__name__}: {err}).") from err
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise CheckpointError(f"{what} {p}: expected a Lightning checkpoint (a dict with 'state_dict'), got something else.")
+    return ckpt
+
+
+def run_folder(path: str | Path) -> Path:
+    """The run folder of a checkpoint: ``<run>/checkpoints/last.ckpt`` -> ``<run>``; else its folder."""
+    p = Path(path)
+    return p.parent.parent if p.parent.name == "checkpoints" else p.parent
+
+
+def run_config(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """The run's ``{"model": ..., "data": ...}`` config: stored in the checkpoint, else the run's ``config.yaml``.
+
+    Raises:
+        CheckpointError: Neither is there (then the fit configs must be passed explicitly).
+    """
+    stored = ckpt.get(CONFIG_KEY)
+    if isinstance(stored, dict) and isinstance(stored.get("model"), dict):
+        return copy.deepcopy(stored)
+    saved = run_folder(path) / "config.yaml"
+    if saved.is_file():
+        config = yaml.safe_load(saved.read_text()) or {}
+        config = config.get("fit", config)  # a top-level dump has the subcommand as its key
+        if isinstance(config.get("model"), dict) and "class_path" in config["model"]:
+            return {"model": config["model"], "data": config.get("data") or {}}
+    raise CheckpointError(
+        f"--ckpt_path {path}: the checkpoint holds no model config (written before `ser fit` stored it) and there is "
+        f"no config.yaml with a model in {saved.parent}; pass the configs it was trained with, e.g. "
+        "`-c configs/strl_ser/base.yaml -c configs/strl_ser/ravdess.yaml`."
+    )
+
+
+def datamodule_state(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """``SERDataModule``'s checkpoint state: ``norm`` statistics, ``class_names``, ``split`` (train ids, info).
+
+    Raises:
+        CheckpointError: The checkpoint was not written with the SER data module.
+    """
+    state = ckpt.get("SERDataModule")
+    if not isinstance(state, dict) or not state.get("class_names"):
+        raise CheckpointError(
+            f"--ckpt_path {path}: no SERDataModule state (class names, normalisation statistics); "
+            "expected a checkpoint written by `ser fit` with its data module."
+        )
+    return state
+
+
+def predict_data_config(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """Data settings that reproduce the model's inputs (no corpus paths, caches or splits).
+
+    Class names come from the data module state, so the corpus is never scanned.
+    """
+    hparams = dict(ckpt.get("datamodule_hyper_parameters") or {})
+    if not hparams:
+        hparams = dict(run_config(ckpt, path).get("data") or {})
+    data = {k: copy.deepcopy(hparams[k]) for k in PREDICT_DATA_KEYS if k in hparams}
+    data["classes"] = list(datamodule_state(ckpt, path)["class_names"])
+    return data
+
+
+def model_config(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """The stored ``model`` config without the values the CLI links in from the data module."""
+    model = copy.deepcopy(run_config(ckpt, path)["model"])
+    init = model.setdefault("init_args", {}) or {}
+    model["init_args"] = init
+    for key in _LINK_TARGETS:
+        init.pop(key, None)
+    net = init.get("net")
+    if isinstance(net, dict) and isinstance(net.get("init_args"), dict):
+        net["init_args"].pop("num_classes", None)
+    return model
+
+
+def build_model(ckpt: dict[str, Any], path: str | Path) -> L.LightningModule:
+    """Rebuild the checkpoint's LightningModule (net included) and load its weights, in eval mode.
+
+    The class, net and their settings come from :func:`run_config`; ``num_classes`` and
+    ``class_names`` from the data module state, as the CLI links them.
+    """
+    from jsonargparse import ArgumentParser
+
+    from sermodels.module import SERModule
+
+    names = list(datamodule_state(ckpt, path)["class_names"])
+    model = model_config(ckpt, path)
+    model["init_args"].update(num_classes=len(names), class_names=names)
+    net = model["init_args"].get("net")
+    if isinstance(net, dict) and "class_path" in net:
+        net.setdefault("init_args", {})
+        net["init_args"] = dict(net["init_args"] or {}, num_classes=len(names))
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_subclass_arguments(SERModule, "model", fail_untyped=False, required=True)
+    try:
+        module = parser.instantiate_classes(parser.parse_object({"model": model})).model
+    except Exception as err:  # noqa: BLE001 - jsonargparse/constructor errors: name the checkpoint
+        raise CheckpointError(f"--ckpt_path {path}: could not rebuild its model from the stored config: {err}") from err
+    missing, unexpected = module.load_state_dict(ckpt["state_dict"], strict=False)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"--ckpt_path {path}: weights do not fit the rebuilt {type(module.net).__name__} "
+            f"(missing {missing[:5]}, unexpected {unexpected[:5]}); the stored config differs from the trained net."
+        )
+    return module.eval()

@@ -1,0 +1,219 @@
+"""Prediction results on disk and on the terminal: utterance CSV, per-segment timeline, plots, table.
+
+Shared by ``ser predict`` (:class:`~sermodels.predict.UtterancePredictionWriter`) and the exported
+bundle's loader (:mod:`sermodels.bundle`), so both write the same files. Imports neither Lightning
+nor the nets; matplotlib only when a plot is drawn.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "FilePrediction",
+    "MIN_PLOT_SEGMENTS",
+    "aggregate_segments",
+    "claim_output_dir",
+    "default_output_dir",
+    "format_predictions_table",
+    "plot_timeline",
+    "write_predictions_csv",
+    "write_timeline_csv",
+]
+
+#: A file gets a timeline picture when it has at least this many segments (shorter ones: CSV only).
+MIN_PLOT_SEGMENTS = 3
+#: Rows of the terminal table; the CSV always has every file.
+TABLE_ROWS = 30
+
+
+@dataclass
+class FilePrediction:
+    """One file's prediction.
+
+    Attributes:
+        path: The audio file.
+        probs: ``(C,)`` utterance probabilities (mean of the segments' softmax outputs).
+        label: Predicted class (argmax of ``probs``, or the segment majority vote).
+        segment_probs: ``(S, C)`` per-segment softmax outputs, in time order.
+        starts, ends: ``(S,)`` segment start / end in seconds (an end is clipped to the file's length);
+            ``None`` where the segment times are unknown.
+    """
+
+    path: Path
+    probs: np.ndarray
+    label: str
+    segment_probs: np.ndarray
+    starts: np.ndarray | None = None
+    ends: np.ndarray | None = None
+
+
+def aggregate_segments(segment_probs: np.ndarray, aggregation: str = "mean") -> tuple[np.ndarray, int]:
+    """One utterance's probabilities and class from its segments, as ``UtteranceMetrics`` does.
+
+    Args:
+        segment_probs: ``(S, C)`` softmax outputs of the utterance's segments.
+        aggregation: ``mean`` (argmax of the mean, STRL-SER Eq. 23) or ``vote`` (class predicted by
+            most segments; ties to the higher mean probability, then the lower class index).
+
+    Returns:
+        ``(mean probabilities (C,), predicted class index)``.
+
+    Raises:
+        ValueError: Empty input or an unknown aggregation.
+    """
+    p = np.asarray(segment_probs, dtype=np.float64)
+    if p.ndim != 2 or len(p) == 0:
+        raise ValueError(f"Expected segment probabilities of shape (segments >= 1, classes), got {p.shape}.")
+    mean = p.mean(axis=0)
+    if aggregation == "mean":
+        return mean, int(mean.argmax())
+    if aggregation != "vote":
+        raise ValueError(f"Expected aggregation 'mean' or 'vote', got {aggregation!r}.")
+    votes = np.bincount(p.argmax(axis=1), minlength=p.shape[1])
+    return mean, int(np.where(votes == votes.max(), mean, -np.inf).argmax())
+
+
+def segment_times(bounds: np.ndarray, num_samples: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Segment ``(S, 2)`` sample bounds -> start and end seconds (padding past the file's end cut off)."""
+    b = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
+    return b[:, 0] / sample_rate, np.minimum(b[:, 1], num_samples) / sample_rate
+
+
+def default_output_dir(ckpt_path: str | Path) -> Path:
+    """Where ``ser predict`` writes by default: named after the checkpoint, beside its run.
+
+    ``runs/strl_ser/ravdess/checkpoints/last.ckpt`` -> ``runs/strl_ser/ravdess-predict/last``;
+    ``models/emo.ckpt`` -> ``models/emo-predict``.
+    """
+    p = Path(ckpt_path)
+    if p.parent.name == "checkpoints":
+        run = p.parent.parent
+        return run.parent / f"{run.name}-predict" / p.stem
+    return p.parent / f"{p.stem}-predict"
+
+
+def claim_output_dir(output: str | Path | None, ckpt_path: str | Path | None, overwrite: bool = False) -> Path:
+    """The folder this prediction call writes to, never one holding an earlier call's ``predictions.csv``.
+
+    Args:
+        output: ``--output`` as given (``None``: :func:`default_output_dir`).
+        ckpt_path: The checkpoint (names the default folder).
+        overwrite: Replace an existing ``predictions.csv`` instead.
+
+    Returns:
+        ``output`` if given; else the default folder, or ``<default>-2``, ``-3`` ... when an earlier
+        call already wrote there.
+
+    Raises:
+        FileExistsError: ``output`` was given and holds a ``predictions.csv`` (and not ``overwrite``).
+        ValueError: Neither ``output`` nor ``ckpt_path`` was given.
+    """
+    if output is not None:
+        out = Path(output)
+        if (out / "predictions.csv").exists() and not overwrite:
+            raise FileExistsError(
+                f"--output {out} already holds predictions.csv from an earlier call; pass another --output, "
+                "or --overwrite true to replace it."
+            )
+        return out
+    if ckpt_path is None:
+        raise ValueError("ser predict: pass --ckpt_path (the trained model) or --output (where results go).")
+    base = default_output_dir(ckpt_path)
+    out, n = base, 1
+    while (out / "predictions.csv").exists() and not overwrite:
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
+def write_predictions_csv(path: Path, results: Sequence[FilePrediction], class_names: Sequence[str]) -> Path:
+    """``path, prediction, p_<class>...``: one row per file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "prediction", *[f"p_{n}" for n in class_names]])
+        for r in results:
+            writer.writerow([str(r.path), r.label, *[f"{float(v):.4f}" for v in r.probs]])
+    return path
+
+
+def write_timeline_csv(path: Path, results: Sequence[FilePrediction], class_names: Sequence[str]) -> Path:
+    """``path, segment, start_s, end_s, prediction, p_<class>...``: one row per segment."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "segment", "start_s", "end_s", "prediction", *[f"p_{n}" for n in class_names]])
+        for r in results:
+            for i, (p, start, end) in enumerate(zip(r.segment_probs, r.starts, r.ends)):
+                writer.writerow([str(r.path), i, f"{start:.3f}", f"{end:.3f}", class_names[int(np.argmax(p))],
+                                 *[f"{float(v):.4f}" for v in p]])
+    return path
+
+
+def plot_timeline(path: Path, result: FilePrediction, class_names: Sequence[str], model: str) -> Path:
+    """Emotion probability over time for one file: one step line per class at its segments' spans.
+
+    The title names the model, the file and the number of segments.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if result.starts is None or result.ends is None:
+        raise ValueError(f"{result.path}: no segment times, so no timeline picture can be drawn.")
+    n = len(result.segment_probs)
+    fig, ax = plt.subplots(figsize=(max(6.0, min(16.0, 0.25 * n + 5)), 3.6))
+    edges = np.append(result.starts, result.ends[-1])
+    for c, name in enumerate(class_names):
+        values = np.append(result.segment_probs[:, c], result.segment_probs[-1, c])
+        ax.step(edges, values, where="post", label=name, linewidth=1.5)
+    ax.set_xlim(float(edges[0]), float(edges[-1]))
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("probability (segment softmax)")
+    ax.set_title(f"{model}: {result.path.name}, {n} segments (file: {result.label})", fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_timelines(folder: Path, results: Sequence[FilePrediction], class_names: Sequence[str], model: str,
+                   min_segments: int = MIN_PLOT_SEGMENTS) -> list[Path]:
+    """:func:`plot_timeline` for every file with at least ``min_segments`` segments, as ``<folder>/<stem>.png``."""
+    written: list[Path] = []
+    used: set[str] = set()
+    for i, r in enumerate(results):
+        if len(r.segment_probs) < min_segments or r.starts is None:
+            continue
+        name = r.path.stem if r.path.stem not in used else f"{r.path.stem}-{i}"
+        used.add(name)
+        written.append(plot_timeline(folder / f"{name}.png", r, class_names, model))
+    return written
+
+
+def format_predictions_table(results: Sequence[FilePrediction], class_names: Sequence[str], title: str,
+                             max_rows: int = TABLE_ROWS) -> str:
+    """A fixed-width table: file, prediction, confidence, segments, every class's probability (%)."""
+    width = min(40, max([len("file"), *(len(r.path.name) for r in results[:max_rows])]))
+    cols = [f"{n[:8]:>8}" for n in class_names]
+    head = f"{'file':<{width}}  {'prediction':<12} {'conf':>6} {'segs':>5}  " + " ".join(cols)
+    lines = [title, head, "-" * len(head)]
+    for r in results[:max_rows]:
+        name = r.path.name if len(r.path.name) <= width else "..." + r.path.name[-(width - 3):]
+        conf = 100 * float(r.probs[class_names.index(r.label)]) if r.label in class_names else float("nan")
+        probs = " ".join(f"{100 * float(v):8.1f}" for v in r.probs)
+        lines.append(f"{name:<{width}}  {r.label:<12} {conf:5.1f}% {len(r.segment_probs):>5}  {probs}")
+    if len(results) > max_rows:
+        lines.append(f"... {len(results) - max_rows} more files in predictions.csv")
+    return "\n".join(lines)
