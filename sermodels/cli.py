@@ -6,17 +6,19 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import torch
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities import rank_zero_warn
 
-from datamodules.datamodule import SERDataModule
+from datamodules.datamodule import SERDataModule, checkpoint_feature_settings, feature_setting_mismatches
+from sermodels.checkpoints import load_checkpoint
 from sermodels.module import SERModule
 from sermodels.predict import UtterancePredictionWriter
 
 __all__ = ["SERCLI", "cli_main", "main", "run_tag", "checkpoint_class_names"]
 
 _EVAL_SUBCOMMANDS = ("test", "validate", "predict")
+#: ``--ckpt_path`` values that name no file (Lightning resolves them itself).
+_SPECIAL_CKPT = ("best", "last", "hpc", "registry")
 
 
 class SERCLI(LightningCLI):
@@ -44,10 +46,8 @@ class SERCLI(LightningCLI):
             # changed folder; the restored weights are the --ckpt_path ones, nothing is lost.
             warnings.filterwarnings("ignore", message="The dirpath has changed from", category=UserWarning)
         config = self.config[self.subcommand] if self.subcommand else self.config
-        if self.subcommand == "predict" and not config.data.get("classes") and config.get("ckpt_path"):
-            # The model is built before the checkpoint loads: take its class names from the file,
-            # so predicting with a csv/folder-corpus model needs neither the corpus nor data.classes.
-            config.data.classes = checkpoint_class_names(config.ckpt_path)
+        if self.subcommand:
+            self._check_checkpoint(config)
         logger = config.trainer.get("logger")
         if logger is None or isinstance(logger, bool) or getattr(logger, "init_args", None) is None:
             return
@@ -71,8 +71,50 @@ class SERCLI(LightningCLI):
             version += f"-{self.subcommand}"
         init.version = version
 
+    def _check_checkpoint(self, config: Any) -> None:
+        """Read ``--ckpt_path`` once, safely, before anything is built or extracted.
+
+        - Lightning gets ``weights_only=True`` unless ``--weights_only false`` was given (its default
+          for ``http(s)://`` checkpoints unpickles arbitrary objects), and the file is first read
+          here weights-only, so a crafted checkpoint is refused with a clear error.
+        - Feature settings (segment length, hop, frames, HSF scope, normalisation) must be the ones
+          the checkpoint was trained with: ``test``/``validate``/resumed ``fit`` refuse a mismatch
+          naming both values; ``predict`` uses the checkpoint's settings and says so.
+        - ``predict`` takes the class names from the checkpoint, so a csv/folder-corpus model
+          predicts without its corpus or ``data.classes``.
+        """
+        if config.get("weights_only") is None:
+            config.weights_only = True
+        ckpt = config.get("ckpt_path")
+        if not ckpt or str(ckpt) in _SPECIAL_CKPT:
+            return
+        state = load_checkpoint(ckpt, weights_only=bool(config.weights_only))
+        data = config.get("data")
+        if data is None:
+            return
+        saved = checkpoint_feature_settings(state)
+        mismatches = feature_setting_mismatches(saved, dict(data), saved.get("inputs"))
+        if mismatches and self.subcommand == "predict":
+            for key, (theirs, _) in mismatches.items():
+                data[key] = theirs
+            rank_zero_warn(
+                "predict uses the feature settings the checkpoint was trained with: "
+                + ", ".join(f"data.{k} {theirs!r} (given: {ours!r})" for k, (theirs, ours) in mismatches.items())
+            )
+        elif mismatches:
+            raise ValueError(
+                f"The checkpoint {ckpt} was trained with other feature settings than this {self.subcommand} run: "
+                + "; ".join(f"data.{k} is {ours!r} here but {theirs!r} in the checkpoint" for k, (theirs, ours) in mismatches.items())
+                + ". Its scores would be silently wrong: pass the fit's settings (e.g. the same config files, or the "
+                "run's config.yaml)."
+            )
+        if self.subcommand == "predict" and not data.get("classes"):
+            names = (state.get(SERDataModule.__qualname__) or {}).get("class_names")
+            data.classes = list(names) if names else None
+
     def _check_inputs(self) -> None:
-        """The net's inputs must be among what the data module extracts (before any extraction)."""
+        """The net's inputs must be among what the data module extracts, and its segments long
+        enough for the net (both before any extraction)."""
         net, dm = getattr(self.model, "net", None), self.datamodule
         needs, has = tuple(getattr(net, "inputs", ())), tuple(getattr(dm, "inputs", ()))
         missing = [k for k in needs if k not in has]
@@ -80,6 +122,22 @@ class SERCLI(LightningCLI):
             raise ValueError(
                 f"{type(net).__name__} reads {list(needs)} but data.inputs is {list(has)}: "
                 f"set --data.inputs '{list(needs)}' (missing {missing})."
+            )
+        min_frames = getattr(net, "min_frames", None)
+        if "lld" in needs and min_frames and dm.num_frames < min_frames:
+            fc = dm.feature_config
+            need = (min_frames - 1) * fc.frame_shift + fc.frame_size
+            raise ValueError(
+                f"data.segment_length {fc.segment_length} s gives {dm.num_frames} LLD frames "
+                f"(frame_size {fc.frame_size} s, frame_shift {fc.frame_shift} s), but {type(net).__name__} needs at least "
+                f"{min_frames}: set --data.segment_length {need:.3f} or more (or a smaller data.frame_shift)."
+            )
+        min_samples = getattr(net, "min_samples", None)
+        if "wave" in needs and min_samples and dm.segment_samples < min_samples:
+            raise ValueError(
+                f"data.segment_length {dm.feature_config.segment_length} s ({dm.segment_samples} samples) is shorter than "
+                f"{type(net).__name__} accepts ({min_samples} samples at {dm.sample_rate} Hz): set --data.segment_length "
+                f"{min_samples / dm.sample_rate:.3f} or more."
             )
         unused = [k for k in has if k not in needs]
         if unused:
@@ -96,12 +154,13 @@ class SERCLI(LightningCLI):
 
 
 def checkpoint_class_names(ckpt_path: str) -> list[str] | None:
-    """Class names stored by :class:`SERDataModule` in a checkpoint (None if absent/unreadable)."""
-    try:
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True)
-    except Exception:  # noqa: BLE001 - missing / not a checkpoint: Lightning reports it with the path
-        return None
-    names = state.get(SERDataModule.__qualname__, {}).get("class_names") if isinstance(state, dict) else None
+    """Class names stored by :class:`SERDataModule` in a checkpoint (None if absent).
+
+    Raises:
+        sermodels.checkpoints.CheckpointError: Missing file, or one a weights-only load refuses.
+    """
+    state = load_checkpoint(ckpt_path)
+    names = (state.get(SERDataModule.__qualname__) or {}).get("class_names")
     return list(names) if names else None
 
 

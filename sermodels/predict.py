@@ -3,29 +3,68 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 import torch.distributed as dist
 from lightning.pytorch.callbacks import BasePredictionWriter
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
-__all__ = ["UtterancePredictionWriter", "aggregate_predictions"]
+from sermodels.metrics import Aggregation, aggregate_segments
+
+__all__ = ["UtterancePredictionWriter", "prediction_rows"]
 
 
-def aggregate_predictions(probs: torch.Tensor, utt_index: torch.Tensor, num_utterances: int) -> torch.Tensor:
-    """Mean of segment softmax outputs per utterance: ``(N, C)`` + ``(N,)`` -> ``(num_utterances, C)``."""
-    sums = torch.zeros(num_utterances, probs.shape[1], dtype=probs.dtype).index_add_(0, utt_index, probs)
-    counts = torch.zeros(num_utterances, dtype=probs.dtype).index_add_(0, utt_index, torch.ones_like(utt_index, dtype=probs.dtype))
-    return sums / counts.clamp_min(1)[:, None]
+def prediction_rows(
+    files: Sequence[str | Path],
+    class_names: Sequence[str],
+    probs: torch.Tensor,
+    utt_index: torch.Tensor,
+    segment_index: torch.Tensor | None = None,
+    aggregation: Aggregation = "mean",
+    errors: Mapping[int, str] | None = None,
+) -> list[dict[str, str]]:
+    """One row per file, in ``files`` order: the utterance aggregation of the test metrics
+    (:func:`~sermodels.metrics.aggregate_segments`, same duplicate merging, same ``vote``), so a
+    file's ``prediction`` is what ``ser test`` would have scored for it.
+
+    Args:
+        files: The predicted files; ``utt_index`` indexes into it.
+        class_names: Class names in output order.
+        probs: ``(N, C)`` segment softmax outputs; ``utt_index``/``segment_index``: ``(N,)``.
+        aggregation: ``mean`` or ``vote`` (the model's ``aggregation``).
+        errors: File index -> why it has no prediction (unreadable audio, ...).
+
+    Returns:
+        Dicts with ``path``, ``prediction``, ``p_<class>`` (mean segment probability) and ``error``
+        (empty for predicted files; the other columns are empty for files with an error).
+    """
+    errors = dict(errors or {})
+    by_file: dict[int, tuple[int, torch.Tensor]] = {}
+    if probs.numel():
+        utts, mean, preds, _ = aggregate_segments(probs.float(), utt_index, aggregation, segment_index=segment_index)
+        by_file = {int(u): (int(p), m) for u, p, m in zip(utts, preds, mean)}
+    rows = []
+    for i, path in enumerate(files):
+        row = {"path": str(path), "prediction": "", **{f"p_{n}": "" for n in class_names}, "error": ""}
+        if i in by_file:
+            pred, mean_probs = by_file[i]
+            row["prediction"] = class_names[pred]
+            row.update({f"p_{n}": f"{float(v):.4f}" for n, v in zip(class_names, mean_probs)})
+        else:
+            row["error"] = errors.get(i, "no segment of this file was predicted")
+        rows.append(row)
+    return rows
 
 
 class UtterancePredictionWriter(BasePredictionWriter):
-    """Writes ``predictions.csv``: file, predicted label, and each class's probability.
+    """Writes ``predictions.csv``: file, predicted label, each class's probability, and an error.
+
+    Every requested file gets a row: a file that could not be read or featurised gets its error
+    message in the ``error`` column (and no prediction) while the other files are predicted.
 
     Args:
         output: CSV path; default ``<log dir>/predictions.csv``.
@@ -42,29 +81,34 @@ class UtterancePredictionWriter(BasePredictionWriter):
         parts = [{k: v.detach().cpu() for k, v in p.items()} for p in flat]
         if trainer.world_size > 1 and dist.is_available() and dist.is_initialized():
             # Each process predicted a share of the segments (uneven under predict's sampler):
-            # gather all of them, so an utterance split over processes is averaged whole.
+            # gather all of them, so an utterance split over processes is aggregated whole.
             gathered: list[Any] = [None] * trainer.world_size
             dist.all_gather_object(gathered, parts)
             parts = [p for rank_parts in gathered for p in rank_parts]
-        if not trainer.is_global_zero or not parts:
+        if not trainer.is_global_zero:
             return
-        probs = torch.cat([p["probs"] for p in parts])
-        utt = torch.cat([p["utt_index"] for p in parts])
-        if all("segment_index" in p for p in parts):  # drop segments a sampler scored twice
-            seg = torch.cat([p["segment_index"] for p in parts])
-            _, first = np.unique(seg.numpy(), return_index=True)
-            keep = torch.as_tensor(first)
-            probs, utt = probs[keep], utt[keep]
-        files = trainer.datamodule.predict_files
-        agg = aggregate_predictions(probs, utt, len(files))
-        names = pl_module.class_names
+        names = list(pl_module.class_names)
+        probs = torch.cat([p["probs"] for p in parts]) if parts else torch.zeros(0, len(names))
+        utt = torch.cat([p["utt_index"] for p in parts]) if parts else torch.zeros(0, dtype=torch.long)
+        seg = torch.cat([p["segment_index"] for p in parts]) if parts and all("segment_index" in p for p in parts) else None
+        dm = trainer.datamodule
+        files = dm.predict_files
+        errors = getattr(dm, "predict_errors", {})
+        aggregation = getattr(getattr(pl_module, "hparams", None), "aggregation", "mean")
+        rows = prediction_rows(files, names, probs, utt, seg, aggregation, errors)
         out = Path(self.output) if self.output else Path(trainer.log_dir or ".") / "predictions.csv"
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["path", "prediction", *[f"p_{n}" for n in names]])
-            for path, row in zip(files, agg):
-                writer.writerow([str(path), names[int(row.argmax())], *[f"{float(v):.4f}" for v in row]])
-        for path, row in list(zip(files, agg))[:20]:
-            rank_zero_info(f"{path}: {names[int(row.argmax())]} ({100 * float(row.max()):.1f}%)")
-        rank_zero_info(f"Wrote {len(files)} utterance predictions to {out}")
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["path", "prediction", "error"])
+            writer.writeheader()
+            writer.writerows(rows)
+        for row in rows[:20]:
+            shown = row["error"] or f"{row['prediction']} ({100 * float(row['p_' + row['prediction']]):.1f}%)"
+            rank_zero_info(f"{row['path']}: {shown}")
+        failed = [r for r in rows if r["error"]]
+        if failed:
+            rank_zero_warn(
+                f"{len(failed)} of {len(rows)} files have no prediction (see the `error` column of {out}), e.g. "
+                f"{failed[0]['path']}: {failed[0]['error']}"
+            )
+        rank_zero_info(f"Wrote {len(rows)} utterance predictions ({aggregation} aggregation) to {out}")
