@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import warnings
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from datamodules.datamodule import SERDataModule, checkpoint_feature_settings, feature_setting_mismatches
 from sermodels.checkpoints import load_checkpoint
@@ -89,6 +91,7 @@ class SERCLI(LightningCLI):
         if not ckpt or str(ckpt) in _SPECIAL_CKPT:
             return
         state = load_checkpoint(ckpt, weights_only=bool(config.weights_only))
+        self._ckpt_progress = {"global_step": int(state.get("global_step", 0)), "epoch": int(state.get("epoch", 0))}
         data = config.get("data")
         if data is None:
             return
@@ -147,6 +150,22 @@ class SERCLI(LightningCLI):
         super().instantiate_classes()
         self._check_inputs()  # every path (also run=False callers), before any extraction
 
+    def before_fit(self) -> None:
+        """A resumed fit keeps the CSV history of the epochs before the checkpoint.
+
+        CSVLogger deletes a run folder's ``metrics.csv`` when it starts; on ``--ckpt_path`` the rows
+        logged before the checkpoint (``step < global_step``) are read first and written again, so
+        ``metrics.csv`` holds every epoch once, as in an uninterrupted run.
+        """
+        progress = getattr(self, "_ckpt_progress", None)
+        if progress is None:
+            return
+        for logger in self.trainer.loggers:
+            if isinstance(logger, CSVLogger) and self.trainer.is_global_zero:
+                kept = keep_csv_history(logger, progress["global_step"])
+                rank_zero_info(f"Resuming from epoch {progress['epoch']} (step {progress['global_step']}): "
+                               f"kept {kept} rows of {Path(logger.log_dir) / 'metrics.csv'}.")
+
     def before_predict(self) -> None:
         """``ser predict`` writes utterance-level predictions.csv unless a writer is configured."""
         if not any(isinstance(cb, UtterancePredictionWriter) for cb in self.trainer.callbacks):
@@ -162,6 +181,24 @@ def checkpoint_class_names(ckpt_path: str) -> list[str] | None:
     state = load_checkpoint(ckpt_path)
     names = (state.get(SERDataModule.__qualname__) or {}).get("class_names")
     return list(names) if names else None
+
+
+def keep_csv_history(logger: CSVLogger, global_step: int) -> int:
+    """Carry the rows of ``logger``'s existing ``metrics.csv`` logged before ``global_step`` into the
+    new run's file (which CSVLogger would otherwise start empty); returns how many were kept."""
+    path = Path(logger.log_dir) / "metrics.csv"
+    rows: list[dict[str, str]] = []
+    if path.is_file():
+        with path.open(newline="") as fh:
+            for row in csv.DictReader(fh):
+                step = row.get("step") or ""
+                if step.lstrip("-").isdigit() and int(step) < global_step:
+                    rows.append({k: v for k, v in row.items() if k is not None and v not in ("", None)})
+    writer = logger.experiment  # creating the writer removes the old file
+    writer.metrics[:0] = rows
+    if rows:
+        logger.save()
+    return len(rows)
 
 
 def run_tag(data: Any, seed_everything: Any) -> str:

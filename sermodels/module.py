@@ -208,6 +208,8 @@ class SERModule(L.LightningModule):
         if bad:
             self._diverged(f"the weights to be checkpointed hold NaN/inf values ({bad[:5]})")
         checkpoint[RNG_STATE_KEY] = collect_rng_state()
+        for logger in self.loggers:  # a run killed later keeps the rows logged up to this checkpoint
+            logger.save()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Resume the generators where the checkpoint left them (``fit`` only: evaluation draws nothing)."""
