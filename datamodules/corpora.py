@@ -343,6 +343,8 @@ def load_ravdess(
     archive: PathLike | None = None,
     md5: str | None = None,
     progress: bool = True,
+    sha256: str | None = None,
+    verify: bool = True,
 ) -> Corpus:
     """Load the RAVDESS speech corpus (Livingstone and Russo, 2018).
 
@@ -364,9 +366,10 @@ def load_ravdess(
         url: Archive URL (``https://`` or ``file://``) used by ``download``.
         archive: Local copy of ``Audio_Speech_Actors_01-24.zip`` to unpack instead of
             downloading (used by ``download``).
-        md5: Expected MD5 of the archive (e.g. ``datamodules.download.RAVDESS_SPEECH_MD5``) or
-            None to skip the check.
+        md5: Expected MD5 of the archive; ``sha256``: its SHA-256. With neither, the official
+            archive's pinned digest is checked (``datamodules.download.RAVDESS_SPEECH_*``).
         progress: Show a download progress bar.
+        verify: ``False`` skips the checksum (only for an archive that is not the official one).
 
     Returns:
         The corpus, utterances sorted by ``utt_id`` (``"Actor_01/03-01-01-01-01-01-01"``).
@@ -381,7 +384,7 @@ def load_ravdess(
     root = _resolve_dir(root)
     data = _ravdess_data_dir(root)
     if data is None and download:
-        download_ravdess(root, url=url, archive=archive, md5=md5, progress=progress)
+        download_ravdess(root, url=url, archive=archive, md5=md5, progress=progress, sha256=sha256, verify=verify)
         data = _ravdess_data_dir(root)
         if data is None:
             source = archive if archive is not None else url

@@ -265,7 +265,7 @@ def compute_features(path: str | Path, config: FeatureConfig) -> dict[str, np.nd
         offsets = [round(start / hop) for start, _ in bounds]
         need = (max(offsets) + frames - 1) * hop + config.frame_samples
         padded = torch.nn.functional.pad(wave, (0, max(0, need - wave.numel())))
-        lld = extract_lld_chunked(padded.numpy(), config, name=name)
+        lld = extract_lld_chunked(padded.numpy(), config, name=name, chunk_frames=LLD_CHUNK_FRAMES)
         short = max(offsets) + frames - lld.shape[1]
         if short > MAX_EDGE_FRAMES:
             raise FeatureError(

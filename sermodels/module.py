@@ -135,7 +135,7 @@ class SERModule(L.LightningModule):
         logits = self(batch)
         loss = F.cross_entropy(logits, batch["target"], label_smoothing=self.hparams.label_smoothing)
         if not bool(torch.isfinite(loss)):
-            self._diverged(f"the training loss is {float(loss)}", batch_idx, batch)
+            self._diverged(f"the training loss is {float(loss.detach())}", batch_idx, batch)
         self.train_seg(logits.detach(), batch["target"])
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(logits))
         self.log_dict(self.train_seg, on_step=False, on_epoch=True, batch_size=len(logits))
