@@ -37,6 +37,7 @@ from typing import Any, Literal, get_args
 from datamodules.download import RAVDESS_SPEECH_URL, download_ravdess
 
 __all__ = [
+    "AUDIO_LIKE_SUFFIXES",
     "CORPUS_NAMES",
     "EMODB_CLASSES",
     "EMODB_SPEAKER_GENDER",
@@ -249,7 +250,9 @@ def _subdirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and _visible(p))
 
 
-_AUDIO_LIKE = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3", ".m4a", ".aac", ".wma", ".opus", ".webm", ".mp4")
+AUDIO_LIKE_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3", ".m4a", ".aac", ".wma", ".opus", ".webm", ".mp4")
+"""Suffixes of files that may hold speech: a loader that passes over one of them says so."""
+_AUDIO_LIKE = AUDIO_LIKE_SUFFIXES
 
 
 def _broken_link_error(links: Sequence[Path], where: Path) -> CorpusError:
@@ -299,18 +302,18 @@ def _files(folder: Path, suffixes: Iterable[str] = (".wav",), skipped: Counter[s
             found.append(p)
         elif p.is_symlink() and not p.exists() and p.suffix.lower() in (*wanted, *_AUDIO_LIKE):
             broken.append(p)
-        elif p.is_file() and skipped is not None:
-            skipped[p.suffix.lower() or "(no suffix)"] += 1
+        elif p.is_file() and skipped is not None and p.suffix.lower() in _AUDIO_LIKE:
+            skipped[p.suffix.lower()] += 1
     if broken:
         raise _broken_link_error(sorted(broken), folder)
     return sorted(found)
 
 
-def _missing(path: Path) -> str:
-    """Why an expected audio file cannot be read."""
+def _link_hint(path: Path) -> str:
+    """Why an expected audio file is missing, when it is a dangling link."""
     if path.is_symlink():
-        return f"{path} is a broken symbolic link (un-fetched git-annex / DataLad content? run `datalad get` on it)"
-    return f"audio file {path} does not exist"
+        return " (it is a broken symbolic link: un-fetched git-annex / DataLad content? run `datalad get` on it)"
+    return ""
 
 
 def _utt_id(path: Path, root: Path) -> str:
@@ -671,7 +674,7 @@ def load_iemocap(root: PathLike) -> Corpus:
                 wav = session_dir / "sentences" / "wav" / dialog / f"{name}.wav"
                 if not wav.is_file():
                     raise CorpusError(
-                        f"{location}: labelled utterance {name!r} has no audio: {_missing(wav)}. "
+                        f"{location}: labelled utterance {name!r} has no audio; expected {wav}{_link_hint(wav)}. "
                         "Re-copy sentences/wav from the release."
                     )
                 if name in utterances:
@@ -883,7 +886,7 @@ def load_csv(
             path = path if path.is_absolute() else base / path
             if not path.is_file():
                 raise CorpusError(
-                    f"{csv_file}:{line}: {_missing(path)} (relative paths are "
+                    f"{csv_file}:{line}: audio file {path} does not exist{_link_hint(path)} (relative paths are "
                     f"resolved against {base}; pass root= to change that)."
                 )
             if wanted is not None and cell["label"] not in wanted:
@@ -987,8 +990,8 @@ def load_folder(
                 files.append(p)
             elif p.is_symlink() and not p.exists() and p.suffix.lower() in (*wanted, *_AUDIO_LIKE):
                 broken.append(p)
-            elif p.is_file():
-                skipped[p.suffix.lower() or "(no suffix)"] += 1
+            elif p.is_file() and p.suffix.lower() in _AUDIO_LIKE:
+                skipped[p.suffix.lower()] += 1
         if broken:
             continue  # reported below, for every class folder at once
         if not files:

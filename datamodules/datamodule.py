@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 
 from datamodules.cache import FeatureCache, default_cache_dir
 from datamodules.corpora import (
+    AUDIO_LIKE_SUFFIXES,
     EMODB_CLASSES,
     IEMOCAP_CLASSES,
     RAVDESS_CLASSES,
@@ -664,7 +665,7 @@ class SERDataModule(L.LightningDataModule):
     # ----------------------------------------------------------------- predict on new audio
     def _prepare_predict(self) -> None:
         """List the files to predict and fill the cache. Files that fail are kept, with their error,
-        for ``predictions.csv``; files of other types in the folders are counted in a warning."""
+        for ``predictions.csv``; audio of other types in the folders (``.mp3``, ...) is counted in a warning."""
         paths = self.hparams.predict_paths
         if not paths:
             raise ValueError("predict needs audio: pass --data.predict_paths '[file.wav, folder/]'.")
@@ -678,8 +679,8 @@ class SERDataModule(L.LightningDataModule):
                         continue
                     if f.suffix.lower() in AUDIO_SUFFIXES and (f.is_file() or f.is_symlink()):
                         found.append(f)  # a dangling link stays: its row says why it has no prediction
-                    elif f.is_file():
-                        skipped[f.suffix.lower() or "(no suffix)"] += 1
+                    elif f.is_file() and f.suffix.lower() in AUDIO_LIKE_SUFFIXES:
+                        skipped[f.suffix.lower()] += 1  # audio of a type libsndfile may not read
                 if not found:
                     raise ValueError(f"data.predict_paths: folder {p} holds no audio files ({', '.join(AUDIO_SUFFIXES)}).")
                 files.extend(found)
