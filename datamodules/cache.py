@@ -7,12 +7,13 @@ import logging
 import os
 import tempfile
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from datamodules.features import FeatureConfig
+from datamodules.features import FeatureConfig, check_features
 
 __all__ = ["FeatureCache", "file_identity", "default_cache_dir"]
 
@@ -45,8 +46,10 @@ class FeatureCache:
     Each entry is an ``.npz`` written to a temporary file in the same folder and renamed into
     place, so a crash or Ctrl-C never leaves a half-written entry under a real name; leftover
     temporary files older than an hour (a killed run's) are removed when the cache is opened;
-    younger ones may be a concurrent job's write in progress and are left alone. An entry that fails to load is treated
-    as missing and recomputed.
+    younger ones may be a concurrent job's write in progress and are left alone. An entry that fails
+    to load, or whose content does not fit the config (a missing key, a wrong shape, a NaN/inf value:
+    see :func:`~datamodules.features.check_features`), is reported with its path and audio file,
+    removed and recomputed.
 
     Args:
         root: Cache root (see :func:`default_cache_dir`).
@@ -72,17 +75,30 @@ class FeatureCache:
         return self.dir / key[:2] / f"{key}.npz"
 
     def load(self, audio_path: str | Path) -> dict[str, np.ndarray] | None:
-        """Return the cached features of ``audio_path``, or ``None`` on a miss or unreadable entry."""
+        """Return the cached features of ``audio_path``, or ``None`` on a miss or a bad entry.
+
+        A bad entry (unreadable, missing a key, a shape that does not fit the config, NaN/inf) is
+        removed with a warning naming it and its audio file, so the caller recomputes it.
+        """
         entry = self.path_for(audio_path)
         if not entry.exists():
             return None
         try:
-            with np.load(entry) as data:
-                return {k: data[k] for k in data.files}
+            with np.load(entry, allow_pickle=False) as data:
+                features = {k: data[k] for k in data.files}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-            log.warning("Unreadable cache entry %s for %s (%s): recomputing.", entry, audio_path, err)
-            entry.unlink(missing_ok=True)
+            self._drop(entry, audio_path, f"unreadable ({type(err).__name__}: {err})")
             return None
+        problems = check_features(features, self.config)
+        if problems:
+            self._drop(entry, audio_path, "; ".join(problems))
+            return None
+        return features
+
+    @staticmethod
+    def _drop(entry: Path, audio_path: str | Path, why: str) -> None:
+        warnings.warn(f"Bad feature-cache entry {entry} (audio {audio_path}): {why}. Removed; recomputing it.", stacklevel=3)
+        entry.unlink(missing_ok=True)
 
     def store(self, audio_path: str | Path, features: dict[str, np.ndarray]) -> Path:
         """Write ``features`` for ``audio_path`` atomically and return the entry's path."""

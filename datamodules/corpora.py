@@ -37,6 +37,7 @@ from typing import Any, Literal, get_args
 from datamodules.download import RAVDESS_SPEECH_URL, download_ravdess
 
 __all__ = [
+    "AUDIO_LIKE_SUFFIXES",
     "CORPUS_NAMES",
     "EMODB_CLASSES",
     "EMODB_SPEAKER_GENDER",
@@ -249,9 +250,70 @@ def _subdirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and _visible(p))
 
 
-def _files(folder: Path, suffixes: Iterable[str] = (".wav",)) -> list[Path]:
+AUDIO_LIKE_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3", ".m4a", ".aac", ".wma", ".opus", ".webm", ".mp4")
+"""Suffixes of files that may hold speech: a loader that passes over one of them says so."""
+_AUDIO_LIKE = AUDIO_LIKE_SUFFIXES
+
+
+def _broken_link_error(links: Sequence[Path], where: Path) -> CorpusError:
+    shown = ", ".join(str(p) for p in links[:5])
+    return CorpusError(
+        f"{len(links)} audio file(s) under {where} are broken symbolic links ({shown}{', ...' if len(links) > 5 else ''}): "
+        "the content was never fetched (a git-annex / DataLad dataset?). Run `datalad get -r .` or `git annex get .` "
+        "in the dataset, or remove the links; they are not skipped, since a whole class could vanish silently."
+    )
+
+
+def _check_links(root: Path) -> None:
+    """Refuse a corpus tree holding dangling links to audio files, listing all of them."""
+    if not root.is_dir():
+        return
+    broken = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            path = Path(folder) / name
+            if _visible(path) and path.suffix.lower() in _AUDIO_LIKE and path.is_symlink() and not path.exists():
+                broken.append(path)
+    if broken:
+        raise _broken_link_error(broken, root)
+
+
+def _warn_skipped(skipped: Counter[str], where: Path, accepted: Iterable[str]) -> None:
+    """One warning counting the files a loader passed over, by suffix."""
+    if skipped:
+        warnings.warn(
+            f"{where}: skipped {sum(skipped.values())} file(s) that are not {'/'.join(accepted)} "
+            f"({', '.join(f'{k} {n}' for k, n in skipped.most_common())}). Convert audio among them "
+            "(e.g. `ffmpeg -i x.mp3 x.wav`) or move them out of the corpus folder to silence this.",
+            stacklevel=3,
+        )
+
+
+def _files(folder: Path, suffixes: Iterable[str] = (".wav",), skipped: Counter[str] | None = None) -> list[Path]:
+    """Visible files of ``folder`` with one of ``suffixes``; other visible files are counted in
+    ``skipped``; a dangling link with an audio suffix is an error."""
     wanted = tuple(s.lower() for s in suffixes)
-    return sorted(p for p in folder.iterdir() if p.is_file() and _visible(p) and p.suffix.lower() in wanted)
+    found, broken = [], []
+    for p in folder.iterdir():
+        if not _visible(p):
+            continue
+        if p.suffix.lower() in wanted and p.is_file():
+            found.append(p)
+        elif p.is_symlink() and not p.exists() and p.suffix.lower() in (*wanted, *_AUDIO_LIKE):
+            broken.append(p)
+        elif p.is_file() and skipped is not None and p.suffix.lower() in _AUDIO_LIKE:
+            skipped[p.suffix.lower()] += 1
+    if broken:
+        raise _broken_link_error(sorted(broken), folder)
+    return sorted(found)
+
+
+def _link_hint(path: Path) -> str:
+    """Why an expected audio file is missing, when it is a dangling link."""
+    if path.is_symlink():
+        return " (it is a broken symbolic link: un-fetched git-annex / DataLad content? run `datalad get` on it)"
+    return ""
 
 
 def _utt_id(path: Path, root: Path) -> str:
@@ -284,6 +346,8 @@ def load_ravdess(
     archive: PathLike | None = None,
     md5: str | None = None,
     progress: bool = True,
+    sha256: str | None = None,
+    verify: bool = True,
 ) -> Corpus:
     """Load the RAVDESS speech corpus (Livingstone and Russo, 2018).
 
@@ -305,9 +369,10 @@ def load_ravdess(
         url: Archive URL (``https://`` or ``file://``) used by ``download``.
         archive: Local copy of ``Audio_Speech_Actors_01-24.zip`` to unpack instead of
             downloading (used by ``download``).
-        md5: Expected MD5 of the archive (e.g. ``datamodules.download.RAVDESS_SPEECH_MD5``) or
-            None to skip the check.
+        md5: Expected MD5 of the archive; ``sha256``: its SHA-256. With neither, the official
+            archive's pinned digest is checked (``datamodules.download.RAVDESS_SPEECH_*``).
         progress: Show a download progress bar.
+        verify: ``False`` skips the checksum (only for an archive that is not the official one).
 
     Returns:
         The corpus, utterances sorted by ``utt_id`` (``"Actor_01/03-01-01-01-01-01-01"``).
@@ -322,7 +387,7 @@ def load_ravdess(
     root = _resolve_dir(root)
     data = _ravdess_data_dir(root)
     if data is None and download:
-        download_ravdess(root, url=url, archive=archive, md5=md5, progress=progress)
+        download_ravdess(root, url=url, archive=archive, md5=md5, progress=progress, sha256=sha256, verify=verify)
         data = _ravdess_data_dir(root)
         if data is None:
             source = archive if archive is not None else url
@@ -341,13 +406,14 @@ def load_ravdess(
 
     utterances: list[Utterance] = []
     actors: list[int] = []
+    skipped: Counter[str] = Counter()
     for actor_dir in _subdirs(data):
         match = _RAVDESS_ACTOR_DIR.match(actor_dir.name)
         if match is None:
             continue
         actor = int(match.group(1))
         found = 0
-        for path in _files(actor_dir):
+        for path in _files(actor_dir, skipped=skipped):
             fields = _RAVDESS_NAME.match(path.stem)
             if fields is None:
                 raise CorpusError(
@@ -408,6 +474,7 @@ def load_ravdess(
             f"full corpus has {_RAVDESS_FULL_COUNT} (60 per actor); loading them anyway.",
             stacklevel=2,
         )
+    _warn_skipped(skipped, data, (".wav",))
     speakers = [f"Actor_{a:02d}" for a in sorted(actors)]
     return Corpus(
         name="ravdess",
@@ -456,7 +523,9 @@ def load_emodb(root: PathLike) -> Corpus:
             "Download the corpus from http://emodb.bilderbar.info/ and point root at the "
             "unpacked folder (the one holding wav/) or at wav/ itself."
         )
-    files = _files(audio)
+    skipped: Counter[str] = Counter()
+    files = _files(audio, skipped=skipped)
+    _warn_skipped(skipped, audio, (".wav",))
     if not files:
         raise CorpusError(
             f"EMO-DB at {audio}: zero .wav files; expected files like 03a01Fa.wav. Point root "
@@ -605,7 +674,7 @@ def load_iemocap(root: PathLike) -> Corpus:
                 wav = session_dir / "sentences" / "wav" / dialog / f"{name}.wav"
                 if not wav.is_file():
                     raise CorpusError(
-                        f"{location}: labelled utterance {name!r} has no audio; expected {wav}. "
+                        f"{location}: labelled utterance {name!r} has no audio; expected {wav}{_link_hint(wav)}. "
                         "Re-copy sentences/wav from the release."
                     )
                 if name in utterances:
@@ -689,6 +758,7 @@ def load_savee(root: PathLike) -> Corpus:
         )
     utterances = []
     speakers = []
+    skipped: Counter[str] = Counter()
     for speaker_dir in _subdirs(audio):
         speaker = speaker_dir.name
         if speaker not in _SAVEE_SPEAKERS:
@@ -696,7 +766,7 @@ def load_savee(root: PathLike) -> Corpus:
                 f"{speaker_dir}: unknown SAVEE speaker folder {speaker!r}; expected "
                 f"{', '.join(_SAVEE_SPEAKERS)}. Move other folders out of {audio}."
             )
-        for path in _files(speaker_dir):
+        for path in _files(speaker_dir, skipped=skipped):
             fields = _SAVEE_NAME.match(path.stem)
             if fields is None:
                 raise CorpusError(
@@ -720,6 +790,7 @@ def load_savee(root: PathLike) -> Corpus:
             )
         if any(u.speaker == speaker for u in utterances):
             speakers.append(speaker)
+    _warn_skipped(skipped, audio, (".wav",))
     if not utterances:
         raise CorpusError(
             f"SAVEE at {audio}: zero .wav files in the speaker folders "
@@ -815,7 +886,7 @@ def load_csv(
             path = path if path.is_absolute() else base / path
             if not path.is_file():
                 raise CorpusError(
-                    f"{csv_file}:{line}: audio file {path} does not exist (relative paths are "
+                    f"{csv_file}:{line}: audio file {path} does not exist{_link_hint(path)} (relative paths are "
                     f"resolved against {base}; pass root= to change that)."
                 )
             if wanted is not None and cell["label"] not in wanted:
@@ -908,14 +979,21 @@ def load_folder(
         )
     wanted = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions)
     utterances = []
+    skipped: Counter[str] = Counter()
+    broken: list[Path] = []
     for class_dir in class_dirs:
-        files = sorted(
-            p
-            for p in class_dir.rglob("*")
-            if p.is_file()
-            and p.suffix.lower() in wanted
-            and all(_visible(Path(part)) for part in p.relative_to(class_dir).parts)
-        )
+        files = []
+        for p in sorted(class_dir.rglob("*")):
+            if not all(_visible(Path(part)) for part in p.relative_to(class_dir).parts):
+                continue
+            if p.suffix.lower() in wanted and p.is_file():
+                files.append(p)
+            elif p.is_symlink() and not p.exists() and p.suffix.lower() in (*wanted, *_AUDIO_LIKE):
+                broken.append(p)
+            elif p.is_file() and p.suffix.lower() in _AUDIO_LIKE:
+                skipped[p.suffix.lower()] += 1
+        if broken:
+            continue  # reported below, for every class folder at once
         if not files:
             raise CorpusError(
                 f"{class_dir}: class folder holds no audio files ({', '.join(wanted)}). Add files or remove the folder."
@@ -931,6 +1009,9 @@ def load_folder(
                     )
                 speaker = match.group(1)
             utterances.append(Utterance(utt_id=_utt_id(path, root), path=path, label=class_dir.name, speaker=speaker))
+    if broken:
+        raise _broken_link_error(broken, root)
+    _warn_skipped(skipped, root, wanted)
     return Corpus(
         name=name,
         root=root,
@@ -993,4 +1074,6 @@ def load_corpus(name: CorpusName, root: PathLike, **kwargs: Any) -> Corpus:
     loader = _LOADERS.get(name)
     if loader is None:
         raise CorpusError(f"Unknown corpus name {name!r}; expected one of {CORPUS_NAMES}.")
+    if name not in ("csv", "synthetic"):
+        _check_links(_resolve_dir(root))  # every dangling link of the tree in one error
     return loader(root, **kwargs)

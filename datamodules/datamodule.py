@@ -6,17 +6,20 @@ import dataclasses
 import logging
 import math
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch.utils.data import Dataset
 
 from datamodules.cache import FeatureCache, default_cache_dir
 from datamodules.corpora import (
+    AUDIO_LIKE_SUFFIXES,
     EMODB_CLASSES,
     IEMOCAP_CLASSES,
     RAVDESS_CLASSES,
@@ -24,7 +27,7 @@ from datamodules.corpora import (
     Corpus,
     load_corpus,
 )
-from datamodules.extract import extract_all
+from datamodules.extract import ExtractionError, extract_all, format_errors
 from datamodules.features import FeatureConfig, HSFScope
 from datamodules.is10 import HSF_DIM, LLD_DIM
 from datamodules.pack import FeaturePack
@@ -32,7 +35,15 @@ from datamodules.segments import SegmentMode
 from datamodules.splits import Split, make_split
 from datamodules.synthetic import SYNTHETIC_CLASSES
 
-__all__ = ["SERDataModule", "SegmentDataset", "TensorBatches", "AUDIO_SUFFIXES"]
+__all__ = [
+    "SERDataModule",
+    "SegmentDataset",
+    "TensorBatches",
+    "AUDIO_SUFFIXES",
+    "FEATURE_SETTINGS",
+    "checkpoint_feature_settings",
+    "feature_setting_mismatches",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +51,49 @@ CorpusName = Literal["ravdess", "emodb", "iemocap", "savee", "csv", "folder", "s
 InputName = Literal["lld", "hsf", "wave"]
 _STATIC_CLASSES = {"ravdess": RAVDESS_CLASSES, "emodb": EMODB_CLASSES, "iemocap": IEMOCAP_CLASSES, "savee": SAVEE_CLASSES}
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+
+#: ``data`` settings that change what a trained net sees; a checkpoint records them, and evaluating
+#: it with other values is refused (predict adopts the checkpoint's). Which input each one concerns.
+FEATURE_SETTINGS: dict[str, tuple[str, ...]] = {
+    "segment_length": ("lld", "hsf", "wave"),
+    "segment_hop": ("lld", "hsf", "wave"),
+    "min_last_segment": ("lld", "hsf", "wave"),
+    "segment_mode": ("lld", "hsf", "wave"),
+    "frame_size": ("lld",),
+    "frame_shift": ("lld",),
+    "hsf_scope": ("hsf",),
+    "normalize": ("lld", "hsf"),
+}
+
+
+def checkpoint_feature_settings(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """The feature settings a checkpoint was trained with (``{}`` if it records none), plus ``inputs``.
+
+    Read from the data module's state (:meth:`SERDataModule.state_dict`), or, for checkpoints older
+    than that, from the data module's saved hyperparameters.
+    """
+    state = checkpoint.get(SERDataModule.__qualname__) or {}
+    if state.get("features"):
+        return dict(state["features"]) | {"inputs": list(state.get("inputs") or [])}
+    hp = checkpoint.get("datamodule_hyper_parameters") or {}
+    found = {k: hp[k] for k in FEATURE_SETTINGS if k in hp}
+    return found | ({"inputs": list(hp.get("inputs") or ["lld", "hsf"])} if found else {})
+
+
+def feature_setting_mismatches(
+    saved: Mapping[str, Any], current: Mapping[str, Any], inputs: Sequence[str] | None = None
+) -> dict[str, tuple[Any, Any]]:
+    """``{setting: (saved value, current value)}`` for every setting that differs and matters to
+    ``inputs`` (the checkpoint's inputs; all settings when ``None``)."""
+    out = {}
+    for key, concerns in FEATURE_SETTINGS.items():
+        if key not in saved or key not in current or (inputs is not None and not set(concerns) & set(inputs)):
+            continue
+        a, b = saved[key], current[key]
+        same = math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) if isinstance(a, float) and isinstance(b, (int, float)) else a == b
+        if not same:
+            out[key] = (a, b)
+    return out
 
 
 class SegmentDataset(Dataset):
@@ -185,6 +239,10 @@ class SERDataModule(L.LightningDataModule):
         cache_dir: Feature cache root (default ``$SER_CACHE`` or ``~/.cache/sermodels``).
         predict_paths: Audio files or folders for ``predict``.
         progress: Show extraction progress bars.
+        skip_bad_files: Leave out audio files that cannot be read or featurised instead of stopping
+            (off by default: every bad file is then listed in one error). Skipped files are named in
+            a warning, in the corpus summary, in the checkpoint and in ``test_metrics.json``
+            (``split.skipped_files``).
         split_unit: ``utterance`` (every protocol: an utterance's segments stay on one side).
             ``segment`` is a LEAKY diagnostic reading of STRL-SER's "random 80/20 split of the
             samples": the ``paper`` split's train and validation segments are pooled and re-split
@@ -225,6 +283,7 @@ class SERDataModule(L.LightningDataModule):
         predict_paths: list[str] | None = None,
         progress: bool = True,
         split_unit: Literal["utterance", "segment"] = "utterance",
+        skip_bad_files: bool = False,
         pack: str | None = None,
     ) -> None:
         super().__init__()
@@ -255,8 +314,12 @@ class SERDataModule(L.LightningDataModule):
         self.datasets: dict[str, SegmentDataset] = {}
         self.norm: dict[str, torch.Tensor] = {}
         self.predict_files: list[Path] = []
-        self.predict_segments: list[tuple[np.ndarray, int]] = []
+        self.predict_segments: list[tuple[np.ndarray, int] | None] = []
+        self.predict_errors: dict[int, str] = {}
+        self.skipped_files: dict[str, str] = {}  # path -> why (data.skip_bad_files)
+        self.summary = ""
         self.extraction_stats: dict[str, Any] = {}
+        self._stage: str | None = None
         self._ckpt_train_ids: set[str] = set()
         self._ckpt_corpus: str | None = None
         self._ckpt_split_info: dict[str, Any] = {}
@@ -276,14 +339,6 @@ class SERDataModule(L.LightningDataModule):
             self._pack = FeaturePack(self.hparams.pack)
             self._pack.check_config(self.feature_config)
         return self._pack
-
-    def _features(self, rows: Sequence[int]) -> list[dict[str, np.ndarray]]:
-        """Features of the corpus's utterances ``rows``: from the pack, else the cache (computing misses)."""
-        utterances = [self.corpus.utterances[r] for r in rows]
-        if self.pack is not None:
-            return [self.pack.features(u.utt_id) for u in utterances]
-        feats, _ = extract_all([u.path for u in utterances], self._cache(), self.hparams.extract_workers, False)
-        return feats
 
     # ----------------------------------------------------------------- sizes for linking
     @property
@@ -348,6 +403,23 @@ class SERDataModule(L.LightningDataModule):
     def segment_samples(self) -> int:
         return self.feature_config.segment_samples
 
+    @property
+    def feature_settings(self) -> dict[str, Any]:
+        """The values of :data:`FEATURE_SETTINGS` this module extracts with."""
+        return {k: self.hparams[k] for k in FEATURE_SETTINGS}
+
+    def _adopt_feature_settings(self, settings: Mapping[str, Any]) -> None:
+        """Use a checkpoint's feature settings (predict), rebuilding the feature config."""
+        for key in FEATURE_SETTINGS:
+            if key in settings:
+                self.hparams[key] = settings[key]
+        hp = self.hparams
+        self.feature_config = dataclasses.replace(
+            self.feature_config, segment_length=hp.segment_length, segment_hop=hp.segment_hop,
+            min_last_segment=hp.min_last_segment, segment_mode=hp.segment_mode, frame_size=hp.frame_size,
+            frame_shift=hp.frame_shift, hsf_scope=hp.hsf_scope,
+        )
+
     # ----------------------------------------------------------------- Lightning hooks
     def _cache(self) -> FeatureCache:
         return FeatureCache(self.cache_root, self.feature_config)
@@ -365,18 +437,28 @@ class SERDataModule(L.LightningDataModule):
         return [u.path for u in self.corpus.utterances if u.utt_id in wanted]
 
     def prepare_data(self) -> None:
-        """Scan the corpus and fill the feature cache (rank 0 only under DDP)."""
+        """Scan the corpus and fill the feature cache (rank 0 only under DDP).
+
+        Every file that fails is reported at once (an error listing all of them), or, with
+        ``skip_bad_files``, left for ``setup`` to leave out and list.
+        """
         if self.trainer is not None and self.trainer.state.stage is not None and self.trainer.state.stage.value == "predict":
             self._prepare_predict()
             return
         if self.pack is not None:
             self._split_paths()  # the split is still checked before anything else
             return  # features come from the pack
-        _, stats = extract_all(self._split_paths(), self._cache(), self.hparams.extract_workers, self.hparams.progress, load=False)
+        on_error = "collect" if self.hparams.skip_bad_files else "raise"
+        _, stats = extract_all(
+            self._split_paths(), self._cache(), self.hparams.extract_workers, self.hparams.progress, load=False, on_error=on_error
+        )
         self.extraction_stats = dict(stats)
 
     def setup(self, stage: str | None = None) -> None:
-        """Build the split, load features, fit normalisation on the training split."""
+        """Build the split, load features, fit normalisation on the training split, and say what
+        was found: one summary line (files, classes with counts, speakers, utterances and segments
+        per part), a warning naming classes absent from a part, and the files left out."""
+        self._stage = stage
         if stage == "predict":
             self._prepare_predict()
             return
@@ -388,6 +470,18 @@ class SERDataModule(L.LightningDataModule):
         self.split = self._make_split()
         self._check_split(self.split)
         by_id = {u.utt_id: i for i, u in enumerate(corpus.utterances)}
+        wanted = [by_id[i] for i in dict.fromkeys([*self.split.train, *self.split.val, *self.split.test])]
+        if self.pack is not None:  # features from the pack: no audio, no cache
+            features = {r: self.pack.features(corpus.utterances[r].utt_id) for r in wanted}
+        else:
+            on_error = "collect" if self.hparams.skip_bad_files else "raise"
+            feats, stats = extract_all(
+                [corpus.utterances[r].path for r in wanted], self._cache(), self.hparams.extract_workers, False, on_error=on_error
+            )
+            self.extraction_stats = dict(stats)
+            features = dict(zip(wanted, feats))
+            if stats["errors"]:
+                self._skip_bad_files(stats["errors"])
         parts = {"train": self.split.train, "val": self.split.val, "test": self.split.test}
         segment_base = 0
         raw: dict[str, dict[str, torch.Tensor]] = {}
@@ -395,9 +489,8 @@ class SERDataModule(L.LightningDataModule):
             if name == "test" and tuple(ids) == tuple(self.split.val):
                 continue
             rows = [by_id[i] for i in ids]
-            feats = self._features(rows)
             targets = [corpus.label_index(corpus.utterances[r].label) for r in rows]
-            raw[name] = self._stack(feats, rows, targets, segment_base)
+            raw[name] = self._stack([features[r] for r in rows], rows, targets, segment_base)
             segment_base += len(raw[name]["utt_index"])
         if self.hparams.split_unit == "segment":
             raw["train"], raw["val"] = self._leaky_segment_resplit(raw["train"], raw["val"])
@@ -407,12 +500,60 @@ class SERDataModule(L.LightningDataModule):
             self.datasets[name] = SegmentDataset(self._normalize(tensors))
         if "test" not in self.datasets:
             self.datasets["test"] = self.datasets["val"]
-        log.info(
-            "%s / %s protocol: %s",
-            corpus.name,
-            self.hparams.protocol,
-            ", ".join(f"{k} {v.num_utterances()} utt / {len(v)} seg" for k, v in self.datasets.items()),
+        self._report()
+
+    def _skip_bad_files(self, errors: Mapping[str, str]) -> None:
+        """Leave the utterances of unusable files out of every part (``skip_bad_files``)."""
+        assert self.split is not None
+        self.skipped_files = dict(errors)
+        bad = {u.utt_id for u in self.corpus.utterances if str(u.path) in errors}
+        self.split = dataclasses.replace(
+            self.split, **{k: tuple(i for i in getattr(self.split, k) if i not in bad) for k in ("train", "val", "test")}
         )
+        rank_zero_warn(
+            format_errors(dict(errors), len(self.corpus)) + "\ndata.skip_bad_files=true: these are left out of this "
+            "run (and listed in the checkpoint and in test_metrics.json as split.skipped_files)."
+        )
+        self._check_split(self.split)  # a part may now be empty
+
+    def _part_counts(self) -> dict[str, dict[str, int]]:
+        """Utterances per class in each part of the split."""
+        assert self.split is not None
+        label = {u.utt_id: u.label for u in self.corpus.utterances}
+        out = {}
+        for part in ("train", "val", "test"):
+            counts = Counter(label[i] for i in getattr(self.split, part))
+            out[part] = {c: counts.get(c, 0) for c in self.corpus.classes}
+        return out
+
+    def _report(self) -> None:
+        """The one-line corpus / split summary, and warnings for classes absent from a part."""
+        assert self.split is not None
+        corpus = self.corpus
+        counts = corpus.class_counts()
+        parts = ", ".join(
+            f"{k} {v.num_utterances()} utt / {len(v)} seg" for k, v in self.datasets.items() if not (k == "test" and self.split.test_is_val)
+        )
+        skipped = f"; {len(self.skipped_files)} bad files skipped" if self.skipped_files else ""
+        self.summary = (
+            f"Corpus {corpus.name} ({corpus.root}): {len(corpus)} files, {len(corpus.speakers())} speakers, "
+            f"{len(corpus.classes)} classes ({', '.join(f'{c} {n}' for c, n in counts.items())}){skipped} | "
+            f"{self.split.protocol} split{'' if self.split.fold is None else f' fold {self.split.fold}'}: {parts}"
+            f"{', test = val' if self.split.test_is_val else ''}"
+        )
+        rank_zero_info(self.summary)
+        log.info(self.summary)
+        for part, by_class in self._part_counts().items():
+            if part == "test" and self.split.test_is_val:
+                continue
+            absent = [c for c, n in by_class.items() if n == 0]
+            if absent:
+                effect = ("the model never learns them" if part == "train" else
+                          "their recall is scored 0 and pulls UA and macro scores down")
+                rank_zero_warn(
+                    f"Class(es) {absent} have no utterance in the {part} part of this {self.split.protocol} split: "
+                    f"{effect}. Use a split with every class in every part (other data.ratios / fold / seed)."
+                )
 
     def _leaky_segment_resplit(
         self, train: dict[str, torch.Tensor], val: dict[str, torch.Tensor]
@@ -502,6 +643,8 @@ class SERDataModule(L.LightningDataModule):
             "test_speakers": list(self.split.test_speakers),
             "split_unit": hp.split_unit,
             "leaky": hp.split_unit == "segment",
+            "class_counts": self._part_counts(),
+            "skipped_files": [{"path": p, "error": e} for p, e in self.skipped_files.items()],
         }
 
     def _stack(
@@ -545,22 +688,48 @@ class SERDataModule(L.LightningDataModule):
 
     # ----------------------------------------------------------------- predict on new audio
     def _prepare_predict(self) -> None:
+        """List the files to predict and fill the cache. Files that fail are kept, with their error,
+        for ``predictions.csv``; audio of other types in the folders (``.mp3``, ...) is counted in a warning."""
         paths = self.hparams.predict_paths
         if not paths:
             raise ValueError("predict needs audio: pass --data.predict_paths '[file.wav, folder/]'.")
         files: list[Path] = []
+        skipped: Counter[str] = Counter()
         for p in map(Path, paths):
             if p.is_dir():
-                found = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES)
+                found = []
+                for f in sorted(p.rglob("*")):
+                    if f.name.startswith("."):
+                        continue
+                    if f.suffix.lower() in AUDIO_SUFFIXES and (f.is_file() or f.is_symlink()):
+                        found.append(f)  # a dangling link stays: its row says why it has no prediction
+                    elif f.is_file() and f.suffix.lower() in AUDIO_LIKE_SUFFIXES:
+                        skipped[f.suffix.lower()] += 1  # audio of a type libsndfile may not read
                 if not found:
                     raise ValueError(f"data.predict_paths: folder {p} holds no audio files ({', '.join(AUDIO_SUFFIXES)}).")
                 files.extend(found)
-            elif p.is_file():
+            elif p.is_file() or p.is_symlink():
                 files.append(p)
             else:
                 raise ValueError(f"data.predict_paths: {p} is neither an audio file nor a folder.")
+        if skipped:
+            rank_zero_warn(
+                f"data.predict_paths: skipped {sum(skipped.values())} files that are not {'/'.join(AUDIO_SUFFIXES)} "
+                f"({', '.join(f'{k} {n}' for k, n in skipped.most_common())}); convert them (e.g. "
+                "`ffmpeg -i x.mp3 x.wav`) to predict them."
+            )
         self.predict_files = files
-        extract_all(files, self._cache(), self.hparams.extract_workers, self.hparams.progress, desc="features (predict)", load=False)
+        _, stats = extract_all(
+            files, self._cache(), self.hparams.extract_workers, self.hparams.progress, desc="features (predict)",
+            load=False, on_error="collect",
+        )
+        self._set_predict_errors(stats["errors"])
+
+    def _set_predict_errors(self, errors: Mapping[str, str]) -> None:
+        index = {str(f): i for i, f in enumerate(self.predict_files)}
+        self.predict_errors = {index[p]: msg for p, msg in errors.items() if p in index}
+        if len(self.predict_errors) == len(self.predict_files):
+            raise ExtractionError(format_errors(dict(errors), len(self.predict_files)) + "\nNothing left to predict.", dict(errors))
 
     # ----------------------------------------------------------------- loaders
     def _loader(self, name: str, shuffle: bool) -> TensorBatches:
@@ -592,10 +761,12 @@ class SERDataModule(L.LightningDataModule):
 
     def predict_dataloader(self) -> TensorBatches:
         # Built after Lightning restored state_dict() from the checkpoint: training statistics apply.
-        feats, _ = extract_all(self.predict_files, self._cache(), self.hparams.extract_workers, False)
-        # Each file's segment sample bounds and length: the prediction timeline's start/end times.
-        self.predict_segments = [(np.asarray(f["bounds"]), int(f["num_samples"])) for f in feats]
-        tensors = self._stack(feats, list(range(len(feats))), [-1] * len(feats), 0)
+        feats, stats = extract_all(self.predict_files, self._cache(), self.hparams.extract_workers, False, on_error="collect")
+        self._set_predict_errors(stats["errors"])
+        # Each file's segment sample bounds and length (None for a file that failed): timeline times.
+        self.predict_segments = [(np.asarray(f["bounds"]), int(f["num_samples"])) if f is not None else None for f in feats]
+        good = [i for i, f in enumerate(feats) if f is not None]
+        tensors = self._stack([feats[i] for i in good], good, [-1] * len(good), 0)
         self.datasets["predict"] = SegmentDataset(self._normalize(tensors))
         return self._loader("predict", shuffle=False)
 
@@ -606,12 +777,28 @@ class SERDataModule(L.LightningDataModule):
         state: dict[str, Any] = {
             "norm": {k: v.clone() for k, v in self.norm.items()},
             "class_names": self.class_names if (self._classes or self._corpus) else None,
+            "features": self.feature_settings,
+            "inputs": list(self.inputs),
         }
         if self.split is not None:
             state["split"] = {"corpus": self._corpus_identity(), "train": list(self.split.train), "info": self.split_info}
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what a checkpoint needs; refuse other feature settings than it was trained with
+        (``predict`` adopts the checkpoint's settings instead, with a warning)."""
+        saved = checkpoint_feature_settings({type(self).__qualname__: state_dict})
+        mismatches = feature_setting_mismatches(saved, self.feature_settings, saved.get("inputs"))
+        if mismatches:
+            described = ", ".join(f"data.{k} {theirs!r} in the checkpoint, {ours!r} here" for k, (theirs, ours) in mismatches.items())
+            stage = self.trainer.state.stage.value if self.trainer is not None and self.trainer.state.stage else self._stage
+            if stage != "predict":
+                raise ValueError(
+                    f"The checkpoint was trained with other feature settings ({described}); its scores would be "
+                    "silently wrong. Use the fit's settings (the same config files, or the run's config.yaml)."
+                )
+            rank_zero_warn(f"predict uses the checkpoint's feature settings: {described}.")
+            self._adopt_feature_settings(saved)
         self.norm = {k: v.clone() for k, v in state_dict.get("norm", {}).items()}
         if state_dict.get("class_names") and not self._classes:
             self._classes = tuple(state_dict["class_names"])

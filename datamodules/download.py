@@ -1,7 +1,7 @@
 """Download and unpack corpus archives (RAVDESS speech), with progress and checksums.
 
 Everything is written atomically: a download goes to a hidden ``.part`` file that is renamed
-into place only once it is complete (and its MD5 matches, when one is given), and an archive
+into place only once it is complete (and its checksum matches), and an archive
 is unpacked into a hidden temporary folder next to its destination whose top-level entries are
 then renamed into place. An interrupted run therefore never leaves a half-written file or folder
 under the name a loader looks for, and a second run simply starts again.
@@ -26,6 +26,9 @@ from tqdm.auto import tqdm
 
 __all__ = [
     "RAVDESS_SPEECH_MD5",
+    "RAVDESS_SPEECH_SHA256",
+    "check_sha256",
+    "sha256sum",
     "RAVDESS_SPEECH_URL",
     "DownloadError",
     "check_md5",
@@ -39,11 +42,13 @@ RAVDESS_SPEECH_URL = "https://zenodo.org/records/1188976/files/Audio_Speech_Acto
 """The official RAVDESS speech-only archive (24 actors, 1440 WAV files, about 200 MB)."""
 
 RAVDESS_SPEECH_MD5 = "bc696df654c87fed845eb13823edef8a"
-"""MD5 of ``Audio_Speech_Actors_01-24.zip`` as listed on the Zenodo record.
+"""MD5 of ``Audio_Speech_Actors_01-24.zip`` as published on the Zenodo record (the only digest
+Zenodo publishes). Checked by default, unless a SHA-256 is pinned or given."""
 
-Not verified by default (it cannot be checked offline here); pass it as ``md5=`` to
-:func:`download_ravdess` or ``load_ravdess`` to have the archive checked.
-"""
+RAVDESS_SPEECH_SHA256: str | None = None
+"""SHA-256 of ``Audio_Speech_Actors_01-24.zip``, checked by default when set. Zenodo publishes no
+SHA-256; set this from an archive whose published MD5 matched (``sha256sum`` of it), and the
+download is then checked with it instead of the MD5."""
 
 _CHUNK = 1 << 20
 _USER_AGENT = "ser-framework-downloader/1.0 (+https://zenodo.org/records/1188976)"
@@ -68,6 +73,36 @@ def md5sum(path: str | os.PathLike[str], chunk_size: int = _CHUNK) -> str:
         while chunk := handle.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def sha256sum(path: str | os.PathLike[str], chunk_size: int = _CHUNK) -> str:
+    """Return the hex SHA-256 digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_sha256(path: str | os.PathLike[str], sha256: str) -> None:
+    """Check a file against an expected SHA-256 digest.
+
+    Raises:
+        DownloadError: The digest differs; the message names the file and both digests.
+    """
+    actual = sha256sum(path)
+    if actual != sha256.lower():
+        raise DownloadError(
+            f"Checksum mismatch for {path}: expected SHA-256 {sha256.lower()}, got {actual}. The file is corrupt, "
+            "truncated or not the official archive: delete it and download it again."
+        )
+
+
+def _verify(path: str | os.PathLike[str], md5: str | None, sha256: str | None) -> None:
+    if sha256 is not None:
+        check_sha256(path, sha256)
+    if md5 is not None:
+        check_md5(path, md5)
 
 
 def check_md5(path: str | os.PathLike[str], md5: str) -> None:
@@ -95,6 +130,7 @@ def download_url(
     md5: str | None = None,
     progress: bool = True,
     timeout: float = 60.0,
+    sha256: str | None = None,
 ) -> Path:
     """Download ``url`` to ``dest`` atomically, with a tqdm progress bar.
 
@@ -107,18 +143,21 @@ def download_url(
         md5: Expected MD5 digest, or None to skip the check.
         progress: Show a progress bar.
         timeout: Socket timeout in seconds.
+        sha256: Expected SHA-256 digest, or None to skip that check.
 
     Returns:
         ``dest`` as a :class:`~pathlib.Path`.
 
     Raises:
-        DownloadError: The URL cannot be read, the transfer is truncated, or the MD5 differs.
+        DownloadError: The URL cannot be read, the transfer is truncated, or a digest differs.
     """
     dest = Path(dest)
     if dest.is_file():
-        if md5 is None or md5sum(dest) == md5.lower():
+        try:
+            _verify(dest, md5, sha256)
             return dest
-        dest.unlink()  # a stale or corrupt earlier copy: fetch it again
+        except DownloadError:
+            dest.unlink()  # a stale or corrupt earlier copy: fetch it again
     dest.parent.mkdir(parents=True, exist_ok=True)
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
@@ -145,8 +184,7 @@ def download_url(
                 f"Download of {url} stopped after {written} of {total} bytes. "
                 "Run again to retry, or download the file by hand and pass it as archive=."
             )
-        if md5 is not None:
-            check_md5(tmp, md5)
+        _verify(tmp, md5, sha256)
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         tmp.unlink(missing_ok=True)
@@ -215,6 +253,8 @@ def download_ravdess(
     archive: str | os.PathLike[str] | None = None,
     md5: str | None = None,
     progress: bool = True,
+    sha256: str | None = None,
+    verify: bool = True,
 ) -> Path:
     """Fetch the RAVDESS speech archive and unpack it into ``root``.
 
@@ -227,9 +267,11 @@ def download_ravdess(
             ``archive`` is given.
         archive: A local copy of ``Audio_Speech_Actors_01-24.zip`` to unpack instead of
             downloading.
-        md5: Expected MD5 of the archive (e.g. :data:`RAVDESS_SPEECH_MD5`), or None to skip the
-            check.
+        md5: Expected MD5 of the archive; ``sha256``: expected SHA-256. With neither, the pinned
+            digest of the official archive is checked (:data:`RAVDESS_SPEECH_SHA256` if set, else
+            :data:`RAVDESS_SPEECH_MD5`), whatever ``url``/``archive`` it comes from.
         progress: Show a download progress bar.
+        verify: ``False`` skips every check (another archive than the official one, e.g. a test).
 
     Returns:
         ``root`` as a :class:`~pathlib.Path`.
@@ -239,9 +281,14 @@ def download_ravdess(
     """
     root = Path(root).expanduser()
     root.mkdir(parents=True, exist_ok=True)
+    if not verify:
+        md5 = sha256 = None
+    elif md5 is None and sha256 is None:
+        sha256 = RAVDESS_SPEECH_SHA256
+        md5 = None if sha256 is not None else RAVDESS_SPEECH_MD5
     if archive is None:
         name = Path(urllib.parse.urlparse(url).path).name or "Audio_Speech_Actors_01-24.zip"
-        archive_path = download_url(url, root / name, md5=md5, progress=progress)
+        archive_path = download_url(url, root / name, md5=md5, progress=progress, sha256=sha256)
     else:
         archive_path = Path(archive).expanduser()
         if not archive_path.is_file():
@@ -249,7 +296,6 @@ def download_ravdess(
                 f"archive={archive_path} does not exist. Pass the path of a downloaded "
                 f"Audio_Speech_Actors_01-24.zip, or leave archive=None to download {url}."
             )
-        if md5 is not None:
-            check_md5(archive_path, md5)
+        _verify(archive_path, md5, sha256)
     extract_zip(archive_path, root)
     return root

@@ -1,4 +1,4 @@
-"""Parallel, cached feature extraction over many files, with a progress bar."""
+"""Parallel, cached feature extraction over many files, with a progress bar and one report of every problem."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import logging
 import multiprocessing as mp
 import os
 import time
+import warnings
 from collections.abc import Sequence
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -17,16 +19,50 @@ from tqdm.auto import tqdm
 
 from datamodules.audio import AudioError
 from datamodules.cache import FeatureCache
-from datamodules.features import FeatureConfig, compute_features
+from datamodules.features import ISSUE_KINDS, FeatureConfig, check_features, compute_features
 from datamodules.is10 import FeatureError
 
-__all__ = ["extract_all", "ExtractionStats"]
+__all__ = ["extract_all", "ExtractionStats", "ExtractionError", "format_issues", "format_errors"]
 
 log = logging.getLogger(__name__)
 
+#: Files listed by name in an error or warning (the rest are counted).
+MAX_LISTED = 50
+
 
 class ExtractionStats(dict):
-    """``files``, ``computed``, ``cached``, ``audio_seconds`` (computed files), ``wall_seconds``."""
+    """``files``, ``computed``, ``cached``, ``audio_seconds`` (computed files), ``wall_seconds``,
+    ``errors`` (path -> message, files that could not be used) and ``issues`` (kind -> paths of
+    degenerate-but-usable audio, see :data:`~datamodules.features.ISSUE_KINDS`; filled when loading)."""
+
+
+class ExtractionError(FeatureError):
+    """One or more files could not be used; the message lists every one of them (``errors``)."""
+
+    def __init__(self, message: str, errors: dict[str, str]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+def format_errors(errors: dict[str, str], total: int) -> str:
+    """Every failed file with its reason, one per line (the first :data:`MAX_LISTED`)."""
+    lines = [f"  {msg if msg.startswith(path) else f'{path}: {msg}'}" for path, msg in list(errors.items())[:MAX_LISTED]]
+    if len(errors) > MAX_LISTED:
+        lines.append(f"  ... and {len(errors) - MAX_LISTED} more")
+    return f"{len(errors)} of {total} audio files could not be used:\n" + "\n".join(lines)
+
+
+def format_issues(issues: dict[str, list[str]], total: int, shown: int = 3) -> str:
+    """One summary of degenerate audio: per kind, the count and the first ``shown`` files."""
+    files = {p for paths in issues.values() for p in paths}
+    parts = [
+        f"{ISSUE_KINDS.get(kind, kind)}: {len(paths)} ({', '.join(paths[:shown])}{', ...' if len(paths) > shown else ''})"
+        for kind, paths in issues.items()
+    ]
+    return (
+        f"Degenerate audio in {len(files)} of {total} files (features computed anyway; listen to them, fix or "
+        f"remove them): " + "; ".join(parts)
+    )
 
 
 def _worker_init() -> None:
@@ -43,8 +79,15 @@ def _compute_and_store(path: str, config: FeatureConfig, cache_root: str) -> flo
         raise  # these name the file already
     except Exception as err:  # anything else (openSMILE, resampler, memory): name the file too
         raise FeatureError(f"{path}: feature extraction failed with {type(err).__name__}: {err}") from err
+    problems = check_features(features, config)
+    if problems:  # never cache what a later load would refuse
+        raise FeatureError(f"{path}: computed features are unusable: {'; '.join(problems)}.")
     cache.store(path, features)
     return float(features["num_samples"]) / config.sample_rate
+
+
+def _message(err: BaseException) -> str:
+    return str(err) if isinstance(err, (AudioError, FeatureError)) else f"{type(err).__name__}: {err}"
 
 
 def extract_all(
@@ -54,12 +97,14 @@ def extract_all(
     progress: bool = True,
     desc: str = "IS10 features",
     load: bool = True,
-) -> tuple[list[dict[str, np.ndarray]], ExtractionStats]:
+    on_error: Literal["raise", "collect"] = "raise",
+) -> tuple[list[dict[str, np.ndarray] | None], ExtractionStats]:
     """Compute (or load from ``cache``) the features of every file, in order.
 
     Missing entries are computed in ``num_workers`` processes (default: all cores) and written to
-    the cache as each file finishes, so an interrupted run resumes where it stopped. The first
-    failing file (unreadable audio, NaN/inf features) stops the run with its path in the error.
+    the cache as each file finishes, so an interrupted run resumes where it stopped. A file that
+    fails (unreadable audio, NaN/inf features) does not stop the others: every failure is
+    collected and reported at once at the end, each with its path and reason.
 
     Args:
         paths: Audio files.
@@ -67,22 +112,35 @@ def extract_all(
         num_workers: Processes; ``None`` = ``os.cpu_count()``; 0 = in this process.
         progress: Show a tqdm bar.
         desc: Bar label.
-        load: Read every file's features back and return them. ``False`` only fills the cache
-            (``prepare_data``: the features are read once, later, in ``setup``) and returns ``[]``.
+        load: Read every file's features back and return them, and warn once about degenerate
+            audio (silent, clipped, truncated, shorter than a frame) with counts and file names.
+            ``False`` only fills the cache (``prepare_data``: the features are read once, later,
+            in ``setup``) and returns ``[]``.
+        on_error: ``raise``: an :class:`ExtractionError` listing every failed file. ``collect``:
+            failed files give ``None`` in the results and are listed in ``stats["errors"]``.
 
     Returns:
         The per-file feature dicts (see :func:`compute_features`) and run statistics.
+
+    Raises:
+        ExtractionError: Some files failed (``on_error="raise"``).
+        RuntimeError: A worker process died (killed, e.g. out of memory).
     """
     start = time.perf_counter()
     paths = [str(p) for p in paths]
-    todo = [p for p in dict.fromkeys(paths) if not cache.path_for(p).exists()]
-    stats = ExtractionStats(files=len(paths), computed=len(todo), cached=len(paths) - len(todo), audio_seconds=0.0)
+    todo = [p for p in dict.fromkeys(paths) if not cache.path_for(p).exists()] if paths else []
+    stats = ExtractionStats(files=len(paths), computed=len(todo), cached=len(paths) - len(todo), audio_seconds=0.0,
+                            errors={}, issues={})
+    errors: dict[str, str] = stats["errors"]
     workers = (os.cpu_count() or 1) if num_workers is None else num_workers
     if todo:
         bar = tqdm(total=len(todo), desc=desc, unit="file", disable=not progress, dynamic_ncols=True)
         if workers <= 1 or len(todo) == 1:
             for p in todo:
-                stats["audio_seconds"] += _compute_and_store(p, cache.config, str(cache.dir))
+                try:
+                    stats["audio_seconds"] += _compute_and_store(p, cache.config, str(cache.dir))
+                except (AudioError, FeatureError, OSError, RuntimeError, ValueError) as err:
+                    errors[p] = _message(err)
                 bar.update()
         else:
             ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
@@ -91,33 +149,58 @@ def extract_all(
                 pending = set(futures)
                 try:
                     while pending:
-                        done, pending = wait(pending, timeout=1.0, return_when=FIRST_EXCEPTION)
+                        done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                         for fut in done:
                             try:
-                                stats["audio_seconds"] += fut.result()  # re-raises the worker's error, file named
+                                stats["audio_seconds"] += fut.result()
                             except BrokenProcessPool as err:
-                                in_flight = [futures[f] for f in futures if f.done() and not f.cancelled() and f.exception()][:5]
+                                left = [futures[f] for f in pending][:5]
                                 raise RuntimeError(
-                                    f"A feature-extraction process died (killed, e.g. out of memory); files still "
-                                    f"pending include {in_flight}. Finished files are cached: re-run to resume, with "
-                                    "data.extract_workers=0 to find the file or with fewer workers to save memory."
+                                    f"A feature-extraction process died (killed, e.g. out of memory) while working on "
+                                    f"{futures[fut]}; files still pending include {left}. Finished files are cached: "
+                                    "re-run to resume, with data.extract_workers=0 to find the file or with fewer "
+                                    "workers to save memory."
                                 ) from err
+                            except Exception as err:  # noqa: BLE001 - collected, reported with the file below
+                                errors[futures[fut]] = _message(err)
                             bar.update()
-                            bar.set_postfix(audio_s=f"{stats['audio_seconds']:.0f}")
+                            bar.set_postfix(audio_s=f"{stats['audio_seconds']:.0f}", failed=len(errors))
                 except BaseException:
                     for fut in pending:
                         fut.cancel()
                     bar.close()
                     raise
         bar.close()
-    results = []
+    if errors and on_error == "raise":
+        raise ExtractionError(
+            format_errors(errors, len(paths)) + "\nFix or remove them and re-run (finished files are cached), or set "
+            "data.skip_bad_files=true to leave them out (they are then listed in the run's results).",
+            errors,
+        )
+    results: list[dict[str, np.ndarray] | None] = []
+    issues: dict[str, list[str]] = stats["issues"]
     for p in paths if load else ():
+        if p in errors:
+            results.append(None)
+            continue
         feats = cache.load(p)
-        if feats is None:  # an entry was unreadable: recompute it here
-            _compute_and_store(p, cache.config, str(cache.dir))
+        if feats is None:  # a missing or bad entry (reported by the cache): recompute it here
+            try:
+                _compute_and_store(p, cache.config, str(cache.dir))
+            except (AudioError, FeatureError, OSError, RuntimeError, ValueError) as err:
+                errors[p] = _message(err)
+                if on_error == "raise":
+                    raise ExtractionError(format_errors({p: errors[p]}, len(paths)), {p: errors[p]}) from err
+                results.append(None)
+                continue
             feats = cache.load(p)
             assert feats is not None
+        for kind in feats.get("issues", np.zeros(0, dtype=np.str_)).tolist():
+            if p not in issues.setdefault(kind, []):
+                issues[kind].append(p)
         results.append(feats)
+    if issues:
+        warnings.warn(format_issues(issues, len(set(paths))), stacklevel=2)
     stats["wall_seconds"] = time.perf_counter() - start
     if stats["computed"]:
         log.info(

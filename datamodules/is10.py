@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 import uuid
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -62,11 +63,13 @@ def write_lld_config(frame_size: float = 0.128, frame_shift: float = 0.032, dire
     Args:
         frame_size: Window length in seconds for both framers.
         frame_shift: Hop in seconds for both framers.
-        directory: Where to write; defaults to a per-user temp folder. The file name carries a
-            hash of the content, so concurrent writers and different framings never clash.
+        directory: Where to write; defaults to a private per-user temp folder (mode 0700, owned
+            by this user, else refused). The file name carries a hash of the content, so
+            concurrent writers and different framings never clash.
 
     Returns:
-        Path of the config file.
+        Path of the config file, whose content has been checked: an existing file that differs
+        from what this function writes (edited, truncated, planted) is replaced, with a warning.
     """
     if not (0 < frame_shift <= frame_size):
         raise ValueError(f"Expected 0 < frame_shift <= frame_size, got frame_shift={frame_shift}, frame_size={frame_size}.")
@@ -92,14 +95,44 @@ def write_lld_config(frame_size: float = 0.128, frame_shift: float = 0.032, dire
     )
     edited += f"\n[lldcat:cVectorConcat]\nreader.dmLevel = lld;lld_de\nwriter.dmLevel = {_LLD_LEVEL}\nincludeSingleElementFields = 1\n"
     digest = hashlib.sha1(edited.encode()).hexdigest()[:12]
-    directory = Path(directory) if directory else Path(tempfile.gettempdir()) / "sermodels-opensmile"
-    directory.mkdir(parents=True, exist_ok=True)
+    if directory:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+    else:
+        directory = _private_dir(Path(tempfile.gettempdir()) / f"sermodels-opensmile-{_uid()}")
     path = directory / f"IS10_paraling_compat_{digest}.conf"
-    if not path.exists():
+    try:
+        current = path.read_text() if path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        current = ""
+    if current != edited:
+        if current is not None:
+            warnings.warn(
+                f"{path}: the openSMILE config differs from the one this version writes (edited or planted); "
+                "replacing it.",
+                stacklevel=2,
+            )
         tmp = path.with_suffix(f".tmp-{os.getpid()}-{uuid.uuid4().hex}")
         tmp.write_text(edited)
         tmp.replace(path)
     return path
+
+
+def _uid() -> str:
+    return str(os.getuid()) if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+
+
+def _private_dir(directory: Path) -> Path:
+    """A temp folder only this user can write (others could plant a config openSMILE runs)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if hasattr(os, "getuid"):
+        st = directory.stat()
+        if st.st_uid != os.getuid() or st.st_mode & 0o022:
+            raise RuntimeError(
+                f"{directory} belongs to another user or is writable by others, so an openSMILE config there "
+                "could be replaced: remove it, or set TMPDIR to a private folder."
+            )
+    return directory
 
 
 @functools.lru_cache(maxsize=8)

@@ -166,6 +166,7 @@ class LinearBaselineModule(SERModule):
     def on_test_start(self) -> None:
         if not bool(self.net.fitted):
             raise RuntimeError("This linear baseline was never fitted: test a checkpoint written by `ser fit`.")
+        super().on_test_start()
 
     def configure_optimizers(self) -> Any:
         return None

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 import yaml
+
+from sermodels.checkpoints import CheckpointError, load_checkpoint  # one safe loader, one error type
 
 __all__ = [
     "CONFIG_KEY",
@@ -41,8 +42,6 @@ PREDICT_DATA_KEYS = (
 _LINK_TARGETS = ("num_classes", "class_names")
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable, or lacks what the caller needs (message says how to fix)."""
 
 
 class RunConfigInCheckpoint(L.Callback):
@@ -72,10 +71,7 @@ def read_checkpoint(path: str | Path, what: str = "--ckpt_path") -> dict[str, An
             f"{what} {p}: no such file; expected a checkpoint written by `ser fit` "
             "(e.g. runs/strl_ser/ravdess/checkpoints/last.ckpt)."
         )
-    try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure: say which file and why
-        raise CheckpointError(f"{what} {p}: not a readable PyTorch checkpoint ({type(err).__name__}: {err}).") from err
+    ckpt = load_checkpoint(p)  # weights-only: a crafted pickle is refused with a clear error
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{what} {p}: expected a Lightning checkpoint (a dict with 'state_dict'), got something else.")
     return ckpt

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import csv
 import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
-from datamodules.datamodule import SERDataModule
+from datamodules.datamodule import SERDataModule, checkpoint_feature_settings, feature_setting_mismatches
 from sermodels.checkpoint import RunConfigInCheckpoint, model_config, predict_data_config, read_checkpoint
+from sermodels.checkpoints import load_checkpoint
 from sermodels.module import SERModule
 from sermodels.predict import UtterancePredictionWriter
 from sermodels.predict_report import claim_output_dir
@@ -21,6 +23,8 @@ from sermodels.predict_report import claim_output_dir
 __all__ = ["SERCLI", "cli_main", "main", "run_tag", "checkpoint_class_names", "checkpoint_predict_args"]
 
 _EVAL_SUBCOMMANDS = ("test", "validate", "predict")
+#: ``--ckpt_path`` values that name no file (Lightning resolves them itself).
+_SPECIAL_CKPT = ("best", "last", "hpc", "registry")
 
 
 class SERCLI(LightningCLI):
@@ -75,10 +79,8 @@ class SERCLI(LightningCLI):
             # changed folder; the restored weights are the --ckpt_path ones, nothing is lost.
             warnings.filterwarnings("ignore", message="The dirpath has changed from", category=UserWarning)
         config = self.config[self.subcommand] if self.subcommand else self.config
-        if self.subcommand == "predict" and not config.data.get("classes") and config.get("ckpt_path"):
-            # The model is built before the checkpoint loads: take its class names from the file,
-            # so predicting with a csv/folder-corpus model needs neither the corpus nor data.classes.
-            config.data.classes = checkpoint_class_names(config.ckpt_path)
+        if self.subcommand:
+            self._check_checkpoint(config)  # safe read; feature settings; predict: class names
         if self.subcommand == "predict":
             # Predicting needs none of the callbacks that wrote the checkpoint (e.g. ModelCheckpoint).
             warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`, callbacks", category=UserWarning)
@@ -112,8 +114,51 @@ class SERCLI(LightningCLI):
             version += f"-{self.subcommand}"
         init.version = version
 
+    def _check_checkpoint(self, config: Any) -> None:
+        """Read ``--ckpt_path`` once, safely, before anything is built or extracted.
+
+        - Lightning gets ``weights_only=True`` unless ``--weights_only false`` was given (its default
+          for ``http(s)://`` checkpoints unpickles arbitrary objects), and the file is first read
+          here weights-only, so a crafted checkpoint is refused with a clear error.
+        - Feature settings (segment length, hop, frames, HSF scope, normalisation) must be the ones
+          the checkpoint was trained with: ``test``/``validate``/resumed ``fit`` refuse a mismatch
+          naming both values; ``predict`` uses the checkpoint's settings and says so.
+        - ``predict`` takes the class names from the checkpoint, so a csv/folder-corpus model
+          predicts without its corpus or ``data.classes``.
+        """
+        if config.get("weights_only") is None:
+            config.weights_only = True
+        ckpt = config.get("ckpt_path")
+        if not ckpt or str(ckpt) in _SPECIAL_CKPT:
+            return
+        state = load_checkpoint(ckpt, weights_only=bool(config.weights_only))
+        self._ckpt_progress = {"global_step": int(state.get("global_step", 0)), "epoch": int(state.get("epoch", 0))}
+        data = config.get("data")
+        if data is None:
+            return
+        saved = checkpoint_feature_settings(state)
+        mismatches = feature_setting_mismatches(saved, dict(data), saved.get("inputs"))
+        if mismatches and self.subcommand == "predict":
+            for key, (theirs, _) in mismatches.items():
+                data[key] = theirs
+            rank_zero_warn(
+                "predict uses the feature settings the checkpoint was trained with: "
+                + ", ".join(f"data.{k} {theirs!r} (given: {ours!r})" for k, (theirs, ours) in mismatches.items())
+            )
+        elif mismatches:
+            raise ValueError(
+                f"The checkpoint {ckpt} was trained with other feature settings than this {self.subcommand} run: "
+                + "; ".join(f"data.{k} is {ours!r} here but {theirs!r} in the checkpoint" for k, (theirs, ours) in mismatches.items())
+                + ". Its scores would be silently wrong: pass the fit's settings (e.g. the same config files, or the "
+                "run's config.yaml)."
+            )
+        if self.subcommand == "predict" and not data.get("classes"):
+            names = (state.get(SERDataModule.__qualname__) or {}).get("class_names")
+            data.classes = list(names) if names else None
+
     def _check_inputs(self) -> None:
-        """The net's inputs must be among what the data module extracts (before any extraction)."""
+        """The net's inputs must be among what the data module extracts, and its segments long
+        enough for the net (both before any extraction)."""
         net, dm = getattr(self.model, "net", None), self.datamodule
         needs, has = tuple(getattr(net, "inputs", ())), tuple(getattr(dm, "inputs", ()))
         missing = [k for k in needs if k not in has]
@@ -121,6 +166,22 @@ class SERCLI(LightningCLI):
             raise ValueError(
                 f"{type(net).__name__} reads {list(needs)} but data.inputs is {list(has)}: "
                 f"set --data.inputs '{list(needs)}' (missing {missing})."
+            )
+        min_frames = getattr(net, "min_frames", None)
+        if "lld" in needs and min_frames and dm.num_frames < min_frames:
+            fc = dm.feature_config
+            need = (min_frames - 1) * fc.frame_shift + fc.frame_size
+            raise ValueError(
+                f"data.segment_length {fc.segment_length} s gives {dm.num_frames} LLD frames "
+                f"(frame_size {fc.frame_size} s, frame_shift {fc.frame_shift} s), but {type(net).__name__} needs at least "
+                f"{min_frames}: set --data.segment_length {need:.3f} or more (or a smaller data.frame_shift)."
+            )
+        min_samples = getattr(net, "min_samples", None)
+        if "wave" in needs and min_samples and dm.segment_samples < min_samples:
+            raise ValueError(
+                f"data.segment_length {dm.feature_config.segment_length} s ({dm.segment_samples} samples) is shorter than "
+                f"{type(net).__name__} accepts ({min_samples} samples at {dm.sample_rate} Hz): set --data.segment_length "
+                f"{min_samples / dm.sample_rate:.3f} or more."
             )
         unused = [k for k in has if k not in needs]
         if unused:
@@ -132,10 +193,24 @@ class SERCLI(LightningCLI):
 
     def before_fit(self) -> None:
         """Store the resolved model and data config in every checkpoint, so the checkpoint alone
-        rebuilds the model (``ser predict --ckpt_path X``, ``ser-export``)."""
+        rebuilds the model (``ser predict --ckpt_path X``, ``ser-export``); a resumed fit keeps the
+        CSV history of the epochs before the checkpoint.
+
+        CSVLogger deletes a run folder's ``metrics.csv`` when it starts; on ``--ckpt_path`` the rows
+        logged before the checkpoint (``step < global_step``) are read first and written again, so
+        ``metrics.csv`` holds every epoch once, as in an uninterrupted run.
+        """
         config = self.config[self.subcommand] if self.subcommand else self.config
         dump = yaml.safe_load(self._parser(self.subcommand).dump(config, skip_none=False, skip_validation=True))
         self.trainer.callbacks.append(RunConfigInCheckpoint({"model": dump.get("model"), "data": dump.get("data") or {}}))
+        progress = getattr(self, "_ckpt_progress", None)
+        if progress is None:
+            return
+        for logger in self.trainer.loggers:
+            if isinstance(logger, CSVLogger) and self.trainer.is_global_zero:
+                kept = keep_csv_history(logger, progress["global_step"])
+                rank_zero_info(f"Resuming from epoch {progress['epoch']} (step {progress['global_step']}): "
+                               f"kept {kept} rows of {Path(logger.log_dir) / 'metrics.csv'}.")
 
     def before_predict(self) -> None:
         """``ser predict`` writes utterance-level predictions.csv (and a timeline) unless a writer is configured."""
@@ -147,12 +222,13 @@ class SERCLI(LightningCLI):
 
 
 def checkpoint_class_names(ckpt_path: str) -> list[str] | None:
-    """Class names stored by :class:`SERDataModule` in a checkpoint (None if absent/unreadable)."""
-    try:
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True)
-    except Exception:  # noqa: BLE001 - missing / not a checkpoint: Lightning reports it with the path
-        return None
-    names = state.get(SERDataModule.__qualname__, {}).get("class_names") if isinstance(state, dict) else None
+    """Class names stored by :class:`SERDataModule` in a checkpoint (None if absent).
+
+    Raises:
+        sermodels.checkpoints.CheckpointError: Missing file, or one a weights-only load refuses.
+    """
+    state = load_checkpoint(ckpt_path)
+    names = (state.get(SERDataModule.__qualname__) or {}).get("class_names")
     return list(names) if names else None
 
 
@@ -177,6 +253,24 @@ def checkpoint_predict_args(argv: list[str]) -> list[str] | None:
     state = read_checkpoint(ckpt)
     stored = {"model": model_config(state, ckpt), "data": predict_data_config(state, ckpt)}
     return ["predict", "--config", yaml.safe_dump(stored, sort_keys=False), *argv[1:]]
+
+
+def keep_csv_history(logger: CSVLogger, global_step: int) -> int:
+    """Carry the rows of ``logger``'s existing ``metrics.csv`` logged before ``global_step`` into the
+    new run's file (which CSVLogger would otherwise start empty); returns how many were kept."""
+    path = Path(logger.log_dir) / "metrics.csv"
+    rows: list[dict[str, str]] = []
+    if path.is_file():
+        with path.open(newline="") as fh:
+            for row in csv.DictReader(fh):
+                step = row.get("step") or ""
+                if step.lstrip("-").isdigit() and int(step) < global_step:
+                    rows.append({k: v for k, v in row.items() if k is not None and v not in ("", None)})
+    writer = logger.experiment  # creating the writer removes the old file
+    writer.metrics[:0] = rows
+    if rows:
+        logger.save()
+    return len(rows)
 
 
 def run_tag(data: Any, seed_everything: Any) -> str:

@@ -10,13 +10,30 @@ from typing import Any, Literal
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import nn
 from torch.nn import functional as F
 
 from sermodels.metrics import UtteranceMetrics, plot_confusion_matrix, segment_metric_collection
+from sermodels.rng import collect_rng_state, restore_rng_state
 
-__all__ = ["SERModule", "STRLSERModule", "STACNNModule", "format_metrics_table", "describe_split"]
+__all__ = [
+    "SERModule", "STRLSERModule", "STACNNModule", "NonFiniteError", "format_metrics_table", "describe_split",
+    "nonfinite_tensors",
+]
+
+#: Checkpoint key of the generators' state (a resumed fit continues their draws exactly).
+RNG_STATE_KEY = "rng_state"
+
+
+class NonFiniteError(FloatingPointError):
+    """Training diverged (NaN/inf loss) or a net holds NaN/inf weights; the message says what to try."""
+
+
+def nonfinite_tensors(module: nn.Module) -> list[str]:
+    """Names of the parameters and buffers of ``module`` that hold a NaN or infinite value."""
+    named = [*module.named_parameters(), *module.named_buffers()]
+    return [name for name, t in named if t.is_floating_point() and not bool(torch.isfinite(t).all())]
 
 SCALAR_KEYS = (
     "wa", "ua", "macro_precision", "weighted_precision", "macro_f1", "weighted_f1", "paper_macro_f1", "paper_weighted_f1",
@@ -137,6 +154,8 @@ class SERModule(L.LightningModule):
             return self._mixup_step(batch, alpha)
         logits = self(batch)
         loss = F.cross_entropy(logits, batch["target"], label_smoothing=self.hparams.label_smoothing)
+        if not bool(torch.isfinite(loss)):
+            self._diverged(f"the training loss is {float(loss.detach())}", batch_idx, batch)
         self.train_seg(logits.detach(), batch["target"])
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(logits))
         self.log_dict(self.train_seg, on_step=False, on_epoch=True, batch_size=len(logits))
@@ -176,6 +195,69 @@ class SERModule(L.LightningModule):
         if "segment_index" in batch:
             out["segment_index"] = batch["segment_index"]
         return out
+
+    # ------------------------------------------------------------------ non-finite values
+    def _diverged(self, what: str, batch_idx: int | None = None, batch: dict[str, torch.Tensor] | None = None) -> None:
+        where = f"epoch {self.current_epoch}" + (f", batch {batch_idx}" if batch_idx is not None else "")
+        detail = ""
+        if batch is not None:
+            bad_inputs = [k for k in self.net.inputs if not bool(torch.isfinite(batch[k]).all())]
+            detail = (f" The batch's {bad_inputs} hold NaN/inf values: the features are broken, not the training."
+                      if bad_inputs else " The batch's inputs are finite.")
+        bad = nonfinite_tensors(self.net)
+        if bad:
+            detail += f" Non-finite weights: {bad[:5]}{' ...' if len(bad) > 5 else ''}."
+        raise NonFiniteError(
+            f"Training diverged at {where}: {what}.{detail} The fit is stopped so no NaN weights are saved "
+            "(the last good checkpoint is kept). Try a lower learning rate (--model.init_args.optimizer.init_args.lr), "
+            "gradient clipping (--trainer.gradient_clip_val 1.0) or 32-bit precision (--trainer.precision 32)."
+        )
+
+    def _check_weights(self, stage: str) -> None:
+        bad = nonfinite_tensors(self)
+        if bad:
+            source = getattr(self.trainer, "ckpt_path", None) or "the model in memory"
+            raise NonFiniteError(
+                f"Refusing to {stage}: {source} holds NaN/inf weights ({bad[:5]}{' ...' if len(bad) > 5 else ''}), "
+                "so every score would be meaningless. It comes from a diverged fit: re-train with a lower learning "
+                "rate or gradient clipping, or pick an earlier checkpoint."
+            )
+
+    def on_train_epoch_end(self) -> None:
+        bad = nonfinite_tensors(self.net)
+        if bad:
+            self._diverged(f"weights became NaN/inf ({bad[:5]})")
+
+    def on_validation_start(self) -> None:
+        self._check_weights("validate")
+
+    def on_test_start(self) -> None:
+        self._check_weights("test")
+
+    def on_predict_start(self) -> None:
+        self._check_weights("predict")
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to write non-finite weights; store the generators' state (exact resume)."""
+        bad = [k for k, v in checkpoint.get("state_dict", {}).items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+        if bad:
+            self._diverged(f"the weights to be checkpointed hold NaN/inf values ({bad[:5]})")
+        checkpoint[RNG_STATE_KEY] = collect_rng_state()
+        for logger in self.loggers:  # a run killed later keeps the rows logged up to this checkpoint
+            logger.save()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Resume the generators where the checkpoint left them (``fit`` only: evaluation draws nothing)."""
+        trainer = self._trainer
+        fitting = trainer is not None and trainer.state.fn is not None and trainer.state.fn.value == "fit"
+        if fitting and RNG_STATE_KEY in checkpoint:
+            restore_rng_state(checkpoint[RNG_STATE_KEY])
+        elif fitting:
+            rank_zero_warn(
+                "This checkpoint holds no random-generator state (written by an older version): the resumed fit "
+                "continues, but its dropout draws differ from an uninterrupted run's."
+            )
 
     # ------------------------------------------------------------------ epoch ends
     def _log_epoch(self, utt: UtteranceMetrics, seg: Any, stage: str) -> dict[str, torch.Tensor]:

@@ -43,6 +43,7 @@ class FilePrediction:
         segment_probs: ``(S, C)`` per-segment softmax outputs, in time order.
         starts, ends: ``(S,)`` segment start / end in seconds (an end is clipped to the file's length);
             ``None`` where the segment times are unknown.
+        error: Why the file has no prediction (unreadable audio, ...); empty for a predicted file.
     """
 
     path: Path
@@ -51,10 +52,11 @@ class FilePrediction:
     segment_probs: np.ndarray
     starts: np.ndarray | None = None
     ends: np.ndarray | None = None
+    error: str = ""
 
 
 def aggregate_segments(segment_probs: np.ndarray, aggregation: str = "mean") -> tuple[np.ndarray, int]:
-    """One utterance's probabilities and class from its segments, as ``UtteranceMetrics`` does.
+    """One utterance's probabilities and class from its segments: :func:`sermodels.metrics.aggregate_segments`.
 
     Args:
         segment_probs: ``(S, C)`` softmax outputs of the utterance's segments.
@@ -70,13 +72,14 @@ def aggregate_segments(segment_probs: np.ndarray, aggregation: str = "mean") -> 
     p = np.asarray(segment_probs, dtype=np.float64)
     if p.ndim != 2 or len(p) == 0:
         raise ValueError(f"Expected segment probabilities of shape (segments >= 1, classes), got {p.shape}.")
-    mean = p.mean(axis=0)
-    if aggregation == "mean":
-        return mean, int(mean.argmax())
-    if aggregation != "vote":
+    if aggregation not in ("mean", "vote"):
         raise ValueError(f"Expected aggregation 'mean' or 'vote', got {aggregation!r}.")
-    votes = np.bincount(p.argmax(axis=1), minlength=p.shape[1])
-    return mean, int(np.where(votes == votes.max(), mean, -np.inf).argmax())
+    import torch  # the bundle path computes features with torch anyway
+
+    from sermodels.metrics import aggregate_segments as aggregate  # the one definition (test metrics too)
+
+    _, mean, preds, _ = aggregate(torch.as_tensor(p), torch.zeros(len(p), dtype=torch.long), aggregation)  # type: ignore[arg-type]
+    return mean[0].numpy(), int(preds[0])
 
 
 def segment_times(bounds: np.ndarray, num_samples: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -133,13 +136,14 @@ def claim_output_dir(output: str | Path | None, ckpt_path: str | Path | None, ov
 
 
 def write_predictions_csv(path: Path, results: Sequence[FilePrediction], class_names: Sequence[str]) -> Path:
-    """``path, prediction, p_<class>...``: one row per file."""
+    """``path, prediction, p_<class>..., error``: one row per file (a failed file: its error, nothing else)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["path", "prediction", *[f"p_{n}" for n in class_names]])
+        writer.writerow(["path", "prediction", *[f"p_{n}" for n in class_names], "error"])
         for r in results:
-            writer.writerow([str(r.path), r.label, *[f"{float(v):.4f}" for v in r.probs]])
+            probs = [""] * len(class_names) if r.error else [f"{float(v):.4f}" for v in r.probs]
+            writer.writerow([str(r.path), r.label, *probs, r.error])
     return path
 
 
@@ -211,6 +215,9 @@ def format_predictions_table(results: Sequence[FilePrediction], class_names: Seq
     lines = [title, head, "-" * len(head)]
     for r in results[:max_rows]:
         name = r.path.name if len(r.path.name) <= width else "..." + r.path.name[-(width - 3):]
+        if r.error:
+            lines.append(f"{name:<{width}}  ERROR: {r.error[:100]}")
+            continue
         conf = 100 * float(r.probs[class_names.index(r.label)]) if r.label in class_names else float("nan")
         probs = " ".join(f"{100 * float(v):8.1f}" for v in r.probs)
         lines.append(f"{name:<{width}}  {r.label:<12} {conf:5.1f}% {len(r.segment_probs):>5}  {probs}")

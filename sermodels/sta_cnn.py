@@ -364,6 +364,11 @@ class STACNN(nn.Module):
             return torch.cat(parts, dim=-1)
         return torch.stack(parts).sum(0)
 
+    @property
+    def min_samples(self) -> int:
+        """Shortest input wave: ``1 + samples // hop`` front-end frames must reach ``frames_per_step``."""
+        return max(1, (self.frames_per_step - 1) * self.frontend.hop_length)
+
     def forward(self, wave: Tensor) -> Tensor:
         """Classify waves.
 

@@ -344,6 +344,7 @@ class STRLSER(nn.Module):
         self.num_classes = num_classes
         self.lld_dim = lld_dim
         self.num_frames = num_frames
+        self.min_frames = MIN_FRAMES  # checked against data.segment_length before extraction
         self.hsf_dim = hsf_dim
         self.temporal_encoder = temporal_encoder
         self.temporal_pooling = temporal_pooling

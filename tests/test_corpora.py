@@ -149,12 +149,12 @@ def ravdess_zip(tmp_path: Path, fake) -> Path:
 
 def test_ravdess_download_from_file_url(tmp_path: Path, ravdess_zip: Path) -> None:
     root = tmp_path / "data" / "RAVDESS"
-    corpus = load_ravdess(root, download=True, url=ravdess_zip.as_uri(), progress=False)
+    corpus = load_ravdess(root, download=True, url=ravdess_zip.as_uri(), progress=False, verify=False)
     assert len(corpus) == 6 and corpus.speakers() == ["Actor_01", "Actor_02", "Actor_03"]
     assert (root / ravdess_zip.name).is_file()  # the archive is kept next to the data
     assert not [p for p in root.iterdir() if p.name.startswith(".")]  # no temp files left
     ravdess_zip.unlink()  # second load: the data is there, nothing is fetched
-    again = load_ravdess(root, download=True, url=ravdess_zip.as_uri(), progress=False)
+    again = load_ravdess(root, download=True, url=ravdess_zip.as_uri(), progress=False, verify=False)
     assert again.utt_ids() == corpus.utt_ids()
 
 
@@ -171,7 +171,7 @@ def test_ravdess_download_verifies_md5(tmp_path: Path, ravdess_zip: Path) -> Non
 def test_ravdess_local_archive_wrapped_in_a_folder(tmp_path: Path, fake) -> None:
     tree = fake.ravdess(tmp_path / "tree", actors=[4, 7], per_actor=1)
     archive = _zip_tree(tree, tmp_path / "copy.zip", prefix="Audio_Speech_Actors_01-24/")
-    corpus = load_ravdess(tmp_path / "root", download=True, archive=archive)
+    corpus = load_ravdess(tmp_path / "root", download=True, archive=archive, verify=False)
     assert corpus.root == (tmp_path / "root" / "Audio_Speech_Actors_01-24").resolve()
     assert corpus.speakers() == ["Actor_04", "Actor_07"]
 
@@ -198,7 +198,7 @@ def _zip_without_actors(folder: Path) -> Path:
 def test_ravdess_download_failures(tmp_path: Path, make, error: type[Exception], match: str) -> None:
     url = make(tmp_path).as_uri()
     with pytest.raises(error, match=match):
-        load_ravdess(tmp_path / "root", download=True, url=url, progress=False)
+        load_ravdess(tmp_path / "root", download=True, url=url, progress=False, verify=False)
 
 
 # ---------------------------------------------------------------------------------------------
