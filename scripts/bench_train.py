@@ -23,6 +23,7 @@ import json
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -72,8 +73,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", default=None, help="write the figures as JSON here")
     args = ap.parse_args(own)
 
+    scratch = tempfile.mkdtemp(prefix="bench_train-")  # Lightning's config.yaml etc. go here, not into the cwd
     common = [*passthrough, "--data.progress=false", "--trainer.enable_progress_bar=false", "--trainer.logger=false",
-              "--trainer.enable_checkpointing=false", "--trainer.callbacks=[]"]
+              "--trainer.enable_checkpointing=false", "--trainer.callbacks=[]", f"--trainer.default_root_dir={scratch}"]
     cli = cli_main(common, run=False)
     model, dm = cli.model, cli.datamodule
     dm.prepare_data()
