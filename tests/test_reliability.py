@@ -309,9 +309,9 @@ def test_skip_bad_files_leaves_them_out_and_lists_them(tmp_path: Path) -> None:
 def test_predict_writes_an_error_row_and_predicts_the_rest(trained: tuple[list[str], Path], tmp_path: Path) -> None:
     args, ckpt = trained
     clips = [_noise(tmp_path / "a.wav", 1.5, seed=1), _corrupt(tmp_path / "b.wav"), _noise(tmp_path / "c.wav", 2.5, seed=2)]
-    cli_main(["predict", *args, f"--ckpt_path={ckpt}", "--trainer.logger.init_args.version=bad",
+    cli_main(["predict", *args, f"--ckpt_path={ckpt}", f"--output={tmp_path / 'pred'}",
               f"--data.predict_paths={json.dumps([str(c) for c in clips])}"])
-    out = Path(ckpt).parents[2] / "bad-predict" / "predictions.csv"
+    out = tmp_path / "pred" / "predictions.csv"
     rows = list(csv.DictReader(out.open()))
     assert [r["path"] for r in rows] == [str(c) for c in clips]
     assert rows[0]["prediction"] and rows[2]["prediction"] and not rows[0]["error"]
