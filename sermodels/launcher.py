@@ -6,7 +6,12 @@ do. The launcher keeps the rendered help of ``ser --help`` and ``ser <subcommand
 ``$SER_CACHE/help/``, keyed by a fingerprint of this package's source files (size, mtime), the
 installed versions of torch, lightning, jsonargparse and torchmetrics, and the terminal width. The
 first call after an install or a code change renders it as before and stores it; later calls print
-it in milliseconds. Every other command goes straight to :func:`sermodels.cli.main`.
+it in milliseconds.
+
+``ser predict --bundle DIR --data.predict_paths '[a.wav, folder/]' [--output O] [--timeline true]``
+predicts with an exported bundle (``ser-export``) through :mod:`sermodels.bundle`: onnxruntime and
+the feature code, no Lightning, so a cold call on one file takes a few seconds instead of the
+LightningCLI's start-up. Every other command goes straight to :func:`sermodels.cli.main`.
 """
 
 from __future__ import annotations
@@ -64,9 +69,57 @@ def help_cache_path(argv: list[str]) -> Path | None:
     return _cache_root() / "help" / f"{name}-{_fingerprint()}.txt"
 
 
+def bundle_predict_args(argv: list[str]) -> list[str] | None:
+    """``predict --bundle DIR ...`` -> the arguments of ``python -m sermodels.bundle``; else None.
+
+    Raises:
+        SystemExit: A bundle request with an option the bundle path does not take (named).
+    """
+    if not argv or argv[0] != "predict" or not any(a == "--bundle" or a.startswith("--bundle=") for a in argv):
+        return None
+
+    import yaml
+
+    values: dict[str, str] = {}
+    rest = argv[1:]
+    i = 0
+    while i < len(rest):
+        key, _, value = rest[i].partition("=")
+        if not value:
+            if i + 1 >= len(rest):
+                raise SystemExit(f"ser predict --bundle: {key} needs a value.")
+            value, i = rest[i + 1], i + 1
+        values[key] = value
+        i += 1
+    allowed = {"--bundle", "--data.predict_paths", "--output", "--timeline"}
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise SystemExit(
+            f"ser predict --bundle takes only {sorted(allowed)}; got {unknown}. A bundle carries its own feature "
+            "settings; to change them, predict from the checkpoint instead (--ckpt_path)."
+        )
+    paths = yaml.safe_load(values.get("--data.predict_paths", "[]"))
+    paths = [paths] if isinstance(paths, str) else list(paths or [])
+    if not paths:
+        raise SystemExit("ser predict --bundle: give the audio, e.g. --data.predict_paths '[clip.wav, folder/]'.")
+    out = [values["--bundle"], *map(str, paths)]
+    if "--output" in values:
+        out += ["--output", values["--output"]]
+    if str(values.get("--timeline", "false")).lower() in ("true", "1", "yes"):
+        out.append("--timeline")
+    return out
+
+
 def main() -> None:
-    """``ser``: print a cached help text when there is one, else run the LightningCLI."""
+    """``ser``: print a cached help text when there is one, predict from a bundle without Lightning,
+    else run the LightningCLI."""
     argv = sys.argv[1:]
+    bundle_args = bundle_predict_args(argv)
+    if bundle_args is not None:
+        from sermodels.bundle import main as bundle_main
+
+        bundle_main(bundle_args)
+        return
     cached = help_cache_path(argv)
     if cached is not None and cached.is_file():
         sys.stdout.write(cached.read_text())

@@ -76,7 +76,7 @@ def aggregate_segments(segment_probs: np.ndarray, aggregation: str = "mean") -> 
         raise ValueError(f"Expected aggregation 'mean' or 'vote', got {aggregation!r}.")
     import torch  # the bundle path computes features with torch anyway
 
-    from sermodels.metrics import aggregate_segments as aggregate  # the one definition (test metrics too)
+    from sermodels.aggregation import aggregate_segments as aggregate  # the one definition (test metrics too)
 
     _, mean, preds, _ = aggregate(torch.as_tensor(p), torch.zeros(len(p), dtype=torch.long), aggregation)  # type: ignore[arg-type]
     return mean[0].numpy(), int(preds[0])

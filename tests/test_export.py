@@ -130,6 +130,21 @@ def test_bundle_matches_pytorch_and_ser_predict(model: str, checkpoints: dict[st
     assert len(timeline) == sum(len(r.segment_probs) for r in results)
     assert [float(r["start_s"]) for r in timeline] == pytest.approx([s for r in results for s in r.starts], abs=1e-3)
 
+    # `ser predict --bundle` (the launcher's Lightning-free path) writes the same predictions.
+    import sys
+
+    from sermodels.launcher import main as ser
+
+    argv = sys.argv
+    sys.argv = ["ser", "predict", "--bundle", str(out), f"--data.predict_paths={json.dumps([str(a) for a in audio])}",
+                "--output", str(tmp_path / "via-ser")]
+    try:
+        ser()
+    finally:
+        sys.argv = argv
+    fast = list(csv.DictReader((tmp_path / "via-ser" / "predictions.csv").open()))
+    assert [(r["path"], r["prediction"]) for r in fast] == [(r["path"], r["prediction"]) for r in rows]
+
 
 def test_bundle_loader_does_not_import_lightning() -> None:
     code = "import sys, sermodels.bundle; bad = [m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning')]; print(bad); sys.exit(bool(bad))"

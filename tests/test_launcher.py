@@ -49,3 +49,16 @@ def test_help_is_cached_and_served_without_torch(tmp_path: Path, monkeypatch: py
     # A failing request (bad subcommand) is passed through with its exit status, and not cached.
     bad = _ser(["nonsense", "--help"], tmp_path)
     assert bad.returncode != 0
+
+
+def test_bundle_predict_arguments() -> None:
+    from sermodels.launcher import bundle_predict_args
+
+    assert bundle_predict_args(["predict", "--ckpt_path", "x.ckpt"]) is None  # the Lightning path
+    assert bundle_predict_args(["fit", "--bundle", "b"]) is None
+    got = bundle_predict_args(["predict", "--bundle", "b", "--data.predict_paths", "[a.wav, d/]", "--output=o", "--timeline", "true"])
+    assert got == ["b", "a.wav", "d/", "--output", "o", "--timeline"]
+    with pytest.raises(SystemExit, match="takes only"):
+        bundle_predict_args(["predict", "--bundle", "b", "--data.predict_paths", "[a.wav]", "--data.segment_length", "2"])
+    with pytest.raises(SystemExit, match="give the audio"):
+        bundle_predict_args(["predict", "--bundle", "b"])
