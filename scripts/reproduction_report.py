@@ -57,6 +57,13 @@ STUDY = [
     Study("strl_emodb_hsf_utterance", "STRL-SER", "emodb", "80/20", "HSFs per utterance", "30 ep, lr x0.9", "scripts/study_strl_ser_emodb.sh"),
     Study("strl_emodb_leaky_segment_split", "STRL-SER", "emodb", "80/20",
           "segment-level split, HSFs per utterance", "30 ep, lr x0.9", "scripts/study_strl_ser_emodb.sh", leaky=True),
+    Study("strl_emodb_fusion_622", "STRL-SER", "emodb", "6:2:2", "HSFs per utterance", "30 ep, lr x0.9", "scripts/study_more.sh"),
+    Study("strl_emodb_hsf_segment_622", "STRL-SER", "emodb", "6:2:2", "HSFs per segment", "30 ep, lr x0.9", "scripts/study_more.sh"),
+    Study("strl_emodb_speaker", "STRL-SER", "emodb", "speaker", "fusion tokens = branches", "30 ep, lr x0.9", "scripts/study_more.sh"),
+    Study("strl_emodb_hsf_utterance_150ep", "STRL-SER", "emodb", "80/20", "HSFs per utterance, branches",
+          "150 ep, lr x0.95 (paper)", "scripts/study_more.sh"),
+    Study("sta_emodb", "STA-CNN", "emodb", "6:2:2", "defaults (2.0 s segments, 60 epochs, best on validation)", "60 ep",
+          "scripts/study_more.sh"),
     Study("strl_ravdess_hsf_segment", "STRL-SER", "ravdess", "80/20", "HSFs per segment", "30 ep, lr x0.9", "scripts/study_strl_ser_ravdess.sh"),
     Study("strl_ravdess_hsf_utterance", "STRL-SER", "ravdess", "80/20", "HSFs per utterance", "30 ep, lr x0.9", "scripts/study_strl_ser_ravdess.sh"),
     Study("strl_ravdess_leaky_segment_split", "STRL-SER", "ravdess", "80/20",
@@ -186,8 +193,10 @@ def render(study: Path) -> str:
               "Baseline UA is the linear baseline on exactly the same splits (same seeds or folds); Δ UA is the",
               "paired difference (reading minus baseline per split), mean ± std.",
               "",
-              "| model | corpus | split | reading | schedule | n | WA | UA | baseline UA (same splits) | Δ UA (paired) | paper WA |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "*val UA* is the validation score the runner may select on (only where validation is not the reported set).",
+              "",
+              "| model | corpus | split | reading | schedule | n | val UA | WA | UA | baseline UA (same splits) | Δ UA (paired) | paper WA |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     missing = []
     for s in STUDY:
         groups = _load(study, s.folder)
@@ -202,16 +211,18 @@ def render(study: Path) -> str:
             ua = g["metrics"]["ua"]
             base_ua, delta = _paired(study, s, g, split) if base else ("—", "—")
             paper = PAPER_WA.get((s.model, s.corpus, s.split), "—") if g["protocol"] != "speaker" else "—"
-            lines.append(f"| {s.model} | {s.corpus} | {split} | {label} | {s.schedule} | {g['n']} | {_pm(g['metrics']['wa'])} | "
-                         f"{_pm(ua)} | {base_ua} | {delta} | {paper} |")
+            lines.append(f"| {s.model} | {s.corpus} | {split} | {label} | {s.schedule} | {g['n']} | {_pm(g.get('val_ua'))} | "
+                         f"{_pm(g['metrics']['wa'])} | {_pm(ua)} | {base_ua} | {delta} | {paper} |")
             if "best_epoch_on_reported_set" in g:
                 b = g["best_epoch_on_reported_set"]
                 lines.append(f"| {s.model} | {s.corpus} | {split} | **LEAKY** {s.reading}{point}: best epoch picked on the reported set | "
-                             f"{s.schedule} | {g['n']} | {_pm(b['wa'])} | {_pm(b['ua'])} | | | |")
+                             f"{s.schedule} | {g['n']} | | {_pm(b['wa'])} | {_pm(b['ua'])} | | | |")
     for model, corpus, split, reading, schedule, wa, ua, n in EARLIER:
-        lines.append(f"| {model} | {corpus} | {split} | {reading} (earlier single run) | {schedule} | {n} | {wa} | {ua} | "
-                     f"{_pm(_baseline(study, corpus, split)['metrics']['ua']) if _baseline(study, corpus, split) else '—'} | | "
-                     f"{PAPER_WA.get((model, corpus, split), '—')} |")
+        base0 = _baseline_trials(study, corpus, split, ["paper-seed0"])  # the earlier runs used seed 0's split
+        b = f"{100 * base0['paper-seed0']:.2f} (seed 0)" if base0 else "—"
+        d = f"{float(ua) - 100 * base0['paper-seed0']:+.2f}" if base0 else "—"
+        lines.append(f"| {model} | {corpus} | {split} | {reading} (earlier single run, seed 0) | {schedule} | {n} | | {wa} | {ua} | "
+                     f"{b} | {d} | {PAPER_WA.get((model, corpus, split), '—')} |")
     lines += ["", "Commands (each folder's `experiment.json`):", ""]
     for s in STUDY:
         cmd = _command(study, s.folder)
