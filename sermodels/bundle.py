@@ -145,8 +145,38 @@ class Bundle:
         return FilePrediction(Path(path), mean, self.class_names[index], probs, starts, ends)
 
     def predict(self, paths: Sequence[str | Path]) -> list[FilePrediction]:
-        """:meth:`predict_file` for every audio file (folders are searched recursively)."""
-        return [self.predict_file(p) for p in expand_paths(paths)]
+        """:meth:`predict_file` for every audio file (folders are searched recursively).
+
+        A file that cannot be read or featurised gets a result with its ``error`` (and no
+        prediction); the others are predicted, as ``ser predict`` does.
+        """
+        from datamodules.audio import AudioError
+        from datamodules.is10 import FeatureError
+
+        results = []
+        for p in expand_paths(paths):
+            try:
+                results.append(self.predict_file(p))
+            except (AudioError, FeatureError) as err:
+                n = len(self.class_names)
+                results.append(FilePrediction(Path(p), np.full(n, np.nan), "", np.zeros((0, n)), error=str(err)))
+        return results
+
+    def report(self, results: Sequence[FilePrediction], output: str | Path | None, timeline: bool = False) -> None:
+        """Print the table; with ``output``, write predictions.csv (and the timeline CSV + pictures)."""
+        print(format_predictions_table(results, self.class_names, f"Predictions of {self.model_name}: {len(results)} file(s)"))
+        failed = [r for r in results if r.error]
+        if failed:
+            print(f"{len(failed)} of {len(results)} files have no prediction, e.g. {failed[0].path}: {failed[0].error}")
+        if output is None:
+            return
+        out = Path(output)
+        write_predictions_csv(out / "predictions.csv", results, self.class_names)
+        if timeline:
+            usable = [r for r in results if not r.error]
+            write_timeline_csv(out / "timeline.csv", usable, self.class_names)
+            plot_timelines(out / "timeline", usable, self.class_names, self.model_name)
+        print(f"Wrote {out / 'predictions.csv'}")
 
 
 def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
@@ -178,17 +208,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--timeline", action="store_true", help="Also timeline.csv and timeline/*.png (needs --output).")
     args = parser.parse_args(argv)
     bundle = Bundle(args.bundle)
-    results = bundle.predict(args.audio)
-    print(format_predictions_table(results, bundle.class_names, f"Predictions of {bundle.model_name}: {len(results)} file(s)"))
-    if args.output:
-        out = Path(args.output)
-        if (out / "predictions.csv").exists():
-            raise SystemExit(f"--output {out} already holds predictions.csv; pass another --output.")
-        write_predictions_csv(out / "predictions.csv", results, bundle.class_names)
-        if args.timeline:
-            write_timeline_csv(out / "timeline.csv", results, bundle.class_names)
-            plot_timelines(out / "timeline", results, bundle.class_names, bundle.model_name)
-        print(f"Wrote {out / 'predictions.csv'}")
+    if args.output and (Path(args.output) / "predictions.csv").exists():
+        raise SystemExit(f"--output {args.output} already holds predictions.csv; pass another --output.")
+    bundle.report(bundle.predict(args.audio), args.output, args.timeline)
 
 
 if __name__ == "__main__":

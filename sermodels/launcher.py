@@ -11,7 +11,10 @@ it in milliseconds.
 ``ser predict --bundle DIR --data.predict_paths '[a.wav, folder/]' [--output O] [--timeline true]``
 predicts with an exported bundle (``ser-export``) through :mod:`sermodels.bundle`: onnxruntime and
 the feature code, no Lightning, so a cold call on one file takes a few seconds instead of the
-LightningCLI's start-up. Every other command goes straight to :func:`sermodels.cli.main`.
+LightningCLI's start-up. ``ser predict --ckpt_path X --data.predict_paths [...]`` (with at most
+``--output``, ``--timeline``, ``--overwrite``) does the same from a checkpoint
+(:mod:`sermodels.fastpredict`); any other option, or a checkpoint without a stored run config,
+takes the LightningCLI. Every other command goes straight to :func:`sermodels.cli.main`.
 """
 
 from __future__ import annotations
@@ -110,10 +113,65 @@ def bundle_predict_args(argv: list[str]) -> list[str] | None:
     return out
 
 
+_FAST_PREDICT = {"--ckpt_path", "--data.predict_paths", "--output", "--timeline", "--overwrite"}
+
+
+def _options(args: list[str]) -> dict[str, str] | None:
+    """``--key value`` / ``--key=value`` pairs, or None if anything else is among them."""
+    values: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        key, eq, value = args[i].partition("=")
+        if not key.startswith("--"):
+            return None
+        if not eq:
+            if i + 1 >= len(args):
+                return None
+            value, i = args[i + 1], i + 1
+        values[key] = value
+        i += 1
+    return values
+
+
+def fast_predict(argv: list[str]) -> bool:
+    """``predict --ckpt_path X --data.predict_paths [...] [--output O] [--timeline B] [--overwrite B]``
+    without Lightning (:class:`sermodels.fastpredict.CheckpointPredictor`). Returns False when the
+    call needs the LightningCLI (other options, configs, or a checkpoint without a stored config)."""
+    if not argv or argv[0] != "predict":
+        return False
+    values = _options(argv[1:])
+    if values is None or "--ckpt_path" not in values or "--data.predict_paths" not in values or set(values) - _FAST_PREDICT:
+        return False
+    import yaml
+
+    from sermodels.fastpredict import CheckpointPredictor, FastPathUnavailable
+    from sermodels.predict_report import claim_output_dir
+
+    try:
+        predictor = CheckpointPredictor(values["--ckpt_path"])
+    except FastPathUnavailable:
+        return False
+    flag = lambda key: str(values.get(key, "false")).lower() in ("true", "1", "yes")  # noqa: E731
+    paths = yaml.safe_load(values["--data.predict_paths"])
+    paths = [paths] if isinstance(paths, str) else list(paths or [])
+    try:
+        out = claim_output_dir(values.get("--output"), values["--ckpt_path"], flag("--overwrite"))
+    except (FileExistsError, ValueError) as err:
+        raise SystemExit(str(err)) from err
+    try:
+        results = predictor.predict(paths)
+    except ValueError as err:  # a path that is neither audio nor a folder with audio
+        raise SystemExit(f"data.predict_paths: {err}") from err
+    predictor.report(results, out, flag("--timeline"))
+    return True
+
+
 def main() -> None:
-    """``ser``: print a cached help text when there is one, predict from a bundle without Lightning,
-    else run the LightningCLI."""
+    """``ser``: print a cached help text when there is one, predict from a bundle or a checkpoint
+    without Lightning where possible, else run the LightningCLI."""
     argv = sys.argv[1:]
+    if fast_predict(argv):
+        return
     bundle_args = bundle_predict_args(argv)
     if bundle_args is not None:
         from sermodels.bundle import main as bundle_main

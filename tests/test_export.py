@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -192,3 +193,41 @@ def test_model_card_takes_the_runs_test_metrics(checkpoints: dict[str, Path], tm
     with pytest.raises(ValueError, match="seed=7"):
         export_bundle(str(ckpt), output=str(tmp_path / "b2"), test_metrics=str(other))
     (test_dir / "test_metrics.json").unlink()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", list(MODELS))
+def test_checkpoint_fast_predict_equals_lightning_predict(model: str, checkpoints: dict[str, Path], audio: list[Path],
+                                                          tmp_path: Path, ser_cache: Path) -> None:
+    """`ser predict --ckpt_path X --data.predict_paths ...` runs without Lightning and predicts the same."""
+    import subprocess
+    import sys
+
+    from sermodels.fastpredict import CheckpointPredictor
+
+    ckpt = checkpoints[model]
+    paths = json.dumps([str(a) for a in audio])
+    cli_main(["predict", f"--ckpt_path={ckpt}", f"--data.predict_paths={paths}", f"--data.cache_dir={ser_cache}",
+              "--data.extract_workers=0", "--data.progress=false", f"--output={tmp_path / 'lightning'}",
+              "--trainer.enable_progress_bar=false"])
+    slow = list(csv.DictReader((tmp_path / "lightning" / "predictions.csv").open()))
+    fast = CheckpointPredictor(ckpt).predict(audio)
+    assert [r["prediction"] for r in slow] == [r.label for r in fast]
+    names = CheckpointPredictor(ckpt).class_names
+    for row, result in zip(slow, fast):
+        np.testing.assert_allclose([float(row[f"p_{c}"]) for c in names], result.probs, atol=2e-4)
+    # Through the `ser` entry point, in a fresh process: no Lightning imported, same files written.
+    script = ("import sys; sys.argv = ['ser', *sys.argv[1:]]; from sermodels.launcher import main; main(); "
+              "sys.stderr.write('LIGHTNING=%s' % ('lightning' in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", script, "predict", "--ckpt_path", str(ckpt), "--data.predict_paths", paths,
+                           "--output", str(tmp_path / "fast"), "--timeline", "true"],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "SER_CACHE": str(ser_cache)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "LIGHTNING=False" in done.stderr
+    rows = list(csv.DictReader((tmp_path / "fast" / "predictions.csv").open()))
+    assert [(r["path"], r["prediction"]) for r in rows] == [(r["path"], r["prediction"]) for r in slow]
+    assert (tmp_path / "fast" / "timeline.csv").is_file()
+    # A second call with the same --output is refused, as on the Lightning path.
+    again = subprocess.run([sys.executable, "-c", script, "predict", "--ckpt_path", str(ckpt), "--data.predict_paths", paths,
+                            "--output", str(tmp_path / "fast")], capture_output=True, text=True, timeout=600)
+    assert again.returncode != 0 and "already holds predictions.csv" in again.stderr
