@@ -6,9 +6,10 @@ import dataclasses
 import functools
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -284,3 +285,21 @@ def compute_features(path: str | Path, config: FeatureConfig) -> dict[str, np.nd
     if config.wave:
         out["wave"] = segments.numpy().astype(np.float32)
     return out
+
+
+def feature_config_from_hparams(hparams: Mapping[str, Any]) -> tuple[FeatureConfig, list[str]]:
+    """The data module's :class:`FeatureConfig` and inputs from its hyperparameters (as ``SERDataModule`` builds them)."""
+    inputs = list(hparams.get("inputs") or ["lld", "hsf"])
+    config = FeatureConfig(
+        segment_length=hparams.get("segment_length", 1.4),
+        segment_hop=hparams.get("segment_hop"),
+        min_last_segment=hparams.get("min_last_segment", 0.5),
+        segment_mode=hparams.get("segment_mode", "segments"),
+        frame_size=hparams.get("frame_size", 0.128),
+        frame_shift=hparams.get("frame_shift", 0.032),
+        lld="lld" in inputs,
+        hsf="hsf" in inputs,
+        hsf_scope=hparams.get("hsf_scope", "segment"),
+        wave="wave" in inputs,
+    )
+    return config, inputs

@@ -32,7 +32,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from datamodules.features import FEATURE_VERSION, FeatureConfig
+from datamodules.features import (
+    FEATURE_VERSION,
+    FeatureConfig,
+    feature_config_from_hparams,
+)
 from datamodules.is10 import HSF_DIM, LLD_DIM, OPENSMILE_VERSION
 from sermodels.checkpoint import (
     CheckpointError,
@@ -51,24 +55,6 @@ BUNDLE_VERSION = 1
 #: Largest |ONNX - PyTorch| logit difference accepted at export time.
 EXPORT_TOLERANCE = 1e-3
 OPSET = 18
-
-
-def feature_config_from_hparams(hparams: dict[str, Any]) -> tuple[FeatureConfig, list[str]]:
-    """The data module's :class:`FeatureConfig` and inputs from its hyperparameters (as ``SERDataModule`` builds them)."""
-    inputs = list(hparams.get("inputs") or ["lld", "hsf"])
-    config = FeatureConfig(
-        segment_length=hparams.get("segment_length", 1.4),
-        segment_hop=hparams.get("segment_hop"),
-        min_last_segment=hparams.get("min_last_segment", 0.5),
-        segment_mode=hparams.get("segment_mode", "segments"),
-        frame_size=hparams.get("frame_size", 0.128),
-        frame_shift=hparams.get("frame_shift", 0.032),
-        lld="lld" in inputs,
-        hsf="hsf" in inputs,
-        hsf_scope=hparams.get("hsf_scope", "segment"),
-        wave="wave" in inputs,
-    )
-    return config, inputs
 
 
 def _input_shapes(inputs: tuple[str, ...], features: FeatureConfig) -> dict[str, tuple[int, ...]]:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from datamodules.features import FeatureConfig
+from datamodules.features import feature_config_from_hparams
 from sermodels.bundle import Bundle
 
 __all__ = ["CheckpointPredictor", "FastPathUnavailable"]
@@ -79,18 +79,7 @@ class CheckpointPredictor(Bundle):
             raise FastPathUnavailable(f"{path}: cannot rebuild the net ({err})") from err
         self.net.eval()
         self.input_names = list(self.net.inputs)
-        self.features = FeatureConfig(
-            segment_length=data.get("segment_length", 1.4),
-            segment_hop=data.get("segment_hop"),
-            min_last_segment=data.get("min_last_segment", 0.5),
-            segment_mode=data.get("segment_mode", "segments"),
-            frame_size=data.get("frame_size", 0.128),
-            frame_shift=data.get("frame_shift", 0.032),
-            lld="lld" in inputs,
-            hsf="hsf" in inputs,
-            hsf_scope=data.get("hsf_scope", "segment"),
-            wave="wave" in inputs,
-        )
+        self.features, _ = feature_config_from_hparams({**data, "inputs": inputs})
         self.norm = {k: v.numpy().astype(np.float32) for k, v in (dm.get("norm") or {}).items()}
         self.normalize = bool(data.get("normalize", True))
         self.batch_size = batch_size
