@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["plot_heatmap", "plot_learning_curves", "plot_recall_bars", "read_learning_curves"]
 
@@ -168,6 +169,7 @@ def plot_learning_curves(history: Sequence[Mapping[str, float]], path: str | Pat
             score_ax.plot(xs, [100 * y for y in ys], marker="." if len(xs) < 30 else None, label=label)
     score_ax.set(xlabel="epoch", ylabel="% (utterances)", title="validation UA / WA")
     for ax in (loss_ax, score_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
