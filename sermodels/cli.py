@@ -19,6 +19,7 @@ from sermodels.checkpoints import load_checkpoint
 from sermodels.module import SERModule
 from sermodels.predict import UtterancePredictionWriter
 from sermodels.predict_report import claim_output_dir
+from sermodels.results import WANDB_KEY, RunResults, SERSaveConfigCallback, new_wandb_run_id, wandb_loggers
 
 __all__ = ["SERCLI", "cli_main", "main", "run_tag", "checkpoint_class_names", "checkpoint_predict_args"]
 
@@ -70,9 +71,8 @@ class SERCLI(LightningCLI):
           ``ravdess-split1-seed1``); ``test``/``validate``/``predict`` add ``-<subcommand>``
           (CSVLogger wipes a reused folder's metrics, which would erase fit's training curves).
           Idempotent: a run's saved ``config.yaml`` passed back in keeps its folder name.
-        - W&B: the configs' ``version`` would make every run (and every sweep trial) reuse one W&B
-          run id, so it is dropped (W&B makes a unique id; ``--trainer.logger.init_args.id``
-          resumes a given run) and the run is *named* after the tagged version instead.
+        - W&B: see :meth:`_wandb_run` (one W&B run and one local folder per fit; test/validate
+          log into the fit's run).
         """
         if self.subcommand in _EVAL_SUBCOMMANDS:
             # They log to `<version>-<subcommand>`, so restoring a ModelCheckpoint always reports a
@@ -103,16 +103,51 @@ class SERCLI(LightningCLI):
             if tag and not version.endswith(tag):
                 version += tag
         if str(getattr(logger, "class_path", "")).endswith("WandbLogger"):
-            if init.get("id") is None:
-                init.version = None
-            if isinstance(version, str) and version:
-                init.name = version  # the W&B display name: e.g. ravdess-speaker-fold3
+            self._wandb_run(config, init, version if isinstance(version, str) and version else "run")
             return
         if not isinstance(version, str) or not version:
             return
         if self.subcommand in _EVAL_SUBCOMMANDS:
             version += f"-{self.subcommand}"
         init.version = version
+
+    def _wandb_run(self, config: Any, init: Any, version: str) -> None:
+        """One W&B run and one local folder per fit; ``test``/``validate`` log into the fit's run.
+
+        - Run id: ``--trainer.logger.init_args.id`` if given; else, for ``test``/``validate`` and a
+          resumed ``fit``, the id stored in the ``--ckpt_path`` checkpoint (W&B resumes that run, so
+          the test scores sit in the fit's row); else a fresh id. The configs' fixed ``version``
+          (e.g. ``ravdess``) is never the id: every run and sweep trial would resume one W&B run.
+        - Display name: the tagged version (``ravdess-speaker-fold3``).
+        - Local folder (``save_dir``; config.yaml, test_metrics.json, PNGs, the ``wandb/`` files and
+          the checkpoints): ``<save_dir>/<name>/<version>-<run id>[-<subcommand>]``, e.g.
+          ``runs/strl_ser/ravdess-3kf9x2ab/``, so no two runs write into one folder. A run's saved
+          ``config.yaml`` passed back in keeps its folder.
+        """
+        stored = getattr(self, "_ckpt_wandb", None) or {}
+        run_id = init.get("id") or stored.get("id") or new_wandb_run_id()
+        init.id = str(run_id)
+        init.version = None
+        if init.get("resume") is None:
+            init.resume = "allow"  # wandb.init(resume=None) would refuse an existing id
+        if not init.get("project") and stored.get("project"):
+            init.project = stored["project"]
+        save_dir = Path(str(init.get("save_dir") or "runs"))
+        suffix = f"-{self.subcommand}" if self.subcommand in _EVAL_SUBCOMMANDS else ""
+        folder_names = {f"{version}-{run_id}", f"{version}-{run_id}{suffix}"} | {f"{version}-{run_id}-{c}" for c in _EVAL_SUBCOMMANDS}
+        if save_dir.name in folder_names:  # a run's own config.yaml: keep its folder, swap the suffix
+            save_dir = save_dir.parent
+        else:
+            save_dir = save_dir / str(init.get("name") or "ser")
+        folder = save_dir / f"{version}-{run_id}{suffix}"
+        init.save_dir = str(folder)
+        init.name = version  # the W&B display name: e.g. ravdess-speaker-fold3
+        # ModelCheckpoint would otherwise use <save_dir>/<project>/<id>/checkpoints.
+        for callback in config.trainer.get("callbacks") or []:
+            cb_init = getattr(callback, "init_args", None)
+            if str(getattr(callback, "class_path", "")).endswith("ModelCheckpoint") and cb_init is not None:
+                if cb_init.get("dirpath") is None:
+                    cb_init.dirpath = str(folder / "checkpoints")
 
     def _check_checkpoint(self, config: Any) -> None:
         """Read ``--ckpt_path`` once, safely, before anything is built or extracted.
@@ -132,6 +167,7 @@ class SERCLI(LightningCLI):
         if not ckpt or str(ckpt) in _SPECIAL_CKPT:
             return
         state = load_checkpoint(ckpt, weights_only=bool(config.weights_only))
+        self._ckpt_wandb = dict(state.get(WANDB_KEY) or {})
         self._ckpt_progress = {"global_step": int(state.get("global_step", 0)), "epoch": int(state.get("epoch", 0))}
         data = config.get("data")
         if data is None:
@@ -190,6 +226,28 @@ class SERCLI(LightningCLI):
     def instantiate_classes(self) -> None:
         super().instantiate_classes()
         self._check_inputs()  # every path (also run=False callers), before any extraction
+
+    def instantiate_trainer(self, **kwargs: Any) -> Any:
+        """Every trainer gets :class:`~sermodels.results.RunResults` (learning curves, test files and pictures)."""
+        trainer = super().instantiate_trainer(**kwargs)
+        if not any(isinstance(cb, RunResults) for cb in trainer.callbacks):
+            trainer.callbacks.append(RunResults())
+        return trainer
+
+    def _finish_wandb(self) -> None:
+        """Close the W&B run when the subcommand ends, so a later one in this process starts its own."""
+        for logger in wandb_loggers(self.trainer):
+            if logger._experiment is not None and self.trainer.is_global_zero:
+                logger.experiment.finish()
+
+    def after_fit(self) -> None:
+        self._finish_wandb()
+
+    def after_test(self) -> None:
+        self._finish_wandb()
+
+    def after_validate(self) -> None:
+        self._finish_wandb()
 
     def before_fit(self) -> None:
         """Store the resolved model and data config in every checkpoint, so the checkpoint alone
@@ -299,6 +357,7 @@ def cli_main(args: list[str] | None = None, run: bool = True) -> SERCLI:
         subclass_mode_model=True,
         args=args,
         run=run,
+        save_config_callback=SERSaveConfigCallback,
         save_config_kwargs={"overwrite": True},
     )
 

@@ -45,6 +45,9 @@ __all__ = ["Trial", "plan_trials", "aggregate", "main", "run_trial", "grid_point
 
 SUMMARY_KEYS = ("wa", "ua", "macro_f1", "weighted_f1", "macro_precision", "weighted_precision")
 SCALAR_KEYS = (*SUMMARY_KEYS, "paper_macro_f1", "paper_weighted_f1")
+#: Sweep-file keys the local runner does not take from a sweep file: ``data.root`` is a per-machine
+#: placeholder; protocol, fold and seeds are the runner's own (``--seeds``, ``--folds``, ``--fold-seeds``).
+_PLACEHOLDER_KEYS = ("data.root", "data.protocol", "data.fold", "data.seed", "seed_everything")
 
 
 @dataclass
@@ -92,9 +95,14 @@ def grid_points(grid_file: str | None, sets: list[str]) -> list[tuple[str, dict[
     if grid_file:
         sweep = yaml.safe_load(Path(grid_file).read_text())
         for key, spec in (sweep.get("parameters") or {}).items():
+            if key in _PLACEHOLDER_KEYS:
+                continue
             if "values" in spec:
                 axes[key] = list(spec["values"])
-            # W&B constants (``value:``) such as a placeholder data.root are not swept.
+            elif "value" in spec:
+                # A constant that defines the experiment (e.g. data.ratios [0.6, 0.2, 0.2], which keeps the
+                # selection split apart from the reported one) applies to every point, unnamed.
+                axes[key] = [spec["value"]]
     for item in sets:
         if "=" not in item:
             raise ValueError(f"--set expects key=value[,value...], got {item!r}")
@@ -262,6 +270,10 @@ def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "metrics": {k: _mean_std([m[k] for m in metrics]) for k in SCALAR_KEYS if all(k in m for m in metrics)},
             "recall": {c: _mean_std([m[f"recall/{c}"] for m in metrics]) for c in names if all(f"recall/{c}" in m for m in metrics)},
             "class_names": names,
+            # What the figures and reports say a group is: model, corpus, epochs trained.
+            "model": metrics[0].get("model"),
+            "corpus": (metrics[0].get("split") or {}).get("corpus"),
+            "epochs": sorted({r["epochs"] for r in rows if r.get("epochs") is not None}),
             "confusion_matrix": [
                 [sum(int(m["confusion_matrix"][i][j]) for m in metrics) for j in range(len(names))] for i in range(len(names))
             ],
@@ -433,13 +445,15 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _figures(groups: list[dict[str, Any]], out: Path) -> None:
-    """A pooled confusion matrix per point and protocol."""
+    """A pooled confusion matrix per point and protocol, titled with model, corpus, protocol and N."""
     import torch
 
     from sermodels.metrics import plot_confusion_matrix
 
     for g in groups:
-        title = f"{out.name} / {g['point']}: {g['protocol']} protocol, pooled over {g['n']} trials (utterances)"
+        n_utt = sum(sum(row) for row in g["confusion_matrix"])
+        title = (f"{g.get('model') or out.name}: confusion matrix pooled over {g['n']} trials ({g['point']})\n"
+                 f"{g.get('corpus') or '?'}, {g['protocol']} protocol; N = {n_utt} test utterances")
         plot_confusion_matrix(torch.tensor(g["confusion_matrix"]), g["class_names"],
                               out / g["point"] / f"confusion_{g['protocol']}.png", title)
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
@@ -14,7 +12,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import nn
 from torch.nn import functional as F
 
-from sermodels.metrics import UtteranceMetrics, plot_confusion_matrix, segment_metric_collection
+from sermodels.metrics import UtteranceMetrics, segment_metric_collection
 from sermodels.rng import collect_rng_state, restore_rng_state
 
 __all__ = [
@@ -89,8 +87,8 @@ class SERModule(L.LightningModule):
         class_names: Class names in target order (linked from the DataModule).
         aggregation: Utterance aggregation of segment outputs: ``mean`` of softmax or ``vote``.
         label_smoothing: Cross-entropy label smoothing (0 as in the papers).
-        artifacts: On ``test``, write ``metrics.json``, the confusion matrix PNG and
-            per-utterance predictions into the logger's folder.
+        artifacts: On ``test``, let :class:`sermodels.results.RunResults` (a callback every ``ser``
+            trainer has) write ``test_metrics.json`` and the confusion matrix PNG into the run folder.
         compile: Run the net through ``torch.compile`` (the module's weights and checkpoints
             are unchanged: only the forward is compiled). Mixed precision is the trainer's
             switch: ``--trainer.precision bf16-mixed``; losses, softmax outputs and metrics stay
@@ -276,25 +274,9 @@ class SERModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         metrics = self._log_epoch(self.test_utt, self.test_seg, "test")
+        # Result files and pictures are written from this by sermodels.results.RunResults (a callback).
         self.last_test_metrics = {k: v.detach().cpu() for k, v in metrics.items()}
-        if self.hparams.artifacts and self.trainer.is_global_zero:
-            self._write_artifacts(metrics)
         self.test_utt.reset()
-
-    def _write_artifacts(self, metrics: dict[str, torch.Tensor]) -> None:
-        out = Path(self.trainer.log_dir or self.trainer.default_root_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        split = dict(getattr(self.trainer.datamodule, "split_info", None) or {})
-        rank_zero_info("\n" + format_metrics_table(metrics, "Utterance-level test metrics (%)" + describe_split(split)))
-        record = {k: v.tolist() if v.ndim else v.item() for k, v in metrics.items()}
-        record["class_names"] = self.class_names
-        record["split"] = split  # which protocol / fold / seed, and whether test was the validation set
-        (out / "test_metrics.json").write_text(json.dumps(record, indent=2) + "\n")
-        png = plot_confusion_matrix(metrics["confusion_matrix"].cpu(), self.class_names, out / "confusion_matrix.png", "Test confusion matrix (utterances)")
-        rank_zero_info(f"Test metrics: {out / 'test_metrics.json'}; confusion matrix: {png}")
-        for logger in self.loggers:
-            if type(logger).__name__ == "WandbLogger":
-                logger.log_image(key="test/confusion_matrix", images=[str(png)])
 
     # ------------------------------------------------------------------ hooks
     def on_fit_start(self) -> None:
