@@ -53,10 +53,11 @@ class Study:
 
 
 STUDY = [
-    Study("strl_emodb_hsf_segment", "STRL-SER", "emodb", "80/20", "HSFs per segment", "30 ep, lr x0.9", "scripts/study_strl_ser_emodb.sh"),
+    Study("strl_emodb_hsf_segment", "STRL-SER", "emodb", "80/20", "branch tokens, HSFs per segment", "30 ep, lr x0.9",
+          "scripts/study_strl_ser_emodb.sh"),
     Study("strl_emodb_hsf_utterance", "STRL-SER", "emodb", "80/20", "HSFs per utterance", "30 ep, lr x0.9", "scripts/study_strl_ser_emodb.sh"),
     Study("strl_emodb_leaky_segment_split", "STRL-SER", "emodb", "80/20",
-          "segment-level split, HSFs per utterance", "30 ep, lr x0.9", "scripts/study_strl_ser_emodb.sh", leaky=True),
+          "segment-level split, branch tokens, HSFs per utterance", "30 ep, lr x0.9", "scripts/study_strl_ser_emodb.sh", leaky=True),
     Study("strl_emodb_fusion_622", "STRL-SER", "emodb", "6:2:2", "HSFs per utterance", "30 ep, lr x0.9", "scripts/study_more.sh"),
     Study("strl_emodb_hsf_segment_622", "STRL-SER", "emodb", "6:2:2", "HSFs per segment", "30 ep, lr x0.9", "scripts/study_more.sh"),
     Study("strl_emodb_speaker", "STRL-SER", "emodb", "speaker", "fusion tokens = branches", "30 ep, lr x0.9", "scripts/study_more.sh"),
@@ -64,10 +65,12 @@ STUDY = [
           "150 ep, lr x0.95 (paper)", "scripts/study_more.sh"),
     Study("sta_emodb", "STA-CNN", "emodb", "6:2:2", "defaults (2.0 s segments, 60 epochs, best on validation)", "60 ep",
           "scripts/study_more.sh"),
-    Study("strl_ravdess_hsf_segment", "STRL-SER", "ravdess", "80/20", "HSFs per segment", "30 ep, lr x0.9", "scripts/study_strl_ser_ravdess.sh"),
-    Study("strl_ravdess_hsf_utterance", "STRL-SER", "ravdess", "80/20", "HSFs per utterance", "30 ep, lr x0.9", "scripts/study_strl_ser_ravdess.sh"),
+    Study("strl_ravdess_hsf_segment", "STRL-SER", "ravdess", "80/20", "branch tokens, HSFs per segment", "30 ep, lr x0.9",
+          "scripts/study_strl_ser_ravdess.sh"),
+    Study("strl_ravdess_hsf_utterance", "STRL-SER", "ravdess", "80/20", "branch tokens, HSFs per utterance", "30 ep, lr x0.9",
+          "scripts/study_strl_ser_ravdess.sh"),
     Study("strl_ravdess_leaky_segment_split", "STRL-SER", "ravdess", "80/20",
-          "segment-level split, HSFs per utterance", "30 ep, lr x0.9", "scripts/study_strl_ser_ravdess.sh", leaky=True),
+          "segment-level split, branch tokens, HSFs per utterance", "30 ep, lr x0.9", "scripts/study_strl_ser_ravdess.sh", leaky=True),
 ]
 
 # Readings measured before the runner existed (single seed, docs/results.md): kept for context.
@@ -206,10 +209,14 @@ def render(study: Path) -> str:
         for g in groups:
             split = "speaker" if g["protocol"] == "speaker" else s.split
             base = _baseline(study, s.corpus, split)
-            point = "" if g["point"] == "default" else f", {g['point']}"
+            swept = [f"{k.split('.')[-1]}={v}" for k, v in (g.get("overrides") or {}).items()
+                     if g["point"] != "default" and f"{k.split('.')[-1]}{v}" in g["point"]]
+            point = f", {', '.join(swept)}" if swept else ""
             label = ("**LEAKY** " if s.leaky else "") + s.reading + point
             ua = g["metrics"]["ua"]
             base_ua, delta = _paired(study, s, g, split) if base else ("—", "—")
+            if s.leaky:
+                delta = "n/a (leaky)"
             paper = PAPER_WA.get((s.model, s.corpus, s.split), "—") if g["protocol"] != "speaker" else "—"
             lines.append(f"| {s.model} | {s.corpus} | {split} | {label} | {s.schedule} | {g['n']} | {_pm(g.get('val_ua'))} | "
                          f"{_pm(g['metrics']['wa'])} | {_pm(ua)} | {base_ua} | {delta} | {paper} |")
