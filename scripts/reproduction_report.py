@@ -230,11 +230,13 @@ def render(study: Path) -> str:
         d = f"{float(ua) - 100 * base0['paper-seed0']:+.2f}" if base0 else "—"
         lines.append(f"| {model} | {corpus} | {split} | {reading} (earlier single run, seed 0) | {schedule} | {n} | | {wa} | {ua} | "
                      f"{b} | {d} | {PAPER_WA.get((model, corpus, split), '—')} |")
-    lines += ["", "Commands (each folder's `experiment.json`):", ""]
+    lines += ["", "Commands: each folder is made by the script named below (run from the repository root with the",
+              "corpus folders set, e.g. `EMODB=... OUT=~/study bash scripts/study_more.sh`); the exact call it made is in",
+              "the folder's `experiment.json`.", ""]
     for s in STUDY:
         cmd = _command(study, s.folder)
         if cmd:
-            lines.append(f"- `{s.folder}`: `{cmd}`")
+            lines.append(f"- `{s.folder}`: `{s.script}`")
     lines += ["", "## What the study says so far", ""]
     for model, text in NOTES.items():
         lines += [f"**{model}.** {text}", ""]

@@ -32,6 +32,7 @@ import csv
 import itertools
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -271,7 +272,7 @@ def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "recall": {c: _mean_std([m[f"recall/{c}"] for m in metrics]) for c in names if all(f"recall/{c}" in m for m in metrics)},
             "class_names": names,
             # What the figures and reports say a group is: model, corpus, epochs trained.
-            "model": metrics[0].get("model"),
+            "model": metrics[0].get("model") or _model_from_run(rows[0]),
             "corpus": (metrics[0].get("split") or {}).get("corpus"),
             "epochs": sorted({r["epochs"] for r in rows if r.get("epochs") is not None}),
             "confusion_matrix": [
@@ -291,6 +292,18 @@ def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         out.append(summary)
     return out
+
+
+def _model_from_run(result: dict[str, Any]) -> str | None:
+    """The net's class name from the trial's saved config.yaml (results written before they named it)."""
+    import yaml
+
+    path = Path(result.get("log_dir") or "") / "config.yaml"
+    if not path.is_file():
+        return None
+    model = (yaml.safe_load(path.read_text()) or {}).get("model") or {}
+    net = ((model.get("init_args") or {}).get("net") or {}).get("class_path") or model.get("class_path")
+    return str(net).rsplit(".", 1)[-1] if net else None
 
 
 def _val_at(result: dict[str, Any]) -> float | None:
@@ -418,7 +431,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=None, help="threads per trial (default: cores / jobs)")
     ap.add_argument("--title", default=None, help="title of summary.md")
     ap.add_argument("--dry-run", action="store_true", help="list the trials and exit")
+    ap.add_argument("--aggregate-only", action="store_true",
+                    help="run nothing: rebuild aggregate.json, summary.md and the figures from the trials' result.json")
     args = ap.parse_args(own)
+    if args.aggregate_only:
+        out = Path(args.out)
+        found = sorted(out.glob("*/*/result.json"))
+        if not found:
+            ap.error(f"--aggregate-only: {out} holds no */*/result.json")
+        previous = out / "experiment.json"
+        command = json.loads(previous.read_text())["command"] if previous.is_file() else "ser-experiment " + shlex.join(argv)
+        _write_aggregate([json.loads(p.read_text()) for p in found], out, args.title or f"Experiment {out.name}", command)
+        return
     if not args.seeds and not args.folds:
         ap.error("nothing to run: give --seeds S [S ...] (paper protocol) and/or --folds (speaker protocol)")
     if args.jobs < 1:
@@ -433,12 +457,16 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{t.point}/{t.name}: ser fit {' '.join(t.args())}")
         return
     out.mkdir(parents=True, exist_ok=True)
-    command = "ser-experiment " + " ".join(argv)
+    command = "ser-experiment " + shlex.join(argv)  # copy-pasteable: titles with spaces stay quoted
     (out / "experiment.json").write_text(json.dumps({"command": command, "points": points}, indent=2, default=str) + "\n")
     results = run_all(trials, out, args.jobs, args.threads)
+    _write_aggregate(results, out, args.title or f"Experiment {out.name}", command)
+
+
+def _write_aggregate(results: list[dict[str, Any]], out: Path, title: str, command: str) -> None:
     groups = aggregate(results)
     (out / "aggregate.json").write_text(json.dumps({"command": command, "groups": groups}, indent=2) + "\n")
-    md = summary_markdown(groups, args.title or f"Experiment {out.name}", command)
+    md = summary_markdown(groups, title, command)
     (out / "summary.md").write_text(md)
     _figures(groups, out)
     print(md)

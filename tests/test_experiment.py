@@ -137,3 +137,18 @@ def test_killed_fit_resumes_from_last_checkpoint(ser_cache: Path, tmp_path: Path
     second = experiment.run_trial(d)
     assert second["metrics"]["wa"] == pytest.approx(first["metrics"]["wa"])  # restored, not retrained
     assert second["epochs"] == 2
+
+
+def test_aggregate_only_rebuilds_from_result_files(tmp_path: Path) -> None:
+    out = tmp_path / "exp"
+    for name, wa in (("paper-seed0", 0.6), ("paper-seed1", 0.8)):
+        (out / "p" / name).mkdir(parents=True)
+        row = _result("p", "paper", name, wa, wa, [[1, 1], [0, 2]])
+        row["metrics"]["split"] = {"corpus": "synthetic"}
+        (out / "p" / name / "result.json").write_text(json.dumps(row))
+    experiment.main(["--out", str(out), "--aggregate-only", "--title", "two seeds"])
+    group = json.loads((out / "aggregate.json").read_text())["groups"][0]
+    assert group["n"] == 2 and group["metrics"]["wa"]["mean"] == pytest.approx(0.7) and group["corpus"] == "synthetic"
+    assert (out / "summary.md").read_text().startswith("# two seeds")
+    with pytest.raises(SystemExit):
+        experiment.main(["--out", str(tmp_path / "empty"), "--aggregate-only"])
