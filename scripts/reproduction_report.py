@@ -237,6 +237,11 @@ def render(study: Path) -> str:
         cmd = _command(study, s.folder)
         if cmd:
             lines.append(f"- `{s.folder}`: `{s.script}`")
+    lines += ["", "![per-class recall, STRL-SER vs baseline, RAVDESS](img/recall_strl_ravdess_vs_baseline.png)", "",
+              "*Per-class recall on RAVDESS, paper protocol 80/20 (speaker-dependent; test = validation, last epoch):",
+              "STRL-SER with branch tokens and HSFs per utterance (short schedule, 3 seeds) beside the linear baseline",
+              "(5 seeds); mean ± std over trials. Made with `ser-report recall ~/study/strl_ravdess_hsf_utterance",
+              "~/study/baseline_ravdess_8020 --protocol paper`.*"]
     lines += ["", "## What the study says so far", ""]
     for model, text in NOTES.items():
         lines += [f"**{model}.** {text}", ""]
