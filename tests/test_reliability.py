@@ -185,8 +185,8 @@ def test_test_with_other_feature_settings_is_refused(trained: tuple[list[str], P
     args, ckpt = trained
     with pytest.raises(ValueError, match=r"data.segment_length is 2.0 here but 1.4 in the checkpoint"):
         cli_main(["test", *args, "--data.segment_length=2.0", f"--ckpt_path={ckpt}"])
-    with pytest.raises(ValueError, match=r"data.hsf_scope is 'utterance' here but 'segment'"):
-        cli_main(["validate", *args, "--data.hsf_scope=utterance", f"--ckpt_path={ckpt}"])
+    with pytest.raises(ValueError, match=r"data.hsf_scope is 'segment' here but 'utterance'"):
+        cli_main(["validate", *args, "--data.hsf_scope=segment", f"--ckpt_path={ckpt}"])  # the config's is utterance
     state = torch.load(ckpt, weights_only=True)["SERDataModule"]
     assert state["features"]["segment_length"] == 1.4 and state["features"]["frame_shift"] == 0.032
 
