@@ -26,6 +26,7 @@ majority vote of the segments' predicted classes.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -413,8 +414,10 @@ def plot_confusion_matrix(
         yticklabels=names,
         xlabel="predicted",
         ylabel="true",
-        title=title,
     )
+    # Long titles (model, corpus, protocol, N) wrap to the figure's width instead of being cut off.
+    width = max(30, int(9 * (size + 1.0)))
+    ax.set_title("\n".join(textwrap.fill(line, width) for line in str(title).splitlines()), fontsize=9)
     ax.set_xticklabels(names, rotation=45, ha="right", rotation_mode="anchor")
     fontsize = 9 if num_classes <= 8 else 7
     for i in range(num_classes):
