@@ -99,7 +99,9 @@ NOTES = {
         "chose branch tokens (val UA 83.4; fused 82.1; every dimension 63.1) and functionals per utterance (83.4 vs "
         "77.5 per segment): these are now the defaults (docs/models.md). Against the linear baseline on the same splits "
         "the best leak-free STRL-SER gains +4.45 ± 1.95 UA points on RAVDESS and +1.74 ± 2.65 on EMO-DB (80/20): a "
-        "margin, short of the +5 target; the speaker protocol is still to be finished."
+        "margin, short of the +5 target. Under the speaker protocol (EMO-DB, 10 folds) validation again chose "
+        "functionals per utterance (val UA 71.6 vs segment), but the test UA, 70.53 ± 11.63, only matches the "
+        "baseline's 70.95 ± 11.69 on the same folds: across new speakers STRL-SER does not yet earn its place."
     ),
     "STA-CNN": (
         "The defaults match the paper on EMO-DB (80.37 vs 80.23, one seed) but sit 7 UA points below the linear "
@@ -110,8 +112,7 @@ NOTES = {
 }
 
 NOT_YET = [
-    "STRL-SER under the speaker protocol: EMO-DB 10 folds x HSF scope (`scripts/study_more.sh`, step 3) was running "
-    "when the first session ended; RAVDESS 6 folds.",
+    "STRL-SER under the speaker protocol on RAVDESS (6 folds); STA-CNN under the speaker protocol.",
     "The paper's 150-epoch schedule against the study's short one (`scripts/study_more.sh`, step 4), and RAVDESS "
     "over seeds with per-segment functionals (`WITH_SEGMENT_HSF=1 scripts/study_strl_ser_ravdess.sh`).",
     "A recipe that beats the baseline by +5 UA (paper protocol) and +3 UA (speaker protocol): opt-in regularisation "
