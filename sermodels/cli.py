@@ -14,8 +14,13 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from datamodules.datamodule import SERDataModule, checkpoint_feature_settings, feature_setting_mismatches
-from sermodels.checkpoint import RunConfigInCheckpoint, model_config, predict_data_config, read_checkpoint
-from sermodels.checkpoints import load_checkpoint
+from sermodels.checkpoint import (
+    RunConfigInCheckpoint,
+    load_checkpoint,
+    model_config,
+    predict_data_config,
+    read_checkpoint,
+)
 from sermodels.module import SERModule
 from sermodels.predict import UtterancePredictionWriter
 from sermodels.predict_report import claim_output_dir
@@ -283,7 +288,7 @@ def checkpoint_class_names(ckpt_path: str) -> list[str] | None:
     """Class names stored by :class:`SERDataModule` in a checkpoint (None if absent).
 
     Raises:
-        sermodels.checkpoints.CheckpointError: Missing file, or one a weights-only load refuses.
+        sermodels.checkpoint.CheckpointError: Missing file, or one a weights-only load refuses.
     """
     state = load_checkpoint(ckpt_path)
     names = (state.get(SERDataModule.__qualname__) or {}).get("class_names")

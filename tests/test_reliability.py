@@ -30,7 +30,7 @@ from datamodules.download import RAVDESS_SPEECH_MD5, DownloadError
 from datamodules.extract import ExtractionError, extract_all
 from datamodules.features import FeatureConfig, compute_features, extract_lld_chunked
 from datamodules.is10 import extract_lld, write_lld_config
-from sermodels.checkpoints import CheckpointError
+from sermodels.checkpoint import CheckpointError
 from sermodels.cli import checkpoint_class_names, cli_main
 from sermodels.metrics import UtteranceMetrics
 from sermodels.module import NonFiniteError
