@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Second round of the reproduction study (docs/reproduction.md): bf16 against fp32, STA-CNN's gaps
+# (input length) over seeds, and opt-in recipe switches for STRL-SER chosen on validation data
+# (EMO-DB 6:2:2, test held out), then the chosen recipe under every protocol on both corpora.
+#   EMODB=... RAVDESS=... OUT=~/study STEPS="bf16 sta_input recipe" bash scripts/study_recipe.sh
+# Steps (run in the order given by STEPS):
+#   bf16         STRL-SER defaults, EMO-DB 6:2:2, 3 seeds, bf16-mixed (compare: strl_emodb_fusion_622 branches, fp32)
+#   sta_input    STA-CNN, EMO-DB 6:2:2, 3 seeds: 1.0 / 2.0 / 3.0 s segments, and whole utterances cropped to 3 s
+#   recipe       STRL-SER, EMO-DB 6:2:2, 3 seeds, one switch at a time: mixup 0.2, label smoothing 0.1,
+#                weight decay 1e-4, dropout 0.5 (base = the bf16 step)
+#   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step) on EMO-DB 80/20 and
+#                speaker folds, RAVDESS 80/20 and speaker folds
+set -euo pipefail
+OUT=${OUT:-runs/study}; JOBS=${JOBS:-2}; STEPS=${STEPS:?set STEPS, e.g. "bf16 recipe"}
+SHORT=(--trainer.max_epochs 30 --model.init_args.scheduler.init_args.gamma 0.9)
+BF16=(--trainer.precision bf16-mixed)
+NET=model.init_args.net.init_args
+read -r -a RECIPE <<< "${RECIPE:-}"
+strl() { echo -c configs/strl_ser/base.yaml -c "configs/strl_ser/$1.yaml" --data.root; }
+
+for step in $STEPS; do
+  case $step in
+  bf16)
+    ser-experiment --out "$OUT/strl_emodb_622_bf16" --seeds 0 1 2 --jobs "$JOBS" --set 'data.ratios=[0.6,0.2,0.2]' \
+      --title "STRL-SER defaults, EMO-DB 6:2:2, bf16-mixed" -- $(strl emodb) "${EMODB:?}" "${SHORT[@]}" "${BF16[@]}" ;;
+  sta_input)
+    ser-experiment --out "$OUT/sta_emodb_input" --seeds 0 1 2 --jobs "$JOBS" --set data.segment_length=1.0,2.0,3.0 \
+      --title "STA-CNN, EMO-DB 6:2:2, segment length (best on validation)" -- \
+      -c configs/sta_cnn/base.yaml -c configs/sta_cnn/emodb.yaml --data.root "${EMODB:?}"
+    ser-experiment --out "$OUT/sta_emodb_crop" --seeds 0 1 2 --jobs "$JOBS" --set data.segment_mode=crop \
+      --set data.segment_length=3.0 --title "STA-CNN, EMO-DB 6:2:2, whole utterance cropped/padded to 3 s" -- \
+      -c configs/sta_cnn/base.yaml -c configs/sta_cnn/emodb.yaml --data.root "${EMODB:?}" ;;
+  recipe)
+    for sw in "model.init_args.mixup_alpha=0.2" "model.init_args.label_smoothing=0.1" \
+              "model.init_args.optimizer.init_args.weight_decay=0.0001" "$NET.dropout=0.5"; do
+      name=${sw##*.}; name=${name%%=*}
+      ser-experiment --out "$OUT/strl_emodb_622_recipe_$name" --seeds 0 1 2 --jobs "$JOBS" \
+        --set 'data.ratios=[0.6,0.2,0.2]' --set "$sw" \
+        --title "STRL-SER, EMO-DB 6:2:2, bf16, opt-in $sw" -- $(strl emodb) "${EMODB:?}" "${SHORT[@]}" "${BF16[@]}"
+    done ;;
+  final_emodb)
+    ser-experiment --out "$OUT/strl_emodb_recipe_8020" --seeds 0 1 2 --jobs "$JOBS" \
+      --title "STRL-SER + recipe (${RECIPE[*]}), EMO-DB 80/20" -- $(strl emodb) "${EMODB:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}"
+    ser-experiment --out "$OUT/strl_emodb_recipe_speaker" --folds --jobs "$JOBS" \
+      --title "STRL-SER + recipe (${RECIPE[*]}), EMO-DB speaker folds" -- $(strl emodb) "${EMODB:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" ;;
+  final_ravdess)
+    ser-experiment --out "$OUT/strl_ravdess_recipe_8020" --seeds 0 1 2 --jobs "$JOBS" \
+      --title "STRL-SER + recipe (${RECIPE[*]}), RAVDESS 80/20" -- $(strl ravdess) "${RAVDESS:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" ;;
+  final_ravdess_speaker)
+    ser-experiment --out "$OUT/strl_ravdess_recipe_speaker" --folds --jobs "$JOBS" \
+      --title "STRL-SER + recipe (${RECIPE[*]}), RAVDESS speaker folds" -- $(strl ravdess) "${RAVDESS:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" ;;
+  *) echo "unknown step: $step (see the header of $0)" >&2; exit 2 ;;
+  esac
+done
