@@ -8,6 +8,11 @@
 #   sta_input    STA-CNN, EMO-DB 6:2:2, 3 seeds: 1.0 / 2.0 / 3.0 s segments, and whole utterances cropped to 3 s
 #   recipe       STRL-SER, EMO-DB 6:2:2, 3 seeds, one switch at a time: mixup 0.2, label smoothing 0.1,
 #                weight decay 1e-4, dropout 0.5 (base = the bf16 step)
+#   readings     STRL-SER, EMO-DB 6:2:2, 3 seeds, bf16: overlapping segments (hop = half a segment) and
+#                "LLDs only" (the paper's ablation), against the bf16 step
+#   schedule150  STRL-SER defaults, EMO-DB 80/20, 3 seeds, bf16: the paper's 150 epochs x0.95 against the short
+#                schedule (compare: strl_emodb_hsf_utterance, fp32, 30 epochs x0.9)
+#   ravdess_speaker  STRL-SER defaults, RAVDESS speaker folds (6 x 4 actors), bf16
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
 set -euo pipefail
@@ -33,11 +38,24 @@ for step in $STEPS; do
   recipe)
     for sw in "model.init_args.mixup_alpha=0.2" "model.init_args.label_smoothing=0.1" \
               "model.init_args.optimizer.init_args.weight_decay=0.0001" "$NET.dropout=0.5"; do
-      name=${sw##*.}; name=${name%%=*}
+      name=${sw%%=*}; name=${name##*.}
       ser-experiment --out "$OUT/strl_emodb_622_recipe_$name" --seeds 0 1 2 --jobs "$JOBS" \
         --set 'data.ratios=[0.6,0.2,0.2]' --set "$sw" \
         --title "STRL-SER, EMO-DB 6:2:2, bf16, opt-in $sw" -- $(strl emodb) "${EMODB:?}" "${SHORT[@]}" "${BF16[@]}"
     done ;;
+  readings)
+    ser-experiment --out "$OUT/strl_emodb_622_overlap" --seeds 0 1 2 --jobs "$JOBS" --set 'data.ratios=[0.6,0.2,0.2]' \
+      --set data.segment_hop=0.7 --title "STRL-SER, EMO-DB 6:2:2, bf16, overlapping segments (1.4 s, hop 0.7 s)" -- \
+      $(strl emodb) "${EMODB:?}" "${SHORT[@]}" "${BF16[@]}"
+    ser-experiment --out "$OUT/strl_emodb_622_lld_only" --seeds 0 1 2 --jobs "$JOBS" --set 'data.ratios=[0.6,0.2,0.2]' \
+      --set "$NET.use_hsf=false" --set 'data.inputs=[lld]' --title "STRL-SER, EMO-DB 6:2:2, bf16, LLDs only" -- \
+      $(strl emodb) "${EMODB:?}" "${SHORT[@]}" "${BF16[@]}" ;;
+  schedule150)
+    ser-experiment --out "$OUT/strl_emodb_8020_150ep_bf16" --seeds 0 1 2 --jobs "$JOBS" \
+      --title "STRL-SER defaults, EMO-DB 80/20, bf16, the paper's 150 epochs x0.95" -- $(strl emodb) "${EMODB:?}" "${BF16[@]}" ;;
+  ravdess_speaker)
+    ser-experiment --out "$OUT/strl_ravdess_speaker" --folds --jobs "$JOBS" \
+      --title "STRL-SER defaults, RAVDESS speaker folds, bf16" -- $(strl ravdess) "${RAVDESS:?}" "${SHORT[@]}" "${BF16[@]}" ;;
   final_emodb)
     ser-experiment --out "$OUT/strl_emodb_recipe_8020" --seeds 0 1 2 --jobs "$JOBS" \
       --title "STRL-SER + recipe (${RECIPE[*]}), EMO-DB 80/20" -- $(strl emodb) "${EMODB:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}"
