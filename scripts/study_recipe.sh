@@ -12,6 +12,8 @@
 #                "LLDs only" (the paper's ablation), against the bf16 step
 #   schedule150  STRL-SER defaults, EMO-DB 80/20, 3 seeds, bf16: the paper's 150 epochs x0.95 against the short
 #                schedule (compare: strl_emodb_hsf_utterance, fp32, 30 epochs x0.9)
+#   sta_epochs   STA-CNN, EMO-DB 6:2:2, 3 seeds, 150 epochs (best on validation), at the segment length that won
+#                on validation UA in sta_input (the paper leaves the epochs open; 60 still climbed on validation)
 #   ravdess_speaker  STRL-SER defaults, RAVDESS speaker folds (6 x 4 actors), bf16
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
@@ -53,6 +55,13 @@ for step in $STEPS; do
   schedule150)
     ser-experiment --out "$OUT/strl_emodb_8020_150ep_bf16" --seeds 0 1 2 --jobs "$JOBS" \
       --title "STRL-SER defaults, EMO-DB 80/20, bf16, the paper's 150 epochs x0.95" -- $(strl emodb) "${EMODB:?}" "${BF16[@]}" ;;
+  sta_epochs)
+    seg=$(python -c 'import json,sys; g=json.load(open(sys.argv[1]))["groups"]
+best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.segment_length"])' "$OUT/sta_emodb_input/aggregate.json")
+    echo "segment length chosen on validation UA: $seg s"
+    ser-experiment --out "$OUT/sta_emodb_150ep" --seeds 0 1 2 --jobs "$JOBS" --set data.segment_length="$seg" \
+      --set trainer.max_epochs=150 --title "STA-CNN, EMO-DB 6:2:2, $seg s segments, 150 epochs (best on validation)" -- \
+      -c configs/sta_cnn/base.yaml -c configs/sta_cnn/emodb.yaml --data.root "${EMODB:?}" ;;
   ravdess_speaker)
     ser-experiment --out "$OUT/strl_ravdess_speaker" --folds --jobs "$JOBS" \
       --title "STRL-SER defaults, RAVDESS speaker folds, bf16" -- $(strl ravdess) "${RAVDESS:?}" "${SHORT[@]}" "${BF16[@]}" ;;
