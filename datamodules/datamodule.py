@@ -18,22 +18,14 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch.utils.data import Dataset
 
 from datamodules.cache import FeatureCache, default_cache_dir
-from datamodules.corpora import (
-    AUDIO_LIKE_SUFFIXES,
-    EMODB_CLASSES,
-    IEMOCAP_CLASSES,
-    RAVDESS_CLASSES,
-    SAVEE_CLASSES,
-    Corpus,
-    load_corpus,
-)
+from datamodules.corpora import Corpus, CorpusEntry, CorpusError, get_corpus
 from datamodules.extract import ExtractionError, extract_all, format_errors
 from datamodules.features import FeatureConfig, HSFScope
 from datamodules.is10 import HSF_DIM, LLD_DIM
 from datamodules.pack import FeaturePack
 from datamodules.segments import SegmentMode
 from datamodules.splits import Split, make_split
-from datamodules.synthetic import SYNTHETIC_CLASSES
+from datamodules.suffixes import AUDIO_LIKE_SUFFIXES, AUDIO_SUFFIXES
 
 __all__ = [
     "SERDataModule",
@@ -47,10 +39,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CorpusName = Literal["ravdess", "emodb", "iemocap", "savee", "csv", "folder", "synthetic"]
 InputName = Literal["lld", "hsf", "wave"]
-_STATIC_CLASSES = {"ravdess": RAVDESS_CLASSES, "emodb": EMODB_CLASSES, "iemocap": IEMOCAP_CLASSES, "savee": SAVEE_CLASSES}
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 
 #: ``data`` settings that change what a trained net sees; a checkpoint records them, and evaluating
 #: it with other values is refused (predict adopts the checkpoint's). Which input each one concerns.
@@ -214,11 +203,14 @@ class SERDataModule(L.LightningDataModule):
     ``predict`` on new audio uses the training statistics).
 
     Args:
-        corpus: Which loader (see ``datamodules.corpora``); ``synthetic`` needs no download.
+        corpus: A registered corpus name: ``ravdess``, ``emodb``, ``iemocap``, ``savee``, ``csv``,
+            ``folder``, ``synthetic`` (no download), or ``package.module:name`` for a corpus your
+            own module registers (``datamodules.corpora.register_corpus``; the module is imported).
         root: Corpus folder (``csv``: the CSV file). ``synthetic``: where to write it
             (default: ``<cache_dir>/synthetic``).
         corpus_options: Extra keyword arguments for the loader (e.g. synthetic size, CSV classes).
-        download: RAVDESS only: fetch the official speech archive if ``root`` lacks it.
+        download: Fetch the corpus if ``root`` lacks it (corpora that can: ``ravdess``, the
+            official speech archive).
         classes: Class names, to skip scanning the corpus just to learn them (e.g. for predict).
         protocol: ``paper`` (seeded stratified random split of utterances; speaker-dependent) or
             ``speaker`` (speaker-independent folds).
@@ -256,7 +248,7 @@ class SERDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        corpus: CorpusName = "synthetic",
+        corpus: str = "synthetic",
         root: str | None = None,
         corpus_options: dict[str, Any] | None = None,
         download: bool = False,
@@ -288,6 +280,7 @@ class SERDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        self.corpus_entry = self._corpus_entry(corpus, download)
         self.inputs = tuple(inputs or ("lld", "hsf"))
         bad = sorted(set(self.inputs) - {"lld", "hsf", "wave"})
         if bad:
@@ -341,6 +334,20 @@ class SERDataModule(L.LightningDataModule):
         return self._pack
 
     # ----------------------------------------------------------------- sizes for linking
+    @staticmethod
+    def _corpus_entry(name: str, download: bool) -> CorpusEntry:
+        """The registry's entry for ``data.corpus`` (a clear error for an unknown name or download)."""
+        try:
+            entry = get_corpus(name)
+        except CorpusError as exc:
+            raise ValueError(f"data.corpus: {exc}") from None
+        if download and not entry.can_download:
+            raise ValueError(
+                f"data.download: corpus {name!r} cannot be downloaded; point data.root at a local copy and drop "
+                "data.download."
+            )
+        return entry
+
     @property
     def corpus(self) -> Corpus:
         """The corpus table (scanned once)."""
@@ -348,18 +355,18 @@ class SERDataModule(L.LightningDataModule):
             self._corpus = self.pack.corpus()
         if self._corpus is None:
             hp = self.hparams
-            root = hp.root
-            if hp.corpus == "synthetic" and root is None:
-                root = str(self.cache_root / "synthetic")
+            entry = self.corpus_entry
+            root = hp.root if hp.root is not None else entry.default_root(self.cache_root)
             if root is None:
+                where = "the file listing it" if entry.root == "file" else "the folder it lives in"
                 raise ValueError(
-                    f"data.root: corpus {hp.corpus!r} needs the folder (or CSV file) it lives in; "
-                    "pass --data.root /path/to/corpus."
+                    f"data.root: corpus {hp.corpus!r} needs {where}; pass --data.root "
+                    f"/path/to/{'corpus.csv' if entry.root == 'file' else 'corpus'}."
                 )
             kwargs = dict(hp.corpus_options or {})
-            if hp.corpus == "ravdess" and hp.download:
+            if hp.download:
                 kwargs["download"] = True
-            self._corpus = load_corpus(hp.corpus, root, **kwargs)
+            self._corpus = entry.load(root, **kwargs)
             if self._classes and tuple(self._corpus.classes) != self._classes:
                 raise ValueError(
                     f"data.classes {list(self._classes)} differ from the corpus classes {list(self._corpus.classes)}; "
@@ -369,13 +376,14 @@ class SERDataModule(L.LightningDataModule):
 
     @property
     def class_names(self) -> list[str]:
-        """Class names in target-index order (known corpora need no scan, so predict runs without them)."""
+        """Class names in target-index order (corpora registered with their classes need no scan,
+        so predict runs without them)."""
         if self._classes:
             return list(self._classes)
-        if self._corpus is None and self.hparams.corpus in _STATIC_CLASSES:
-            return list(_STATIC_CLASSES[self.hparams.corpus])
-        if self._corpus is None and self.hparams.corpus == "synthetic":
-            return list((self.hparams.corpus_options or {}).get("classes", SYNTHETIC_CLASSES))
+        if self._corpus is None:
+            known = self.corpus_entry.class_names(self.hparams.corpus_options)
+            if known is not None:
+                return list(known)
         return list(self.corpus.classes)
 
     @property
@@ -516,16 +524,6 @@ class SERDataModule(L.LightningDataModule):
         )
         self._check_split(self.split)  # a part may now be empty
 
-    def _part_counts(self) -> dict[str, dict[str, int]]:
-        """Utterances per class in each part of the split."""
-        assert self.split is not None
-        label = {u.utt_id: u.label for u in self.corpus.utterances}
-        out = {}
-        for part in ("train", "val", "test"):
-            counts = Counter(label[i] for i in getattr(self.split, part))
-            out[part] = {c: counts.get(c, 0) for c in self.corpus.classes}
-        return out
-
     def _report(self) -> None:
         """The one-line corpus / split summary, and warnings for classes absent from a part."""
         assert self.split is not None
@@ -543,17 +541,8 @@ class SERDataModule(L.LightningDataModule):
         )
         rank_zero_info(self.summary)
         log.info(self.summary)
-        for part, by_class in self._part_counts().items():
-            if part == "test" and self.split.test_is_val:
-                continue
-            absent = [c for c, n in by_class.items() if n == 0]
-            if absent:
-                effect = ("the model never learns them" if part == "train" else
-                          "their recall is scored 0 and pulls UA and macro scores down")
-                rank_zero_warn(
-                    f"Class(es) {absent} have no utterance in the {part} part of this {self.split.protocol} split: "
-                    f"{effect}. Use a split with every class in every part (other data.ratios / fold / seed)."
-                )
+        for message in self.split.absent_class_warnings(corpus):
+            rank_zero_warn(message)
 
     def _leaky_segment_resplit(
         self, train: dict[str, torch.Tensor], val: dict[str, torch.Tensor]
@@ -581,26 +570,10 @@ class SERDataModule(L.LightningDataModule):
         return {k: v[train_idx] for k, v in pooled.items()}, {k: v[val_idx] for k, v in pooled.items()}
 
     def _check_split(self, split: Split) -> None:
-        """Refuse a split that leaks or is empty, whatever made it (protocol or ``split_file``)."""
-        split.check(self.corpus)  # unknown ids; train/val/test overlaps (test == val allowed)
-        sizes = {"train": len(split.train), "val": len(split.val), "test": len(split.test)}
-        empty = [k for k, n in sizes.items() if n == 0]
-        if empty:
-            raise ValueError(
-                f"Split ({split.protocol} protocol) has an empty {'/'.join(empty)} part: {sizes}. "
-                "Use a corpus with more utterances (speakers) or other data.ratios / data.num_folds."
-            )
-        if split.protocol == "speaker":
-            speaker = {u.utt_id: u.speaker for u in self.corpus.utterances}
-            parts = {k: {speaker[i] for i in getattr(split, k)} for k in ("train", "val", "test")}
-            pairs = [("train", "val"), ("train", "test")] + ([] if split.test_is_val else [("val", "test")])
-            for a, b in pairs:
-                shared = sorted(parts[a] & parts[b])
-                if shared:
-                    raise ValueError(
-                        f"Speaker-independent split shares speaker(s) {shared[:5]} between {a} and {b}; "
-                        "the split file or corpus speaker column is wrong."
-                    )
+        """Refuse a split that leaks or is empty, whatever made it (protocol or ``split_file``):
+        :meth:`Split.check` (unknown ids, overlaps, empty parts, speakers shared by the ``speaker``
+        protocol's parts), then the checkpoint's training utterances."""
+        split.check(self.corpus)
         self._check_against_checkpoint()
 
     def _check_against_checkpoint(self) -> None:
@@ -610,14 +583,7 @@ class SERDataModule(L.LightningDataModule):
             return  # the leaky diagnostic scores trained utterances by design (and says so)
         if self.split is None or not self._ckpt_train_ids or self._ckpt_corpus != self._corpus_identity():
             return  # another corpus (cross-corpus evaluation): its ids cannot be training utterances
-        scored = set(self.split.val) | set(self.split.test)
-        leaked = sorted(scored & self._ckpt_train_ids)
-        if leaked:
-            raise ValueError(
-                f"The checkpoint was trained on {len(leaked)} of the {len(scored)} utterances this run evaluates "
-                f"(e.g. {leaked[:3]}): evaluate with the data.protocol/fold/seed/ratios/split_file that fit used "
-                f"(the checkpoint's: {self._ckpt_split_info})."
-            )
+        self.split.check_unseen(self._ckpt_train_ids, made_with=self._ckpt_split_info)
 
     def _corpus_identity(self) -> str:
         """Corpus name and resolved root: two CSV/folder corpora with similar ids stay apart."""
@@ -643,7 +609,7 @@ class SERDataModule(L.LightningDataModule):
             "test_speakers": list(self.split.test_speakers),
             "split_unit": hp.split_unit,
             "leaky": hp.split_unit == "segment",
-            "class_counts": self._part_counts(),
+            "class_counts": self.split.class_counts(self.corpus),
             "skipped_files": [{"path": p, "error": e} for p, e in self.skipped_files.items()],
         }
 

@@ -24,8 +24,8 @@ import json
 import math
 import os
 import tempfile
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -48,6 +48,7 @@ __all__ = [
 Protocol = Literal["paper", "speaker"]
 PROTOCOLS: tuple[str, ...] = get_args(Protocol)
 _FORMAT_VERSION = 1
+_PARTS = ("train", "val", "test")
 _DEFAULT_FOLDS = 5
 
 
@@ -84,19 +85,21 @@ class Split:
         return self.test == self.val
 
     def check(self, corpus: Corpus) -> None:
-        """Check that the split fits ``corpus``.
+        """Check that the split fits ``corpus`` and leaks nothing, whatever made it (a protocol or a file).
 
-        Every id must be an utterance of the corpus, and no id may be in two of train, val and
-        test (except ``test == val`` of the two-ratio ``paper`` protocol).
+        In this order: every id must be an utterance of the corpus; no id may be in two of
+        train, val and test (except ``test == val`` of the two-ratio ``paper`` protocol); no
+        part may be empty; and with the ``speaker`` protocol no speaker may be in two parts.
 
         Args:
             corpus: The corpus the split was made for.
 
         Raises:
-            SplitError: An unknown ``utt_id`` or an overlap, naming a few offending ids.
+            SplitError: The first problem found, naming the part(s) and a few offending ids or
+                speakers, and the fix.
         """
         known = set(corpus.utt_ids())
-        for part in ("train", "val", "test"):
+        for part in _PARTS:
             unknown = sorted(set(getattr(self, part)) - known)
             if unknown:
                 raise SplitError(
@@ -104,16 +107,102 @@ class Split:
                     f"{corpus.name!r}, e.g. {unknown[:3]}: the split was made for another "
                     "corpus or version; make it again."
                 )
-        pairs = [("train", "val"), ("train", "test")]
-        if not self.test_is_val:
-            pairs.append(("val", "test"))
-        for a, b in pairs:
+        for a, b in self._disjoint_pairs():
             shared = sorted(set(getattr(self, a)) & set(getattr(self, b)))
             if shared:
                 raise SplitError(
                     f"Split {a} and {b} share {len(shared)} utterance(s), e.g. {shared[:3]}; "
                     "every utterance must be in one part only."
                 )
+        sizes = self.sizes()
+        empty = [k for k, n in sizes.items() if n == 0]
+        if empty:
+            raise SplitError(
+                f"Split ({self.protocol} protocol) has an empty {'/'.join(empty)} part: {sizes}. "
+                "Use a corpus with more utterances (speakers) or other ratios / num_folds "
+                "(data.ratios / data.num_folds)."
+            )
+        if self.protocol == "speaker":
+            self.check_speakers(corpus)
+
+    def check_speakers(self, corpus: Corpus) -> None:
+        """Check that no speaker of ``corpus`` is in two parts (what the ``speaker`` protocol promises).
+
+        Raises:
+            SplitError: A speaker shared by two parts, naming up to five of them and the parts.
+        """
+        speaker = {u.utt_id: u.speaker for u in corpus.utterances}
+        parts = {k: {speaker[i] for i in getattr(self, k) if i in speaker} for k in _PARTS}
+        for a, b in self._disjoint_pairs():
+            shared = sorted(parts[a] & parts[b])
+            if shared:
+                raise SplitError(
+                    f"Speaker-independent split shares speaker(s) {shared[:5]} between {a} and {b}; "
+                    "the split file or corpus speaker column is wrong."
+                )
+
+    def check_unseen(self, trained: Collection[str], made_with: Any = None) -> None:
+        """Refuse to score utterances a model was trained on (``trained``: its training ``utt_id`` s).
+
+        Args:
+            trained: The training utterances of the model (e.g. a checkpoint's).
+            made_with: What the model's split was (shown in the error, e.g. its split info).
+
+        Raises:
+            SplitError: val or test holds trained utterances (says how many and names a few).
+        """
+        scored = set(self.val) | set(self.test)
+        leaked = sorted(scored & set(trained))
+        if leaked:
+            raise SplitError(
+                f"The checkpoint was trained on {len(leaked)} of the {len(scored)} utterances this run evaluates "
+                f"(e.g. {leaked[:3]}): evaluate with the data.protocol/fold/seed/ratios/split_file that fit used "
+                f"(the checkpoint's: {made_with})."
+            )
+
+    def sizes(self) -> dict[str, int]:
+        """Utterances per part: ``{"train": n, "val": n, "test": n}``."""
+        return {k: len(getattr(self, k)) for k in _PARTS}
+
+    def class_counts(self, corpus: Corpus) -> dict[str, dict[str, int]]:
+        """Utterances per class (in ``corpus.classes`` order, zeros included) in each part."""
+        label = {u.utt_id: u.label for u in corpus.utterances}
+        out = {}
+        for part in _PARTS:
+            counts = Counter(label[i] for i in getattr(self, part))
+            out[part] = {c: counts.get(c, 0) for c in corpus.classes}
+        return out
+
+    def absent_classes(self, corpus: Corpus) -> dict[str, list[str]]:
+        """The classes with no utterance in a part, for each part that lacks some (``test`` is
+        left out when it is the validation set)."""
+        out = {}
+        for part, by_class in self.class_counts(corpus).items():
+            if part == "test" and self.test_is_val:
+                continue
+            absent = [c for c, n in by_class.items() if n == 0]
+            if absent:
+                out[part] = absent
+        return out
+
+    def absent_class_warnings(self, corpus: Corpus) -> list[str]:
+        """One message per part that lacks classes, saying what that does to training or scores."""
+        messages = []
+        for part, absent in self.absent_classes(corpus).items():
+            effect = (
+                "the model never learns them"
+                if part == "train"
+                else "their recall is scored 0 and pulls UA and macro scores down"
+            )
+            messages.append(
+                f"Class(es) {absent} have no utterance in the {part} part of this {self.protocol} split: "
+                f"{effect}. Use a split with every class in every part (other data.ratios / fold / seed)."
+            )
+        return messages
+
+    def _disjoint_pairs(self) -> list[tuple[str, str]]:
+        """The pairs of parts that must not share utterances or (``speaker``) speakers."""
+        return [("train", "val"), ("train", "test")] + ([] if self.test_is_val else [("val", "test")])
 
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the split as JSON, atomically (temporary file + rename).

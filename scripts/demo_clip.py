@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 
 from datamodules.audio import load_audio
-from datamodules.synthetic import make_synthetic_corpus
+from datamodules.corpora import make_synthetic_corpus
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from datamodules.features import FEATURE_VERSION, FeatureConfig, compute_features
+from datamodules.suffixes import AUDIO_SUFFIXES
 from sermodels.predict_report import (
     FilePrediction,
     aggregate_segments,
@@ -38,7 +39,6 @@ __all__ = ["Bundle", "BundleError", "main"]
 
 BUNDLE_FORMAT = "sermodels-bundle"
 SUPPORTED_VERSIONS = (1,)
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 
 
 class BundleError(ValueError):

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from datamodules.corpora import (
+    AUDIO_LIKE_SUFFIXES,
+    AUDIO_SUFFIXES,
+    CORPUS_NAMES,
     EMODB_CLASSES,
     IEMOCAP_CLASSES,
     RAVDESS_CLASSES,
     SAVEE_CLASSES,
+    SYNTHETIC_CLASSES,
     UNKNOWN_SPEAKER,
     Corpus,
     CorpusError,
     Utterance,
+    corpus_names,
+    get_corpus,
     load_corpus,
     load_csv,
     load_emodb,
@@ -24,6 +34,7 @@ from datamodules.corpora import (
     load_iemocap,
     load_ravdess,
     load_savee,
+    register_corpus,
 )
 from datamodules.download import DownloadError
 
@@ -522,5 +533,190 @@ def test_load_corpus_synthetic(tmp_path: Path) -> None:
 
 
 def test_load_corpus_unknown_name(tmp_path: Path) -> None:
-    with pytest.raises(CorpusError, match=r"Unknown corpus name 'ravdes'; expected one of \('ravdess'"):
-        load_corpus("ravdes", tmp_path)  # type: ignore[arg-type]
+    with pytest.raises(CorpusError, match=r"Unknown corpus name 'ravdes'; expected one of \('ravdess', .*'synthetic'\), or 'package.module:name'"):
+        load_corpus("ravdes", tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# registry
+
+
+def test_every_builtin_corpus_is_registered_once_by_its_module() -> None:
+    assert CORPUS_NAMES == ("ravdess", "emodb", "iemocap", "savee", "csv", "folder", "synthetic")
+    assert corpus_names()[: len(CORPUS_NAMES)] == CORPUS_NAMES
+    owner = {name: get_corpus(name).module for name in CORPUS_NAMES}
+    assert owner == {
+        "ravdess": "datamodules.corpora.ravdess",
+        "emodb": "datamodules.corpora.emodb",
+        "iemocap": "datamodules.corpora.iemocap",
+        "savee": "datamodules.corpora.savee",
+        "csv": "datamodules.corpora.generic",
+        "folder": "datamodules.corpora.generic",
+        "synthetic": "datamodules.corpora.synthetic",
+    }
+    classes = {name: get_corpus(name).classes for name in CORPUS_NAMES}
+    assert classes == {
+        "ravdess": RAVDESS_CLASSES, "emodb": EMODB_CLASSES, "iemocap": IEMOCAP_CLASSES, "savee": SAVEE_CLASSES,
+        "csv": None, "folder": None, "synthetic": SYNTHETIC_CLASSES,
+    }  # fmt: skip
+    assert [n for n in CORPUS_NAMES if get_corpus(n).can_download] == ["ravdess"]
+    assert {n: get_corpus(n).root for n in CORPUS_NAMES if get_corpus(n).root != "folder"} == {
+        "csv": "file", "synthetic": "generated",
+    }  # fmt: skip
+
+
+def test_entry_class_names_without_loading() -> None:
+    assert get_corpus("emodb").class_names({"classes": ["x"]}) == EMODB_CLASSES  # emodb takes no classes option
+    assert get_corpus("synthetic").class_names({"classes": ["a", "b"]}) == ("a", "b")
+    assert get_corpus("synthetic").class_names(None) == SYNTHETIC_CLASSES
+    assert get_corpus("csv").class_names({}) is None and get_corpus("csv").class_names({"classes": ["b", "a"]}) == ("b", "a")
+    assert get_corpus("synthetic").default_root("/c") == Path("/c/synthetic")
+    assert get_corpus("emodb").default_root("/c") is None
+
+
+def test_registry_refuses_bad_and_clashing_registrations(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datamodules.corpora.registry as registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # leave the real one alone
+
+    def load_toy(root, **options):  # noqa: ANN001, ANN003, ANN202
+        raise AssertionError("never called")
+
+    with pytest.raises(CorpusError, match=r"Corpus name 'my corpus': expected a letter followed by"):
+        register_corpus("my corpus", load_toy)
+    with pytest.raises(CorpusError, match=r"Corpus name 'a:b'"):
+        register_corpus("a:b", load_toy)
+    with pytest.raises(CorpusError, match="loader must be callable"):
+        register_corpus("toy", "load_toy")  # type: ignore[arg-type]
+    with pytest.raises(CorpusError, match=r"root must be one of \('folder', 'file', 'generated'\), got 'tree'"):
+        register_corpus("toy", load_toy, root="tree")  # type: ignore[arg-type]
+    with pytest.raises(CorpusError, match="classes must be a non-empty sequence"):
+        register_corpus("toy", load_toy, classes="abc")  # type: ignore[arg-type]
+    # a name another module registered: refused, naming both modules
+    with pytest.raises(CorpusError, match=r"'emodb' is already registered by datamodules.corpora.emodb; \S*test_corpora must"):
+        register_corpus("emodb", load_toy)
+    # the same module registering again (a re-import) replaces its entry
+    register_corpus("toy", load_toy, classes=("a",))
+    assert register_corpus("toy", load_toy, classes=("a", "b")) is get_corpus("toy")
+    assert get_corpus("toy").classes == ("a", "b")
+
+
+def test_entry_load_checks_the_loader_and_download(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import datamodules.corpora.registry as registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    corpus = Corpus(name="toy", root=tmp_path, classes=("b", "a"), utterances=[_utt("u1", "a")])
+    register_corpus("toy", lambda root, **options: corpus, classes=("a", "b"))
+    with pytest.raises(CorpusError, match=r"registered with classes \['a', 'b'\], but its loader returned \['b', 'a'\]"):
+        load_corpus("toy", tmp_path)
+    register_corpus("toy", lambda root, **options: [corpus], classes=("b", "a"))
+    with pytest.raises(CorpusError, match="returned list; a loader must return a datamodules.corpora.Corpus"):
+        load_corpus("toy", tmp_path)
+    register_corpus("toy", lambda root, **options: corpus, classes=("b", "a"))
+    assert load_corpus("toy", tmp_path) is corpus
+    with pytest.raises(CorpusError, match=r"'toy' cannot be downloaded; .*corpora that can: \['ravdess'\]"):
+        load_corpus("toy", tmp_path, download=True)
+
+
+def test_module_colon_name_imports_the_module_that_registers_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import datamodules.corpora.registry as registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    package = tmp_path / "mylab_corpora_test"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "toy.py").write_text(
+        "from datamodules.corpora import load_folder, register_corpus\n"
+        "register_corpus('toy_folder', load_folder)\n"
+    )
+    (package / "empty.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    entry = get_corpus("mylab_corpora_test.toy:toy_folder")
+    assert entry.name == "toy_folder" and entry.module == "datamodules.corpora.generic"
+    assert get_corpus("toy_folder") is entry  # registered now under its short name too
+    with pytest.raises(CorpusError, match=r"cannot import module 'mylab_corpora_test.nope' \(No module named .*PYTHONPATH"):
+        get_corpus("mylab_corpora_test.nope:toy")
+    with pytest.raises(CorpusError, match=r"module 'mylab_corpora_test.empty' was imported but registers no corpus 'toy' \(it registers \[\]\)"):
+        get_corpus("mylab_corpora_test.empty:toy")
+    with pytest.raises(CorpusError, match=r"expected 'package.module:name'"):
+        get_corpus(":toy")
+
+
+def test_folder_takes_every_readable_suffix_and_counts_the_rest(tmp_path: Path) -> None:
+    for i, suffix in enumerate(AUDIO_SUFFIXES):
+        (tmp_path / "c" / "angry" / f"f{i}{suffix.upper() if i % 2 else suffix}").parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "c" / "angry" / f"f{i}{suffix.upper() if i % 2 else suffix}").write_bytes(b"x")
+    (tmp_path / "c" / "angry" / "x.mp3").write_bytes(b"ID3")
+    with pytest.warns(UserWarning, match=r"skipped 1 file\(s\) .*\.mp3 1"):
+        corpus = load_corpus("folder", tmp_path / "c")
+    assert sorted(u.path.suffix.lower() for u in corpus.utterances) == sorted(AUDIO_SUFFIXES)
+    assert set(AUDIO_SUFFIXES) < set(AUDIO_LIKE_SUFFIXES)
+
+
+def test_one_audio_suffix_list_for_the_code_base() -> None:
+    import datamodules.datamodule
+    import datamodules.suffixes
+    import sermodels.bundle
+
+    assert datamodules.datamodule.AUDIO_SUFFIXES is datamodules.suffixes.AUDIO_SUFFIXES
+    assert sermodels.bundle.AUDIO_SUFFIXES is datamodules.suffixes.AUDIO_SUFFIXES
+    assert load_folder.__defaults__ is not None and AUDIO_SUFFIXES in load_folder.__defaults__
+
+
+# ---------------------------------------------------------------------------------------------
+# imports: no cycle through the corpora package
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPORA_MODULES = sorted(
+    ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+    for p in (ROOT / "datamodules" / "corpora").glob("*.py")
+)
+
+
+def _imports(module: str) -> set[str]:
+    """Modules of this repository that ``module`` imports anywhere (top level or inside functions)."""
+    path = ROOT / Path(*module.split("."))
+    source = (path / "__init__.py") if path.is_dir() else path.with_suffix(".py")
+    found = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            if name.split(".")[0] in ("datamodules", "sermodels"):
+                target = ROOT / Path(*name.split("."))
+                if target.is_dir() or target.with_suffix(".py").is_file():
+                    found.add(name)
+    return found - {module}
+
+
+def test_corpora_package_has_no_import_cycle() -> None:
+    """Everything the corpora package reaches, lazy imports included, imports only downwards."""
+    graph: dict[str, set[str]] = {}
+    todo = list(CORPORA_MODULES)
+    while todo:
+        module = todo.pop()
+        if module not in graph:
+            graph[module] = _imports(module)
+            todo.extend(graph[module])
+    assert set(graph) <= {*CORPORA_MODULES, "datamodules.download", "datamodules.suffixes"}, graph
+    # a corpus module importing the package itself would loop back through __init__
+    via_package = sorted(name for name, deps in graph.items() if "datamodules.corpora" in deps)
+    assert via_package == [], "import from datamodules.corpora.<module>, not from the package, inside it"
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, f"import cycle: {' -> '.join((*path, module))}"
+        for dep in graph[module]:
+            visit(dep, (*path, module))
+
+    for module in graph:
+        visit(module, ())
+
+
+@pytest.mark.parametrize("module", [*CORPORA_MODULES, "datamodules.splits"])
+def test_each_corpora_module_imports_alone(module: str) -> None:
+    result = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, capture_output=True, text=True,
+                            env=os.environ | {"PYTHONPATH": str(ROOT)}, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr

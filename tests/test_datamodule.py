@@ -174,3 +174,18 @@ def test_checkpoint_state_refuses_scoring_its_training_utterances(ser_cache: Pat
     # another corpus folder (cross-corpus evaluation) with look-alike ids is not a leak
     elsewhere = state | {"split": state["split"] | {"corpus": "synthetic:/another/corpus/folder"}}
     _ready(_dm(ser_cache, seed=1)).load_state_dict(elsewhere)
+
+
+def test_corpus_name_and_download_are_checked_against_the_registry(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"data.corpus: Unknown corpus name 'ravdes'; expected one of \('ravdess', .*'synthetic'\)"):
+        SERDataModule(corpus="ravdes")
+    with pytest.raises(ValueError, match=r"data.corpus: Corpus 'nowhere_pkg.toy:toy': cannot import module 'nowhere_pkg.toy'"):
+        SERDataModule(corpus="nowhere_pkg.toy:toy")
+    with pytest.raises(ValueError, match=r"data.download: corpus 'emodb' cannot be downloaded"):
+        SERDataModule(corpus="emodb", root=str(tmp_path), download=True)
+    # class names come from the registry (or the loader's classes option) without a scan
+    assert SERDataModule(corpus="iemocap", root=str(tmp_path / "nothing")).class_names == ["neutral", "happy", "angry", "sad"]
+    csv = SERDataModule(corpus="csv", root=str(tmp_path / "missing.csv"), corpus_options={"classes": ["b", "a"]})
+    assert csv.class_names == ["b", "a"] and csv._corpus is None
+    with pytest.raises(ValueError, match=r"data.root: corpus 'csv' needs the file listing it; pass --data.root /path/to/corpus.csv"):
+        SERDataModule(corpus="csv").class_names  # noqa: B018

@@ -17,6 +17,7 @@ from datamodules.corpora import (
     load_iemocap,
     load_ravdess,
     load_savee,
+    make_synthetic_corpus,
 )
 from datamodules.splits import (
     Split,
@@ -26,7 +27,6 @@ from datamodules.splits import (
     speaker_folds,
     speaker_split,
 )
-from datamodules.synthetic import make_synthetic_corpus
 
 # corpus name -> number of speaker folds of its fake tree (see conftest.FakeCorpora)
 FOLDS = {"ravdess": 6, "emodb": 4, "iemocap": 5, "savee": 4, "synthetic": 3, "generic": 5}
@@ -321,3 +321,50 @@ def test_split_check_catches_foreign_and_overlapping_ids(corpora: dict[str, Corp
         Split("paper", ("s00/u0", "zz/u9"), ("s00/u1",), ("s00/u1",)).check(corpus)
     with pytest.raises(SplitError, match="train and test share 1"):
         Split("speaker", ("s00/u0",), ("s00/u1",), ("s00/u0",), fold=0).check(corpus)
+
+
+def test_split_check_catches_empty_parts_and_shared_speakers(corpora: dict[str, Corpus]) -> None:
+    corpus = corpora["generic"]  # speaker sNN says utterances sNN/u0 .. sNN/u5
+    with pytest.raises(SplitError, match=r"Split \(paper protocol\) has an empty test part: \{'train': 1, 'val': 1, 'test': 0\}"):
+        Split("paper", ("s00/u0",), ("s00/u1",), ()).check(corpus)
+    # speaker s01 in train and test: refused for the speaker protocol, naming the speaker and parts ...
+    shared = Split("speaker", ("s00/u0", "s01/u0"), ("s02/u0",), ("s01/u1",), fold=0)
+    with pytest.raises(SplitError, match=r"shares speaker\(s\) \['s01'\] between train and test"):
+        shared.check(corpus)
+    # ... and val/test, unless test is the validation set
+    with pytest.raises(SplitError, match=r"\['s02'\] between val and test"):
+        Split("speaker", ("s00/u0",), ("s02/u0",), ("s02/u1",), fold=0).check(corpus)
+    Split("speaker", ("s00/u0",), ("s02/u0",), ("s02/u0",), fold=0).check(corpus)
+    # the paper protocol is speaker-dependent by design: the same parts pass
+    Split("paper", shared.train, shared.val, shared.test).check(corpus)
+
+
+def test_split_check_passes_every_protocol_split(corpora: dict[str, Corpus]) -> None:
+    for name, corpus in corpora.items():
+        make_split(corpus, "paper", ratios=(0.6, 0.2, 0.2)).check(corpus)
+        for fold in range(FOLDS[name]):
+            make_split(corpus, "speaker", fold=fold).check(corpus)
+
+
+def test_split_class_counts_and_absent_classes(corpora: dict[str, Corpus]) -> None:
+    corpus = corpora["generic"]  # label of sNN/uK: "abc"[(N + K) % 3]
+    split = Split("paper", ("s00/u0", "s00/u1", "s00/u2"), ("s00/u3",), ("s00/u4", "s00/u5"))
+    assert split.sizes() == {"train": 3, "val": 1, "test": 2}
+    assert split.class_counts(corpus) == {
+        "train": {"a": 1, "b": 1, "c": 1}, "val": {"a": 1, "b": 0, "c": 0}, "test": {"a": 0, "b": 1, "c": 1},
+    }  # fmt: skip
+    assert split.absent_classes(corpus) == {"val": ["b", "c"], "test": ["a"]}
+    warned = split.absent_class_warnings(corpus)
+    assert len(warned) == 2 and "['b', 'c'] have no utterance in the val part" in warned[0]
+    assert "recall is scored 0" in warned[1]
+    # test == val: the test part is not reported twice
+    assert Split("paper", split.train, split.val, split.val).absent_classes(corpus) == {"val": ["b", "c"]}
+    starved = Split("paper", ("s00/u0",), ("s00/u1", "s00/u2"), ("s00/u1", "s00/u2"))
+    assert "the model never learns them" in starved.absent_class_warnings(corpus)[0]
+
+
+def test_split_check_unseen_refuses_scoring_trained_utterances() -> None:
+    split = Split("paper", ("u1", "u2"), ("u3",), ("u4", "u5"))
+    split.check_unseen({"u1", "u2", "other"})
+    with pytest.raises(SplitError, match=r"trained on 2 of the 3 utterances .*\['u3', 'u5'\].*checkpoint's: \{'seed': 0\}"):
+        split.check_unseen({"u3", "u5"}, made_with={"seed": 0})

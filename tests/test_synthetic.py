@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from datamodules.corpora import CorpusError
-from datamodules.synthetic import SYNTHETIC_CLASSES, make_synthetic_corpus
+from datamodules.corpora import SYNTHETIC_CLASSES, CorpusError, make_synthetic_corpus
 
 SMALL = {"num_speakers": 4, "utterances_per_class": 2, "min_duration": 0.4, "max_duration": 0.6, "num_folds": 2}
 

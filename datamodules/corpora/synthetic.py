@@ -38,7 +38,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import lfilter
 
-from datamodules.corpora import Corpus, CorpusError, Utterance
+from datamodules.corpora.base import Corpus, CorpusError, Utterance
+from datamodules.corpora.registry import register_corpus
 
 __all__ = ["GENERATOR_VERSION", "SYNTHETIC_CLASSES", "make_synthetic_corpus"]
 
@@ -388,3 +389,6 @@ def make_synthetic_corpus(
         utterances=sorted(utterances, key=lambda u: u.utt_id),
         speaker_groups=tuple(tuple(g) for g in groups),
     )
+
+
+register_corpus("synthetic", make_synthetic_corpus, classes=SYNTHETIC_CLASSES, root="generated", classes_option=True)
