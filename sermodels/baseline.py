@@ -153,14 +153,18 @@ def fit_linear(
         model = SVC(kernel="linear", C=C, class_weight=class_weight, max_iter=-1, decision_function_shape="ovo")
         model.fit(z, y)
         fitted = {pair: row for row, pair in enumerate(class_pairs(len(model.classes_)))}
+        # With exactly two classes scikit-learn flips the sign of coef_/intercept_ (its decision is > 0 for
+        # classes_[1]); with more, each one-vs-one row is > 0 for the pair's first class, as the vote assumes.
+        sign = -1.0 if len(model.classes_) == 2 else 1.0
         pairs = class_pairs(num_classes)
         weight, bias = np.zeros((len(pairs), x.shape[1])), np.zeros(len(pairs))
         local = {int(c): i for i, c in enumerate(model.classes_)}
         for p, (i, j) in enumerate(pairs):
             if i in local and j in local:
                 row = fitted[(local[i], local[j])]
-                weight[p] = model.coef_[row] / scale
-                bias[p] = model.intercept_[row] - float(np.dot(model.coef_[row], scaler.mean_ / scale))
+                coef, intercept = sign * model.coef_[row], sign * model.intercept_[row]
+                weight[p] = coef / scale
+                bias[p] = intercept - float(np.dot(coef, scaler.mean_ / scale))
             else:
                 bias[p] = 1e4 if i in local else -1e4  # the present class wins; both absent: i
         return weight, bias

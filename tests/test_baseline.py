@@ -34,18 +34,20 @@ def _net(weight: np.ndarray, bias: np.ndarray, k: int, decision: str) -> LinearC
     return net.double()
 
 
-def test_svc_one_vs_one_matches_scikit_learn() -> None:
-    x, y = _data()
-    weight, bias = fit_linear(x, y, 4, "svc", C=0.01)
+@pytest.mark.parametrize("k", [2, 3, 4])  # two classes: scikit-learn's one row has the opposite sign
+def test_svc_one_vs_one_matches_scikit_learn(k: int) -> None:
+    x, y = _data(k=k)
+    weight, bias = fit_linear(x, y, k, "svc", C=0.01)
     reference = make_pipeline(StandardScaler(), SVC(kernel="linear", C=0.01)).fit(x, y)
-    test, _ = _data(seed=1)
-    net = _net(weight, bias, 4, "ovo")
+    test, _ = _data(seed=1, k=k)
+    net = _net(weight, bias, k, "ovo")
     pairs = net.linear(torch.as_tensor(test)).detach().numpy()
     ovo = make_pipeline(StandardScaler(), SVC(kernel="linear", C=0.01, decision_function_shape="ovo")).fit(x, y)
-    np.testing.assert_allclose(pairs, ovo.decision_function(test), atol=1e-6)  # the pairwise scores
+    expected = ovo.decision_function(test).reshape(len(test), -1) * (-1 if k == 2 else 1)
+    np.testing.assert_allclose(pairs, expected, atol=1e-6)  # the pairwise scores (> 0: the pair's first class)
     ours = net(torch.as_tensor(test)).detach().numpy()
     np.testing.assert_array_equal(ours.argmax(1), reference.predict(test))  # votes, ties to the lowest index
-    assert len(class_pairs(4)) == weight.shape[0] == 6
+    assert (ours.argmax(1) == reference.predict(test)).all() and len(class_pairs(k)) == weight.shape[0] == k * (k - 1) // 2
 
 
 @pytest.mark.parametrize("classifier", ["linear_svc", "logreg"])
