@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -20,7 +19,6 @@ from datamodules.audio import AUDIO_SUFFIXES
 from datamodules.batches import SegmentDataset, TensorBatches, stack_segments
 from datamodules.cache import FeatureCache, default_cache_dir
 from datamodules.corpora import (
-    AUDIO_LIKE_SUFFIXES,
     EMODB_CLASSES,
     IEMOCAP_CLASSES,
     RAVDESS_CLASSES,
@@ -29,7 +27,8 @@ from datamodules.corpora import (
     load_corpus,
 )
 from datamodules.extract import ExtractionStats, extract_all, format_errors
-from datamodules.features import HSFScope, feature_config_from_hparams, net_dims, resolve_features
+from datamodules.features import HSFScope, feature_config_from_hparams, net_dims
+from datamodules.features.settings import FEATURE_SETTINGS, checkpoint_feature_settings, feature_setting_mismatches
 from datamodules.normalize import Standardizer
 from datamodules.pack import FeaturePack
 from datamodules.predict import PredictSet
@@ -51,56 +50,6 @@ log = logging.getLogger(__name__)
 
 CorpusName = Literal["ravdess", "emodb", "iemocap", "savee", "csv", "folder", "synthetic"]
 _STATIC_CLASSES = {"ravdess": RAVDESS_CLASSES, "emodb": EMODB_CLASSES, "iemocap": IEMOCAP_CLASSES, "savee": SAVEE_CLASSES}
-
-#: ``data`` settings that change what a trained net sees; a checkpoint records them, and evaluating
-#: it with other values is refused (predict adopts the checkpoint's). Which inputs each one concerns
-#: (``()``: every input; ``features`` is compared input by input).
-FEATURE_SETTINGS: dict[str, tuple[str, ...]] = {
-    "segment_length": (),
-    "segment_hop": (),
-    "min_last_segment": (),
-    "segment_mode": (),
-    "frame_size": ("lld",),
-    "frame_shift": ("lld",),
-    "hsf_scope": ("hsf",),
-    "normalize": ("lld", "hsf"),
-    "features": (),
-}
-
-
-def checkpoint_feature_settings(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
-    """The feature settings a checkpoint was trained with (``{}`` if it records none), plus ``inputs``.
-
-    Read from the data module's state (:meth:`SERDataModule.state_dict`), or, for checkpoints older
-    than that, from the data module's saved hyperparameters. Checkpoints from before feature
-    extractors were selectable record no ``features``: theirs are the defaults (``None``).
-    """
-    state = checkpoint.get(SERDataModule.__qualname__) or {}
-    if state.get("features"):
-        return {"features": None} | dict(state["features"]) | {"inputs": list(state.get("inputs") or [])}
-    hp = checkpoint.get("datamodule_hyper_parameters") or {}
-    found = {k: hp[k] for k in FEATURE_SETTINGS if k in hp}
-    return {"features": None} | found | {"inputs": list(hp.get("inputs") or ["lld", "hsf"])} if found else {}
-
-
-def feature_setting_mismatches(
-    saved: Mapping[str, Any], current: Mapping[str, Any], inputs: Sequence[str] | None = None
-) -> dict[str, tuple[Any, Any]]:
-    """``{setting: (saved value, current value)}`` for every setting that differs and matters to
-    ``inputs`` (the checkpoint's inputs; all settings when ``None``)."""
-    out = {}
-    for key, concerns in FEATURE_SETTINGS.items():
-        if key not in saved or key not in current or (inputs is not None and concerns and not set(concerns) & set(inputs)):
-            continue
-        a, b = saved[key], current[key]
-        if key == "features":  # the extractor of each input (a feature set's name or defaults resolved)
-            keys = list(inputs if inputs is not None else saved.get("inputs") or ["lld", "hsf"])
-            a, b = resolve_features(a, keys), resolve_features(b, keys)
-        same = math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) if isinstance(a, float) and isinstance(b, (int, float)) else a == b
-        if not same:
-            out[key] = (a, b)
-    return out
-
 
 class SERDataModule(L.LightningDataModule):
     """Corpus loading, the evaluation protocol, segmentation, and features from the configured extractors.
@@ -351,7 +300,7 @@ class SERDataModule(L.LightningDataModule):
         if self.pack is not None:
             self._split_paths()  # the split is still checked before anything else
             return  # features come from the pack
-        on_error = "collect" if self.hparams.skip_bad_files else "raise"
+        on_error: Literal["raise", "collect"] = "collect" if self.hparams.skip_bad_files else "raise"
         _, stats = self._extract(self._split_paths(), load=False, on_error=on_error, progress=self.hparams.progress)
         self.extraction_stats = dict(stats)
 
@@ -376,7 +325,7 @@ class SERDataModule(L.LightningDataModule):
         if self.pack is not None:  # features from the pack: no audio, no cache
             features = {r: self.pack.features(corpus.utterances[r].utt_id) for r in wanted}
         else:
-            on_error = "collect" if self.hparams.skip_bad_files else "raise"
+            on_error: Literal["raise", "collect"] = "collect" if self.hparams.skip_bad_files else "raise"
             feats, stats = self._extract([corpus.utterances[r].path for r in wanted], load=True, on_error=on_error)
             self.extraction_stats = dict(stats)
             features = dict(zip(wanted, feats))

@@ -118,9 +118,9 @@ def extract_all(
         RuntimeError: A worker process died (killed, e.g. out of memory).
     """
     start = time.perf_counter()
-    paths = [str(p) for p in paths]
-    todo = [p for p in dict.fromkeys(paths) if not cache.has(p)]
-    stats = ExtractionStats(files=len(paths), computed=len(todo), cached=len(paths) - len(todo), audio_seconds=0.0,
+    files = [str(p) for p in paths]
+    todo = [p for p in dict.fromkeys(files) if not cache.has(p)]
+    stats = ExtractionStats(files=len(files), computed=len(todo), cached=len(files) - len(todo), audio_seconds=0.0,
                             errors={}, issues={})
     errors: dict[str, str] = stats["errors"]
     got: dict[str, dict[str, np.ndarray] | None] = {}
@@ -174,13 +174,13 @@ def extract_all(
         bar.close()
     if errors and on_error == "raise":
         raise ExtractionError(
-            format_errors(errors, len(paths)) + "\nFix or remove them and re-run (finished files are cached), or set "
+            format_errors(errors, len(files)) + "\nFix or remove them and re-run (finished files are cached), or set "
             "data.skip_bad_files=true to leave them out (they are then listed in the run's results).",
             errors,
         )
     results: list[dict[str, np.ndarray] | None] = []
     issues: dict[str, list[str]] = stats["issues"]
-    for p in paths if load else ():
+    for p in files if load else ():
         if p in errors:
             results.append(None)
             continue
@@ -191,7 +191,7 @@ def extract_all(
             except (AudioError, FeatureError, OSError, RuntimeError, ValueError) as err:
                 errors[p] = _message(err)
                 if on_error == "raise":
-                    raise ExtractionError(format_errors({p: errors[p]}, len(paths)), {p: errors[p]}) from err
+                    raise ExtractionError(format_errors({p: errors[p]}, len(files)), {p: errors[p]}) from err
                 results.append(None)
                 continue
             got[p] = feats
@@ -200,7 +200,7 @@ def extract_all(
                 issues[kind].append(p)
         results.append(feats)
     if issues:
-        warnings.warn(format_issues(issues, len(set(paths))), stacklevel=2)
+        warnings.warn(format_issues(issues, len(set(files))), stacklevel=2)
     stats["wall_seconds"] = time.perf_counter() - start
     if stats["computed"]:
         log.info(

@@ -21,6 +21,7 @@ import pytest
 import torch
 import yaml
 
+from datamodules.datamodule import SERDataModule
 from datamodules.features import FeatureConfig, FeatureExtractor, SegmentedAudio, register_extractor
 from sermodels.cli import cli_main
 from tests.conftest import TINY_SYNTHETIC
@@ -89,13 +90,16 @@ def test_recipe_add_a_feature_set(tmp_path: Path) -> None:
     train = dm.datasets["train"].tensors["lld"]
     assert float(train.mean(dim=(0, 2)).abs().max()) < 1e-3  # standardised with training statistics
     assert sorted(p.name for p in cache.glob("features-*"))  # cached under the toy's own key
-    ckpt = tmp_path / "runs" / "toy" / "band" / "checkpoints" / "last.ckpt"
-    if not ckpt.exists():
-        ckpt = next((tmp_path / "runs").rglob("*.ckpt"))
-    test = cli_main(["test", f"--config={config}", f"--ckpt_path={ckpt}"])
-    assert test.trainer.state.finished
-    metrics = {k: float(v) for k, v in test.trainer.callback_metrics.items()}
+    metrics = cli.trainer.test(cli.model, datamodule=dm)[0]
     assert 0.0 <= metrics["test/ua"] <= 1.0
+    # the checkpoint records the toy selection: evaluating it with other features is refused
+    ckpt = next((tmp_path / "runs").rglob("*.ckpt"))  # the default ModelCheckpoint's
+    state = torch.load(ckpt, weights_only=True)["SERDataModule"]
+    assert state["features"]["features"] == {"lld": {"name": "band_energy", "bands": 8}}
+    other = SERDataModule(corpus="synthetic", corpus_options=TINY_SYNTHETIC, cache_dir=str(cache), inputs=["lld"],
+                          features={"lld": {"name": "band_energy", "bands": 4}})
+    with pytest.raises(ValueError, match="other feature settings .*data.features"):
+        other.load_state_dict(state)
 
 
 def test_toy_options_enter_the_cache_key_and_are_checked() -> None:

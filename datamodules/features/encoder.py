@@ -65,7 +65,7 @@ def _layout(architecture: str) -> tuple[int, int, tuple[tuple[int, int], ...]]:
     """``(dims, layers, ((kernel, stride), ...) of the convolutional front end)``, from a model built on
     the meta device (no memory, no weights). ``architecture`` is its JSON form (hashable)."""
     with torch.device("meta"):
-        model = build_encoder(json.loads(architecture))
+        model: Any = build_encoder(json.loads(architecture))
     convs = tuple((int(layer.conv.kernel_size[0]), int(layer.conv.stride[0])) for layer in model.feature_extractor.conv_layers)
     return model.encoder.feature_projection.projection.out_features, len(model.encoder.transformer.layers), convs
 
@@ -118,7 +118,7 @@ class FrozenEncoder(FeatureExtractor):
         self.layer = layer
         self.normalize_waveform = bool(normalize_waveform)
         self._dims = dims
-        self._model: torch.nn.Module | None = None
+        self._model: Any = None
         self._digest: tuple[tuple[int, int], str] | None = None
 
     @property
@@ -165,7 +165,7 @@ class FrozenEncoder(FeatureExtractor):
         """Where the encoder runs: the GPU when there is one (the model's device), else the CPU."""
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-    def model(self) -> torch.nn.Module:
+    def model(self) -> Any:
         """The encoder with the weights loaded, in eval mode, frozen (no parameter needs a gradient)."""
         if self._model is None:
             path = self._weights_path()
