@@ -324,7 +324,7 @@ class FeatureConfig:
     hsf: bool = True
     hsf_scope: HSFScope = "segment"
     wave: bool = False
-    features: dict[str, dict[str, Any]] | None = None
+    features: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.hsf_scope not in ("segment", "utterance"):
