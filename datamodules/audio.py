@@ -10,7 +10,13 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
-__all__ = ["AudioError", "load_audio", "prepare_waveform", "wav_truncation", "SILENCE_PEAK", "CLIP_LEVEL", "CLIP_FRACTION"]
+from datamodules.suffixes import AUDIO_SUFFIXES  # one list for the code base (re-exported here)
+
+__all__ = [
+    "AUDIO_SUFFIXES", "AudioError", "load_audio", "prepare_waveform", "wav_truncation", "SILENCE_PEAK", "CLIP_LEVEL",
+    "CLIP_FRACTION",
+]
+
 
 #: A file whose peak stays below this (-80 dBFS) is reported as silent.
 SILENCE_PEAK = 1e-4

@@ -1,4 +1,5 @@
-"""On-disk feature cache: one file per utterance, keyed, atomic, resumable."""
+"""On-disk feature cache: one file per utterance, keyed, atomic, resumable; :meth:`FeatureCache.get_or_compute`
+is the one call extraction makes per file."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.features import FeatureConfig, check_features
+from datamodules.audio import AudioError
+from datamodules.features import FeatureConfig, FeatureError, check_computed, check_features, compute_features
 
 __all__ = ["FeatureCache", "file_identity", "default_cache_dir"]
 
@@ -54,10 +56,15 @@ class FeatureCache:
     Args:
         root: Cache root (see :func:`default_cache_dir`).
         config: The feature settings; their hash names the sub-folder.
+        folder: The sub-folder, when the caller knows it (worker processes: skips hashing the settings,
+            e.g. a frozen encoder's weights, and the stale-file scan).
     """
 
-    def __init__(self, root: str | Path, config: FeatureConfig) -> None:
+    def __init__(self, root: str | Path, config: FeatureConfig, folder: str | Path | None = None) -> None:
         self.config = config
+        if folder is not None:
+            self.dir = Path(folder)
+            return
         self.dir = Path(root).expanduser() / f"features-{config.key()}"
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "config.txt").write_text(repr(config) + "\n")
@@ -73,6 +80,35 @@ class FeatureCache:
     def path_for(self, audio_path: str | Path) -> Path:
         key = file_identity(audio_path)
         return self.dir / key[:2] / f"{key}.npz"
+
+    def has(self, audio_path: str | Path) -> bool:
+        """An entry exists for the file's current version (not yet checked: :meth:`load` does that)."""
+        try:
+            return self.path_for(audio_path).exists()
+        except OSError:
+            return False  # a missing audio file: get_or_compute reports it
+
+    def get_or_compute(self, audio_path: str | Path) -> tuple[dict[str, np.ndarray], bool]:
+        """The file's features from the cache, or computed (:func:`compute_features`), checked and stored.
+
+        Returns:
+            The features and whether they were computed (False: read from the cache).
+
+        Raises:
+            AudioError, FeatureError: The file cannot be read or featurised (named); features that
+                would not pass :meth:`load` are never stored.
+        """
+        features = self.load(audio_path) if self.has(audio_path) else None
+        if features is not None:
+            return features, False
+        try:
+            features = compute_features(audio_path, self.config)
+        except (AudioError, FeatureError):
+            raise  # these name the file already
+        except Exception as err:  # anything else (openSMILE, resampler, memory): name the file too
+            raise FeatureError(f"{audio_path}: feature extraction failed with {type(err).__name__}: {err}") from err
+        self.store(audio_path, check_computed(audio_path, features, self.config))
+        return features, True
 
     def load(self, audio_path: str | Path) -> dict[str, np.ndarray] | None:
         """Return the cached features of ``audio_path``, or ``None`` on a miss or a bad entry.

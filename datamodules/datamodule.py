@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import warnings
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,17 +13,19 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
-from torch.utils.data import Dataset
 
+from datamodules.batches import SegmentDataset, TensorBatches, stack_segments
 from datamodules.cache import FeatureCache, default_cache_dir
 from datamodules.corpora import Corpus, CorpusEntry, CorpusError, get_corpus
-from datamodules.extract import ExtractionError, extract_all, format_errors
-from datamodules.features import FeatureConfig, HSFScope
-from datamodules.is10 import HSF_DIM, LLD_DIM
+from datamodules.extract import ExtractionStats, extract_all, format_errors
+from datamodules.features import HSFScope, feature_config_from_hparams, net_dims
+from datamodules.features.settings import FEATURE_SETTINGS, checkpoint_feature_settings, feature_setting_mismatches
+from datamodules.normalize import Standardizer
 from datamodules.pack import FeaturePack
+from datamodules.predict import PredictSet
 from datamodules.segments import SegmentMode
 from datamodules.splits import Split, make_split
-from datamodules.suffixes import AUDIO_LIKE_SUFFIXES, AUDIO_SUFFIXES
+from datamodules.suffixes import AUDIO_SUFFIXES
 
 __all__ = [
     "SERDataModule",
@@ -39,168 +39,15 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-InputName = Literal["lld", "hsf", "wave"]
-
-#: ``data`` settings that change what a trained net sees; a checkpoint records them, and evaluating
-#: it with other values is refused (predict adopts the checkpoint's). Which input each one concerns.
-FEATURE_SETTINGS: dict[str, tuple[str, ...]] = {
-    "segment_length": ("lld", "hsf", "wave"),
-    "segment_hop": ("lld", "hsf", "wave"),
-    "min_last_segment": ("lld", "hsf", "wave"),
-    "segment_mode": ("lld", "hsf", "wave"),
-    "frame_size": ("lld",),
-    "frame_shift": ("lld",),
-    "hsf_scope": ("hsf",),
-    "normalize": ("lld", "hsf"),
-}
-
-
-def checkpoint_feature_settings(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
-    """The feature settings a checkpoint was trained with (``{}`` if it records none), plus ``inputs``.
-
-    Read from the data module's state (:meth:`SERDataModule.state_dict`), or, for checkpoints older
-    than that, from the data module's saved hyperparameters.
-    """
-    state = checkpoint.get(SERDataModule.__qualname__) or {}
-    if state.get("features"):
-        return dict(state["features"]) | {"inputs": list(state.get("inputs") or [])}
-    hp = checkpoint.get("datamodule_hyper_parameters") or {}
-    found = {k: hp[k] for k in FEATURE_SETTINGS if k in hp}
-    return found | ({"inputs": list(hp.get("inputs") or ["lld", "hsf"])} if found else {})
-
-
-def feature_setting_mismatches(
-    saved: Mapping[str, Any], current: Mapping[str, Any], inputs: Sequence[str] | None = None
-) -> dict[str, tuple[Any, Any]]:
-    """``{setting: (saved value, current value)}`` for every setting that differs and matters to
-    ``inputs`` (the checkpoint's inputs; all settings when ``None``)."""
-    out = {}
-    for key, concerns in FEATURE_SETTINGS.items():
-        if key not in saved or key not in current or (inputs is not None and not set(concerns) & set(inputs)):
-            continue
-        a, b = saved[key], current[key]
-        same = math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) if isinstance(a, float) and isinstance(b, (int, float)) else a == b
-        if not same:
-            out[key] = (a, b)
-    return out
-
-
-class SegmentDataset(Dataset):
-    """Segments held as aligned tensors; item ``i`` is a dict of their ``i``-th rows.
-
-    Keys: the configured inputs (``lld`` ``(76, T)``, ``hsf`` ``(1582,)``, ``wave`` ``(samples,)``),
-    ``target``, ``utt_index`` (the utterance's row in the corpus / predict list) and
-    ``segment_index`` (unique per segment; lets metrics drop DistributedSampler's padding duplicates).
-    """
-
-    def __init__(self, tensors: dict[str, torch.Tensor]) -> None:
-        lengths = {k: len(v) for k, v in tensors.items()}
-        if len(set(lengths.values())) != 1:
-            raise ValueError(f"SegmentDataset tensors must share their first dimension, got {lengths}.")
-        self.tensors = tensors
-        self.length = next(iter(lengths.values()))
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {k: v[index] for k, v in self.tensors.items()}
-
-    def num_utterances(self) -> int:
-        return int(torch.unique(self.tensors["utt_index"]).numel())
-
-
-class TensorBatches:
-    """Batches cut by index from tensors that already live on the model's device.
-
-    Replaces ``DataLoader`` over :class:`SegmentDataset`: one ``index_select`` per key per batch,
-    no per-item ``__getitem__``, no collate, no worker processes. Under DDP (``world_size > 1``)
-    each process takes every ``world_size``-th index of a permutation padded to a multiple of
-    ``world_size`` by repeating its start, exactly as ``DistributedSampler`` does (metrics drop
-    the repeats by ``segment_index``).
-
-    Shuffling draws a permutation from a generator seeded with ``(seed, epoch)``, where ``epoch``
-    comes from ``epoch_fn`` (the trainer's current epoch): the order of epoch ``e`` is the same in
-    an uninterrupted run and in a run resumed before epoch ``e``.
-
-    Args:
-        tensors: Aligned tensors (same first dimension), e.g. ``SegmentDataset.tensors``.
-        batch_size: Rows per batch.
-        shuffle: Permute the rows every epoch.
-        seed: Base seed of the shuffling generator.
-        epoch_fn: Returns the current epoch (``None``: count ``__iter__`` calls).
-        rank: This process's rank; ``world_size``: number of processes.
-    """
-
-    def __init__(
-        self,
-        tensors: dict[str, torch.Tensor],
-        batch_size: int,
-        shuffle: bool = False,
-        seed: int = 0,
-        epoch_fn: Callable[[], int] | None = None,
-        rank: int = 0,
-        world_size: int = 1,
-    ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"Expected batch_size >= 1, got {batch_size}.")
-        lengths = {k: len(v) for k, v in tensors.items()}
-        if len(set(lengths.values())) != 1:
-            raise ValueError(f"TensorBatches tensors must share their first dimension, got {lengths}.")
-        if not 0 <= rank < world_size:
-            raise ValueError(f"Expected 0 <= rank < world_size, got rank {rank}, world_size {world_size}.")
-        self.tensors = tensors
-        self.num_rows = next(iter(lengths.values()))
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.seed = seed
-        self.epoch_fn = epoch_fn
-        self.rank, self.world_size = rank, world_size
-        self._calls = 0
-
-    @property
-    def rows_per_process(self) -> int:
-        return math.ceil(self.num_rows / self.world_size)
-
-    def __len__(self) -> int:
-        return math.ceil(self.rows_per_process / self.batch_size)
-
-    def _order(self) -> torch.Tensor:
-        epoch = self.epoch_fn() if self.epoch_fn is not None else self._calls
-        self._calls += 1
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + int(epoch))
-            order = torch.randperm(self.num_rows, generator=generator)
-        else:
-            order = torch.arange(self.num_rows)
-        if self.world_size > 1:
-            total = self.rows_per_process * self.world_size
-            if total > self.num_rows:  # pad as DistributedSampler does: repeat from the start
-                order = torch.cat([order, order[: total - self.num_rows]])
-            order = order[self.rank : total : self.world_size]
-        return order
-
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        order = self._order()
-        device = next(iter(self.tensors.values())).device
-        order = order.to(device)
-        for start in range(0, len(order), self.batch_size):
-            index = order[start : start + self.batch_size]
-            yield {k: v.index_select(0, index) for k, v in self.tensors.items()}
-
-    def to(self, device: torch.device | str) -> TensorBatches:
-        """Move the tensors to ``device`` (once; batches are then cut there)."""
-        self.tensors = {k: v.to(device) for k, v in self.tensors.items()}
-        return self
-
 
 class SERDataModule(L.LightningDataModule):
-    """Corpus loading, the evaluation protocol, segmentation and IS10 / waveform features.
+    """Corpus loading, the evaluation protocol, segmentation, and features from the configured extractors.
 
     ``prepare_data`` scans the corpus and fills the feature cache (parallel, with progress);
     ``setup`` builds the split once, loads features from the cache and standardises them with
-    statistics of the training split only (kept in :meth:`state_dict`, hence in checkpoints, so
-    ``predict`` on new audio uses the training statistics).
+    statistics of the training split only (:class:`~datamodules.normalize.Standardizer`, kept in
+    :meth:`state_dict`, hence in checkpoints, so ``predict`` on new audio uses the training
+    statistics). ``predict`` featurises its files once (:class:`~datamodules.predict.PredictSet`).
 
     Args:
         corpus: A registered corpus name: ``ravdess``, ``emodb``, ``iemocap``, ``savee``, ``csv``,
@@ -219,11 +66,16 @@ class SERDataModule(L.LightningDataModule):
         num_folds: ``speaker`` folds for corpora without predefined groups.
         seed: Split seed.
         split_file: Optional JSON split (``Split.write``) to use instead of computing one.
-        segment_length, segment_hop, min_last_segment, segment_mode: Segmentation (PAPERS.md).
-        frame_size, frame_shift: LLD framing in seconds (paper: 0.128 / 0.032).
-        inputs: What batches carry: any of ``lld``, ``hsf``, ``wave``.
-        hsf_scope: HSFs per ``segment`` (default) or per ``utterance``.
-        normalize: Standardise LLDs (per dimension) and HSFs with training statistics.
+        segment_length, segment_hop, min_last_segment, segment_mode: Segmentation (``datamodules.segments``).
+        frame_size, frame_shift: IS10 LLD framing in seconds (paper: 0.128 / 0.032).
+        inputs: The batch keys nets read: ``lld`` (frame-level ``(dims, frames)``), ``hsf`` (a vector),
+            ``wave`` (samples), or a key ``features`` names an extractor for.
+        features: Which extractor fills each input (:func:`~datamodules.features.resolve_features`):
+            ``None`` (IS10 LLDs, IS10 functionals, waveform), a feature set (``egemaps``), or
+            ``{input: NAME | {name: NAME, <option>: value}}``.
+        hsf_scope: Functionals per ``segment`` (default) or per ``utterance``.
+        normalize: Standardise the inputs whose extractor asks for it (per dimension; LLDs, functionals)
+            with training statistics.
         batch_size: Segments per batch.
         num_workers: Ignored (kept so old configs load): batches are cut by index from tensors on the
             model's device (:class:`TensorBatches`), with no worker processes.
@@ -265,7 +117,8 @@ class SERDataModule(L.LightningDataModule):
         segment_mode: SegmentMode = "segments",
         frame_size: float = 0.128,
         frame_shift: float = 0.032,
-        inputs: list[InputName] | None = None,
+        inputs: list[str] | None = None,
+        features: str | dict[str, str | dict[str, Any]] | None = None,
         hsf_scope: HSFScope = "segment",
         normalize: bool = True,
         batch_size: int = 128,
@@ -281,34 +134,16 @@ class SERDataModule(L.LightningDataModule):
         super().__init__()
         self.save_hyperparameters()
         self.corpus_entry = self._corpus_entry(corpus, download)
-        self.inputs = tuple(inputs or ("lld", "hsf"))
-        bad = sorted(set(self.inputs) - {"lld", "hsf", "wave"})
-        if bad:
-            raise ValueError(f"data.inputs: unknown input(s) {bad}; expected any of ['lld', 'hsf', 'wave'].")
         if batch_size < 1:
             raise ValueError(f"data.batch_size: expected a positive integer, got {batch_size}.")
         self.ratios = tuple(ratios or (0.8, 0.2))
-        self.feature_config = FeatureConfig(
-            segment_length=segment_length,
-            segment_hop=segment_hop,
-            min_last_segment=min_last_segment,
-            segment_mode=segment_mode,
-            frame_size=frame_size,
-            frame_shift=frame_shift,
-            lld="lld" in self.inputs,
-            hsf="hsf" in self.inputs,
-            hsf_scope=hsf_scope,
-            wave="wave" in self.inputs,
-        )
+        self._configure_features()
         self.cache_root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self._classes = tuple(classes) if classes else None
         self._corpus: Corpus | None = None
         self.split: Split | None = None
         self.datasets: dict[str, SegmentDataset] = {}
-        self.norm: dict[str, torch.Tensor] = {}
-        self.predict_files: list[Path] = []
-        self.predict_segments: list[tuple[np.ndarray, int] | None] = []
-        self.predict_errors: dict[int, str] = {}
+        self.predict_set: PredictSet | None = None
         self.skipped_files: dict[str, str] = {}  # path -> why (data.skip_bad_files)
         self.summary = ""
         self.extraction_stats: dict[str, Any] = {}
@@ -390,18 +225,33 @@ class SERDataModule(L.LightningDataModule):
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    # ----------------------------------------------------------------- features (shapes linked into the net)
+    def _configure_features(self) -> None:
+        """The feature config (the extractor of each input) and the normaliser, from the hyperparameters."""
+        self.feature_config, inputs = feature_config_from_hparams(self.hparams)
+        self.inputs = tuple(inputs)
+        per_dimension = [k for k, e in self.feature_config.extractors.items() if e.normalization == "per_dimension"]
+        self.normalizer = Standardizer(per_dimension if self.hparams.normalize else ())
+
+    @property
+    def input_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Each input's per-segment shape, e.g. ``{"lld": (76, 40), "hsf": (1582,)}``."""
+        return {k: e.segment_shape() for k, e in self.feature_config.extractors.items()}
+
     @property
     def lld_dim(self) -> int:
-        return LLD_DIM
+        """Feature dimensions per frame of input ``lld`` (76 for IS10, 25 for eGeMAPS)."""
+        return net_dims(self.hparams)["lld_dim"]
 
     @property
     def hsf_dim(self) -> int:
-        return HSF_DIM
+        """Dimensions of input ``hsf`` (1582 for IS10 functionals, 88 for eGeMAPS)."""
+        return net_dims(self.hparams)["hsf_dim"]
 
     @property
     def num_frames(self) -> int:
-        """LLD frames per segment (40 for 1.4 s, 59 for 2.0 s)."""
-        return self.feature_config.num_frames
+        """Frames per segment of input ``lld`` (IS10: 40 for 1.4 s, 59 for 2.0 s)."""
+        return net_dims(self.hparams)["num_frames"]
 
     @property
     def sample_rate(self) -> int:
@@ -413,25 +263,28 @@ class SERDataModule(L.LightningDataModule):
 
     @property
     def feature_settings(self) -> dict[str, Any]:
-        """The values of :data:`FEATURE_SETTINGS` this module extracts with."""
-        return {k: self.hparams[k] for k in FEATURE_SETTINGS}
+        """The values of :data:`FEATURE_SETTINGS` this module extracts with (``features`` resolved)."""
+        return {k: self.hparams[k] for k in FEATURE_SETTINGS} | {"features": self.feature_config.features}
 
     def _adopt_feature_settings(self, settings: Mapping[str, Any]) -> None:
         """Use a checkpoint's feature settings (predict), rebuilding the feature config."""
         for key in FEATURE_SETTINGS:
             if key in settings:
                 self.hparams[key] = settings[key]
-        hp = self.hparams
-        self.feature_config = dataclasses.replace(
-            self.feature_config, segment_length=hp.segment_length, segment_hop=hp.segment_hop,
-            min_last_segment=hp.min_last_segment, segment_mode=hp.segment_mode, frame_size=hp.frame_size,
-            frame_shift=hp.frame_shift, hsf_scope=hp.hsf_scope,
-        )
+        self._configure_features()
 
-    # ----------------------------------------------------------------- Lightning hooks
     def _cache(self) -> FeatureCache:
         return FeatureCache(self.cache_root, self.feature_config)
 
+    def _extract(
+        self, paths: Sequence[str | Path], load: bool, on_error: Literal["raise", "collect"], progress: bool = False,
+        desc: str = "features",
+    ) -> tuple[list[dict[str, np.ndarray] | None], ExtractionStats]:
+        """Features of ``paths`` through the cache (computed where missing); see :func:`extract_all`."""
+        return extract_all(paths, self._cache(), self.hparams.extract_workers, progress, desc=desc, load=load,
+                           on_error=on_error)
+
+    # ----------------------------------------------------------------- Lightning hooks
     def _make_split(self) -> Split:
         hp = self.hparams
         if hp.split_file:
@@ -451,15 +304,12 @@ class SERDataModule(L.LightningDataModule):
         ``skip_bad_files``, left for ``setup`` to leave out and list.
         """
         if self.trainer is not None and self.trainer.state.stage is not None and self.trainer.state.stage.value == "predict":
-            self._prepare_predict()
-            return
+            return  # predict featurises its files once, in predict_dataloader (after the checkpoint's settings apply)
         if self.pack is not None:
             self._split_paths()  # the split is still checked before anything else
             return  # features come from the pack
-        on_error = "collect" if self.hparams.skip_bad_files else "raise"
-        _, stats = extract_all(
-            self._split_paths(), self._cache(), self.hparams.extract_workers, self.hparams.progress, load=False, on_error=on_error
-        )
+        on_error: Literal["raise", "collect"] = "collect" if self.hparams.skip_bad_files else "raise"
+        _, stats = self._extract(self._split_paths(), load=False, on_error=on_error, progress=self.hparams.progress)
         self.extraction_stats = dict(stats)
 
     def setup(self, stage: str | None = None) -> None:
@@ -468,7 +318,8 @@ class SERDataModule(L.LightningDataModule):
         per part), a warning naming classes absent from a part, and the files left out."""
         self._stage = stage
         if stage == "predict":
-            self._prepare_predict()
+            if self.predict_set is None:
+                self.predict_set = PredictSet(self.hparams.predict_paths)  # files listed (and checked) once
             return
         if self.datasets:
             return
@@ -482,10 +333,8 @@ class SERDataModule(L.LightningDataModule):
         if self.pack is not None:  # features from the pack: no audio, no cache
             features = {r: self.pack.features(corpus.utterances[r].utt_id) for r in wanted}
         else:
-            on_error = "collect" if self.hparams.skip_bad_files else "raise"
-            feats, stats = extract_all(
-                [corpus.utterances[r].path for r in wanted], self._cache(), self.hparams.extract_workers, False, on_error=on_error
-            )
+            on_error: Literal["raise", "collect"] = "collect" if self.hparams.skip_bad_files else "raise"
+            feats, stats = self._extract([corpus.utterances[r].path for r in wanted], load=True, on_error=on_error)
             self.extraction_stats = dict(stats)
             features = dict(zip(wanted, feats))
             if stats["errors"]:
@@ -498,14 +347,13 @@ class SERDataModule(L.LightningDataModule):
                 continue
             rows = [by_id[i] for i in ids]
             targets = [corpus.label_index(corpus.utterances[r].label) for r in rows]
-            raw[name] = self._stack([features[r] for r in rows], rows, targets, segment_base)
+            raw[name] = stack_segments([features[r] for r in rows], self.inputs, rows, targets, segment_base)
             segment_base += len(raw[name]["utt_index"])
         if self.hparams.split_unit == "segment":
             raw["train"], raw["val"] = self._leaky_segment_resplit(raw["train"], raw["val"])
-        if self.hparams.normalize:
-            self._fit_normalization(raw["train"])
+        self.normalizer.fit(raw["train"])
         for name, tensors in raw.items():
-            self.datasets[name] = SegmentDataset(self._normalize(tensors))
+            self.datasets[name] = SegmentDataset(self.normalizer.transform(tensors))
         if "test" not in self.datasets:
             self.datasets["test"] = self.datasets["val"]
         self._report()
@@ -613,89 +461,20 @@ class SERDataModule(L.LightningDataModule):
             "skipped_files": [{"path": p, "error": e} for p, e in self.skipped_files.items()],
         }
 
-    def _stack(
-        self, feats: Sequence[dict[str, np.ndarray]], rows: Sequence[int], targets: Sequence[int], segment_base: int
-    ) -> dict[str, torch.Tensor]:
-        counts = [len(f["bounds"]) for f in feats]
-        out: dict[str, torch.Tensor] = {}
-        if "lld" in self.inputs:
-            out["lld"] = torch.from_numpy(np.concatenate([f["lld"] for f in feats]))
-        if "hsf" in self.inputs:
-            out["hsf"] = torch.from_numpy(
-                np.concatenate([np.repeat(f["hsf"], n, axis=0) if len(f["hsf"]) != n else f["hsf"] for f, n in zip(feats, counts)])
-            )
-        if "wave" in self.inputs:
-            out["wave"] = torch.from_numpy(np.concatenate([f["wave"] for f in feats]))
-        out["target"] = torch.as_tensor(np.repeat(np.asarray(targets, dtype=np.int64), counts))
-        out["utt_index"] = torch.as_tensor(np.repeat(np.asarray(rows, dtype=np.int64), counts))
-        out["segment_index"] = torch.arange(segment_base, segment_base + sum(counts), dtype=torch.int64)
-        return out
-
-    def _fit_normalization(self, train: dict[str, torch.Tensor]) -> None:
-        if "lld" in train:
-            x = train["lld"].double()  # (N, 76, T): statistics per LLD dimension over all frames
-            self.norm["lld_mean"] = x.mean(dim=(0, 2)).float()
-            self.norm["lld_std"] = x.std(dim=(0, 2)).float()
-        if "hsf" in train:
-            x = train["hsf"].double()
-            self.norm["hsf_mean"] = x.mean(dim=0).float()
-            self.norm["hsf_std"] = x.std(dim=0).float()
-        for key in [k for k in self.norm if k.endswith("_std")]:
-            # Constant dimensions (e.g. a functional that is always 0) would divide by zero.
-            self.norm[key] = torch.where(self.norm[key] > 1e-8, self.norm[key], torch.ones_like(self.norm[key]))
-
-    def _normalize(self, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        out = dict(tensors)
-        if "lld" in out and "lld_mean" in self.norm:
-            out["lld"] = (out["lld"] - self.norm["lld_mean"][None, :, None]) / self.norm["lld_std"][None, :, None]
-        if "hsf" in out and "hsf_mean" in self.norm:
-            out["hsf"] = (out["hsf"] - self.norm["hsf_mean"]) / self.norm["hsf_std"]
-        return out
-
     # ----------------------------------------------------------------- predict on new audio
-    def _prepare_predict(self) -> None:
-        """List the files to predict and fill the cache. Files that fail are kept, with their error,
-        for ``predictions.csv``; audio of other types in the folders (``.mp3``, ...) is counted in a warning."""
-        paths = self.hparams.predict_paths
-        if not paths:
-            raise ValueError("predict needs audio: pass --data.predict_paths '[file.wav, folder/]'.")
-        files: list[Path] = []
-        skipped: Counter[str] = Counter()
-        for p in map(Path, paths):
-            if p.is_dir():
-                found = []
-                for f in sorted(p.rglob("*")):
-                    if f.name.startswith("."):
-                        continue
-                    if f.suffix.lower() in AUDIO_SUFFIXES and (f.is_file() or f.is_symlink()):
-                        found.append(f)  # a dangling link stays: its row says why it has no prediction
-                    elif f.is_file() and f.suffix.lower() in AUDIO_LIKE_SUFFIXES:
-                        skipped[f.suffix.lower()] += 1  # audio of a type libsndfile may not read
-                if not found:
-                    raise ValueError(f"data.predict_paths: folder {p} holds no audio files ({', '.join(AUDIO_SUFFIXES)}).")
-                files.extend(found)
-            elif p.is_file() or p.is_symlink():
-                files.append(p)
-            else:
-                raise ValueError(f"data.predict_paths: {p} is neither an audio file nor a folder.")
-        if skipped:
-            rank_zero_warn(
-                f"data.predict_paths: skipped {sum(skipped.values())} files that are not {'/'.join(AUDIO_SUFFIXES)} "
-                f"({', '.join(f'{k} {n}' for k, n in skipped.most_common())}); convert them (e.g. "
-                "`ffmpeg -i x.mp3 x.wav`) to predict them."
-            )
-        self.predict_files = files
-        _, stats = extract_all(
-            files, self._cache(), self.hparams.extract_workers, self.hparams.progress, desc="features (predict)",
-            load=False, on_error="collect",
-        )
-        self._set_predict_errors(stats["errors"])
+    @property
+    def predict_files(self) -> list[Path]:
+        return self.predict_set.files if self.predict_set is not None else []
 
-    def _set_predict_errors(self, errors: Mapping[str, str]) -> None:
-        index = {str(f): i for i, f in enumerate(self.predict_files)}
-        self.predict_errors = {index[p]: msg for p, msg in errors.items() if p in index}
-        if len(self.predict_errors) == len(self.predict_files):
-            raise ExtractionError(format_errors(dict(errors), len(self.predict_files)) + "\nNothing left to predict.", dict(errors))
+    @property
+    def predict_errors(self) -> dict[int, str]:
+        """``{file index: why}``: files with no prediction (listed in predictions.csv)."""
+        return self.predict_set.errors if self.predict_set is not None else {}
+
+    @property
+    def predict_segments(self) -> list[tuple[np.ndarray, int] | None]:
+        """Per predict file its segments' sample bounds and length (``None``: failed), for timeline times."""
+        return self.predict_set.segments if self.predict_set is not None else []
 
     # ----------------------------------------------------------------- loaders
     def _loader(self, name: str, shuffle: bool) -> TensorBatches:
@@ -726,14 +505,15 @@ class SERDataModule(L.LightningDataModule):
         return self._loader("test", shuffle=False)
 
     def predict_dataloader(self) -> TensorBatches:
-        # Built after Lightning restored state_dict() from the checkpoint: training statistics apply.
-        feats, stats = extract_all(self.predict_files, self._cache(), self.hparams.extract_workers, False, on_error="collect")
-        self._set_predict_errors(stats["errors"])
-        # Each file's segment sample bounds and length (None for a file that failed): timeline times.
-        self.predict_segments = [(np.asarray(f["bounds"]), int(f["num_samples"])) if f is not None else None for f in feats]
-        good = [i for i, f in enumerate(feats) if f is not None]
-        tensors = self._stack([feats[i] for i in good], good, [-1] * len(good), 0)
-        self.datasets["predict"] = SegmentDataset(self._normalize(tensors))
+        # Built after Lightning restored state_dict() from the checkpoint: its feature settings and
+        # training statistics apply. The files are featurised here, once per predict run.
+        if self.predict_set is None:
+            self.setup("predict")
+        assert self.predict_set is not None
+        extract = lambda files: self._extract(files, load=True, on_error="collect", progress=self.hparams.progress,  # noqa: E731
+                                              desc="features (predict)")
+        tensors = self.predict_set.tensors(extract, self.inputs)
+        self.datasets["predict"] = SegmentDataset(self.normalizer.transform(tensors))
         return self._loader("predict", shuffle=False)
 
     # ----------------------------------------------------------------- checkpoint state
@@ -741,7 +521,7 @@ class SERDataModule(L.LightningDataModule):
         """Normalisation statistics and class names (what predict needs besides the weights), and
         the training utterances, so evaluating the checkpoint on them is refused later."""
         state: dict[str, Any] = {
-            "norm": {k: v.clone() for k, v in self.norm.items()},
+            "norm": self.normalizer.state_dict(),
             "class_names": self.class_names if (self._classes or self._corpus) else None,
             "features": self.feature_settings,
             "inputs": list(self.inputs),
@@ -765,7 +545,7 @@ class SERDataModule(L.LightningDataModule):
                 )
             rank_zero_warn(f"predict uses the checkpoint's feature settings: {described}.")
             self._adopt_feature_settings(saved)
-        self.norm = {k: v.clone() for k, v in state_dict.get("norm", {}).items()}
+        self.normalizer.load_state_dict(state_dict.get("norm", {}))
         if state_dict.get("class_names") and not self._classes:
             self._classes = tuple(state_dict["class_names"])
         split = state_dict.get("split") or {}

@@ -19,8 +19,7 @@ from tqdm.auto import tqdm
 
 from datamodules.audio import AudioError
 from datamodules.cache import FeatureCache
-from datamodules.features import ISSUE_KINDS, FeatureConfig, check_features, compute_features
-from datamodules.is10 import FeatureError
+from datamodules.features import ISSUE_KINDS, FeatureConfig, FeatureError
 
 __all__ = ["extract_all", "ExtractionStats", "ExtractionError", "format_issues", "format_errors"]
 
@@ -70,20 +69,11 @@ def _worker_init() -> None:
     torch.set_num_threads(1)
 
 
-def _compute_and_store(path: str, config: FeatureConfig, cache_root: str) -> float:
-    cache = FeatureCache.__new__(FeatureCache)  # the folder exists; skip re-scanning it per file
-    cache.config, cache.dir = config, Path(cache_root)
-    try:
-        features = compute_features(path, config)
-    except (AudioError, FeatureError):
-        raise  # these name the file already
-    except Exception as err:  # anything else (openSMILE, resampler, memory): name the file too
-        raise FeatureError(f"{path}: feature extraction failed with {type(err).__name__}: {err}") from err
-    problems = check_features(features, config)
-    if problems:  # never cache what a later load would refuse
-        raise FeatureError(f"{path}: computed features are unusable: {'; '.join(problems)}.")
-    cache.store(path, features)
-    return float(features["num_samples"]) / config.sample_rate
+def _get(path: str, config: FeatureConfig, folder: str, load: bool) -> tuple[float, dict[str, np.ndarray] | None]:
+    """One file through the cache (a worker's job): ``(audio seconds computed, features if load)``."""
+    features, computed = FeatureCache("", config, folder=folder).get_or_compute(path)
+    seconds = float(features["num_samples"]) / config.sample_rate if computed else 0.0
+    return seconds, (features if load else None)
 
 
 def _message(err: BaseException) -> str:
@@ -101,10 +91,11 @@ def extract_all(
 ) -> tuple[list[dict[str, np.ndarray] | None], ExtractionStats]:
     """Compute (or load from ``cache``) the features of every file, in order.
 
-    Missing entries are computed in ``num_workers`` processes (default: all cores) and written to
-    the cache as each file finishes, so an interrupted run resumes where it stopped. A file that
-    fails (unreadable audio, NaN/inf features) does not stop the others: every failure is
-    collected and reported at once at the end, each with its path and reason.
+    Each file goes once through :meth:`FeatureCache.get_or_compute`. Missing entries are computed in
+    ``num_workers`` processes (default: all cores; in this process when an extractor runs
+    ``batched`` on a device) and written to the cache as each file finishes, so an interrupted run
+    resumes where it stopped. A file that fails (unreadable audio, NaN/inf features) does not stop
+    the others: every failure is collected and reported at once at the end, each with its path and reason.
 
     Args:
         paths: Audio files.
@@ -127,32 +118,42 @@ def extract_all(
         RuntimeError: A worker process died (killed, e.g. out of memory).
     """
     start = time.perf_counter()
-    paths = [str(p) for p in paths]
-    todo = [p for p in dict.fromkeys(paths) if not cache.path_for(p).exists()] if paths else []
-    stats = ExtractionStats(files=len(paths), computed=len(todo), cached=len(paths) - len(todo), audio_seconds=0.0,
+    files = [str(p) for p in paths]
+    todo = [p for p in dict.fromkeys(files) if not cache.has(p)]
+    stats = ExtractionStats(files=len(files), computed=len(todo), cached=len(files) - len(todo), audio_seconds=0.0,
                             errors={}, issues={})
     errors: dict[str, str] = stats["errors"]
+    got: dict[str, dict[str, np.ndarray] | None] = {}
     workers = (os.cpu_count() or 1) if num_workers is None else num_workers
+    if not cache.config.runs_in_workers:
+        workers = 0  # a batched extractor holds a model on this process's device
+    folder = str(cache.dir)
+
+    def finish(path: str, result: tuple[float, dict[str, np.ndarray] | None]) -> None:
+        stats["audio_seconds"] += result[0]
+        if load:
+            got[path] = result[1]
+
     if todo:
         bar = tqdm(total=len(todo), desc=desc, unit="file", disable=not progress, dynamic_ncols=True)
         if workers <= 1 or len(todo) == 1:
             for p in todo:
                 try:
-                    stats["audio_seconds"] += _compute_and_store(p, cache.config, str(cache.dir))
+                    finish(p, _get(p, cache.config, folder, load))
                 except (AudioError, FeatureError, OSError, RuntimeError, ValueError) as err:
                     errors[p] = _message(err)
                 bar.update()
         else:
             ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
-                futures = {pool.submit(_compute_and_store, p, cache.config, str(cache.dir)): p for p in todo}
+                futures = {pool.submit(_get, p, cache.config, folder, load): p for p in todo}
                 pending = set(futures)
                 try:
                     while pending:
                         done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                         for fut in done:
                             try:
-                                stats["audio_seconds"] += fut.result()
+                                finish(futures[fut], fut.result())
                             except BrokenProcessPool as err:
                                 left = [futures[f] for f in pending][:5]
                                 raise RuntimeError(
@@ -173,34 +174,33 @@ def extract_all(
         bar.close()
     if errors and on_error == "raise":
         raise ExtractionError(
-            format_errors(errors, len(paths)) + "\nFix or remove them and re-run (finished files are cached), or set "
+            format_errors(errors, len(files)) + "\nFix or remove them and re-run (finished files are cached), or set "
             "data.skip_bad_files=true to leave them out (they are then listed in the run's results).",
             errors,
         )
     results: list[dict[str, np.ndarray] | None] = []
     issues: dict[str, list[str]] = stats["issues"]
-    for p in paths if load else ():
+    for p in files if load else ():
         if p in errors:
             results.append(None)
             continue
-        feats = cache.load(p)
-        if feats is None:  # a missing or bad entry (reported by the cache): recompute it here
+        feats = got.get(p)
+        if feats is None:  # cached before this call (or a bad entry, recomputed here)
             try:
-                _compute_and_store(p, cache.config, str(cache.dir))
+                feats, _ = cache.get_or_compute(p)
             except (AudioError, FeatureError, OSError, RuntimeError, ValueError) as err:
                 errors[p] = _message(err)
                 if on_error == "raise":
-                    raise ExtractionError(format_errors({p: errors[p]}, len(paths)), {p: errors[p]}) from err
+                    raise ExtractionError(format_errors({p: errors[p]}, len(files)), {p: errors[p]}) from err
                 results.append(None)
                 continue
-            feats = cache.load(p)
-            assert feats is not None
+            got[p] = feats
         for kind in feats.get("issues", np.zeros(0, dtype=np.str_)).tolist():
             if p not in issues.setdefault(kind, []):
                 issues[kind].append(p)
         results.append(feats)
     if issues:
-        warnings.warn(format_issues(issues, len(set(paths))), stacklevel=2)
+        warnings.warn(format_issues(issues, len(set(files))), stacklevel=2)
     stats["wall_seconds"] = time.perf_counter() - start
     if stats["computed"]:
         log.info(

@@ -11,9 +11,10 @@ identity of the original corpus, so a checkpoint's leak checks still apply.
 
 Format: one ``np.savez_compressed`` file; ``meta`` is a JSON string; each feature key ``k`` is
 stored as the utterances' arrays concatenated along the first axis (``k``) with row offsets
-(``k__offsets``, ``len = utterances + 1``). ``float16`` halves the size: LLDs and functionals are
-stored per feature dimension as ``(x - centre) / scale`` (float32 ``k__centre``, ``k__scale``), so
-the rounding error is ~5e-4 of each dimension's spread (recorded in ``meta``), whatever its magnitude.
+(``k__offsets``, ``len = utterances + 1``). ``float16`` halves the size: the inputs that are
+standardised per dimension (LLDs, functionals, encoder states) are stored per feature dimension as
+``(x - centre) / scale`` (float32 ``k__centre``, ``k__scale``), so the rounding error is ~5e-4 of
+each dimension's spread (recorded in ``meta``), whatever its magnitude; waveforms as they are.
 """
 
 from __future__ import annotations
@@ -35,8 +36,7 @@ __all__ = ["FeaturePack", "write_pack", "PACK_FORMAT", "main"]
 PACK_FORMAT = "sermodels-feature-pack"
 PACK_VERSION = 1
 _FLOAT16_MAX = 60000.0  # a margin below float16's 65504
-_ARRAY_KEYS = ("bounds", "num_samples", "lld", "hsf", "wave")
-_PER_DIMENSION = ("lld", "hsf")  # (rows, dims, ...): float16 stored per dimension as (x - centre) / scale
+_INDEX_KEYS = ("bounds", "num_samples")
 
 
 def write_pack(
@@ -70,14 +70,15 @@ def write_pack(
     arrays: dict[str, np.ndarray] = {}
     stored: dict[str, str] = {}
     rounding: dict[str, float] = {}
-    keys = [k for k in _ARRAY_KEYS if all(k in f for f in features)]
+    per_dimension = {k for k, e in config.extractors.items() if e.normalization == "per_dimension"}
+    keys = [k for k in (*_INDEX_KEYS, *config.extractors) if all(k in f for f in features)]
     for key in keys:
         parts = [np.atleast_1d(f[key]) if key == "num_samples" else f[key] for f in features]
         data = np.concatenate(parts)
         offsets = np.cumsum([0] + [len(p) for p in parts]).astype(np.int64)
         if data.dtype.kind == "f":
             data = data.astype(np.float32)
-            if dtype == "float16" and data.size and key in _PER_DIMENSION:
+            if dtype == "float16" and data.size and key in per_dimension:
                 # Functionals can be large with a small spread (a mean F0 of 200 Hz +- 1): float16 of the
                 # raw value would lose the spread. Store (x - centre) / scale per feature dimension.
                 axes = tuple(a for a in range(data.ndim) if a != 1)
@@ -169,8 +170,9 @@ class FeaturePack:
         return Corpus(c["name"], self.path.parent, tuple(c["classes"]), utterances, groups)
 
     def check_config(self, wanted: FeatureConfig) -> None:
-        """Refuse a pack made with other feature settings than the run's, naming each difference."""
-        have = self.meta["feature_config"]
+        """Refuse a pack made with other feature settings than the run's, naming each difference
+        (a pack from before extractors were selectable holds the default ones)."""
+        have = dataclasses.asdict(self.config)
         diff = {k: (have.get(k), v) for k, v in dataclasses.asdict(wanted).items() if have.get(k) != v}
         if diff:
             listed = ", ".join(f"{k}: pack {a!r} vs run {b!r}" for k, (a, b) in diff.items())
@@ -212,14 +214,13 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(own)
     if not passthrough:
         ap.error("give the configs after --, e.g. -- -c configs/strl_ser/base.yaml -c configs/strl_ser/ravdess.yaml --data.root X")
-    from datamodules.extract import extract_all
     from sermodels.cli import cli_main
 
     dm = cli_main(passthrough, run=False).datamodule
     if dm.hparams.pack:
         ap.error("--data.pack is set: a pack is written from the corpus, not from another pack")
     corpus = dm.corpus
-    feats, stats = extract_all([u.path for u in corpus.utterances], dm._cache(), dm.hparams.extract_workers, dm.hparams.progress)
+    feats, _ = dm._extract([u.path for u in corpus.utterances], load=True, on_error="raise", progress=dm.hparams.progress)
     meta = write_pack(args.out, corpus, dm.feature_config, feats, dm._corpus_identity(), args.dtype)
     size = Path(args.out).stat().st_size / 2**20
     print(f"wrote {args.out}: {len(corpus.utterances)} utterances of {corpus.name}, {size:.1f} MiB, "

@@ -1,8 +1,8 @@
 """Predict with an exported bundle (``ser-export``): no Lightning, no checkpoint, just onnxruntime.
 
 The features are the framework's own (:func:`datamodules.features.compute_features`: the same
-segmentation, IS10 LLDs/functionals or waveform segments), standardised with the training
-statistics stored in the bundle; each segment's softmax comes from the ONNX net, and an
+segmentation and extractors, e.g. IS10 LLDs/functionals or waveform segments), standardised with the
+training statistics stored in the bundle (:class:`datamodules.normalize.Standardizer`); each segment's softmax comes from the ONNX net, and an
 utterance is scored as in training (mean of segment softmax outputs, or majority vote)::
 
     from sermodels.bundle import Bundle
@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from datamodules.features import FEATURE_VERSION, FeatureConfig, compute_features
+from datamodules.normalize import Standardizer
 from datamodules.suffixes import AUDIO_SUFFIXES
 from sermodels.predict_report import (
     FilePrediction,
@@ -113,17 +115,17 @@ class Bundle:
     def inputs(self, features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Model inputs ``(S, ...)`` from :func:`compute_features` output, standardised as in training."""
         count = len(features["bounds"])
-        out: dict[str, np.ndarray] = {}
+        raw: dict[str, torch.Tensor] = {}
         for name in self.input_names:
             x = np.asarray(features[name], dtype=np.float32)
-            if name == "hsf" and len(x) != count:  # utterance scope: one vector for every segment
+            if len(x) != count:  # a per-utterance input (e.g. utterance-scope functionals): one row for every segment
                 x = np.repeat(x, count, axis=0)
-            if self.normalize and name == "lld" and "lld_mean" in self.norm:
-                x = (x - self.norm["lld_mean"][None, :, None]) / self.norm["lld_std"][None, :, None]
-            elif self.normalize and name == "hsf" and "hsf_mean" in self.norm:
-                x = (x - self.norm["hsf_mean"]) / self.norm["hsf_std"]
-            out[name] = np.ascontiguousarray(x, dtype=np.float32)
-        return out
+            raw[name] = torch.from_numpy(x)
+        if self.normalize:
+            standardizer = Standardizer()
+            standardizer.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in self.norm.items()})
+            raw = standardizer.transform(raw)
+        return {k: np.ascontiguousarray(v.numpy(), dtype=np.float32) for k, v in raw.items()}
 
     def segment_probs(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """Softmax of the ONNX net's logits, ``(S, C)``, in batches of ``batch_size`` segments."""
@@ -151,7 +153,7 @@ class Bundle:
         prediction); the others are predicted, as ``ser predict`` does.
         """
         from datamodules.audio import AudioError
-        from datamodules.is10 import FeatureError
+        from datamodules.features import FeatureError
 
         results = []
         for p in expand_paths(paths):

@@ -34,6 +34,7 @@ __all__ = [
     "read_checkpoint",
     "run_config",
     "run_folder",
+    "trained_data_settings",
 ]
 
 #: Top-level checkpoint key holding ``{"model": ..., "data": ...}`` as plain YAML-safe values.
@@ -41,7 +42,7 @@ CONFIG_KEY = "sermodels_config"
 #: Data settings that decide what a model is fed (segmentation, features, normalisation).
 PREDICT_DATA_KEYS = (
     "corpus", "segment_length", "segment_hop", "min_last_segment", "segment_mode", "frame_size", "frame_shift",
-    "inputs", "hsf_scope", "normalize", "batch_size",
+    "inputs", "features", "hsf_scope", "normalize", "batch_size",
 )
 # Filled by the CLI's links from the data module: never taken from a stored config.
 _LINK_TARGETS = ("num_classes", "class_names")
@@ -198,15 +199,25 @@ def model_config(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
         init.pop(key, None)
     net = init.get("net")
     if isinstance(net, dict) and isinstance(net.get("init_args"), dict):
-        net["init_args"].pop("num_classes", None)
+        from sermodels.fastpredict import NET_LINK_TARGETS
+
+        for key in NET_LINK_TARGETS:
+            net["init_args"].pop(key, None)
     return model
+
+
+def trained_data_settings(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """The data settings of the fit, with the feature settings the data module recorded (which win)."""
+    hparams = dict(ckpt.get("datamodule_hyper_parameters") or run_config(ckpt, path).get("data") or {})
+    state = ckpt.get("SERDataModule") or {}
+    return hparams | dict(state.get("features") or {}) | ({"inputs": state["inputs"]} if state.get("inputs") else {})
 
 
 def build_model(ckpt: dict[str, Any], path: str | Path) -> L.LightningModule:
     """Rebuild the checkpoint's LightningModule (net included) and load its weights, in eval mode.
 
-    The class, net and their settings come from :func:`run_config`; ``num_classes`` and
-    ``class_names`` from the data module state, as the CLI links them.
+    The class, net and their settings come from :func:`run_config`; ``num_classes``,
+    ``class_names`` and the feature shapes from the data module's state and settings, as the CLI links them.
     """
     from jsonargparse import ArgumentParser
 
@@ -217,8 +228,10 @@ def build_model(ckpt: dict[str, Any], path: str | Path) -> L.LightningModule:
     model["init_args"].update(num_classes=len(names), class_names=names)
     net = model["init_args"].get("net")
     if isinstance(net, dict) and "class_path" in net:
-        net.setdefault("init_args", {})
-        net["init_args"] = dict(net["init_args"] or {}, num_classes=len(names))
+        from sermodels.fastpredict import net_link_values
+
+        links = net_link_values(str(net["class_path"]), names, trained_data_settings(ckpt, path))
+        net["init_args"] = dict(net.get("init_args") or {}, **links)
     parser = ArgumentParser(exit_on_error=False)
     parser.add_subclass_arguments(SERModule, "model", fail_untyped=False, required=True)
     try:

@@ -21,6 +21,7 @@ from sermodels.checkpoint import (
     predict_data_config,
     read_checkpoint,
 )
+from sermodels.fastpredict import NET_LINK_TARGETS
 from sermodels.module import SERModule
 from sermodels.predict import UtterancePredictionWriter
 from sermodels.predict_report import claim_output_dir
@@ -39,7 +40,8 @@ class SERCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:  # type: ignore[no-untyped-def]
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
         parser.link_arguments("data.class_names", "model.init_args.class_names", apply_on="instantiate")
-        parser.link_arguments("data.num_classes", "model.init_args.net.init_args.num_classes", apply_on="instantiate")
+        for name in NET_LINK_TARGETS:  # class count and feature shapes (jsonargparse skips a net without one)
+            parser.link_arguments(f"data.{name}", f"model.init_args.net.init_args.{name}", apply_on="instantiate")
 
     def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any):  # type: ignore[no-untyped-def]
         """``predict`` gets its own options (where results go, timeline), absent from fit's saved configs.
@@ -211,6 +213,12 @@ class SERCLI(LightningCLI):
         min_frames = getattr(net, "min_frames", None)
         if "lld" in needs and min_frames and dm.num_frames < min_frames:
             fc = dm.feature_config
+            extractor = fc.extractors["lld"].name
+            if extractor != "is10_lld":
+                raise ValueError(
+                    f"data.segment_length {fc.segment_length} s gives {dm.num_frames} frames of {extractor}, but "
+                    f"{type(net).__name__} needs at least {min_frames}: set a longer --data.segment_length."
+                )
             need = (min_frames - 1) * fc.frame_shift + fc.frame_size
             raise ValueError(
                 f"data.segment_length {fc.segment_length} s gives {dm.num_frames} LLD frames "

@@ -37,7 +37,7 @@ from datamodules.features import (
     FeatureConfig,
     feature_config_from_hparams,
 )
-from datamodules.is10 import HSF_DIM, LLD_DIM, OPENSMILE_VERSION
+from datamodules.features.is10 import OPENSMILE_VERSION
 from sermodels.checkpoint import (
     CheckpointError,
     build_model,
@@ -45,6 +45,7 @@ from sermodels.checkpoint import (
     read_checkpoint,
     run_config,
     run_folder,
+    trained_data_settings,
 )
 from sermodels.module import SCALAR_KEYS
 
@@ -58,8 +59,8 @@ OPSET = 18
 
 
 def _input_shapes(inputs: tuple[str, ...], features: FeatureConfig) -> dict[str, tuple[int, ...]]:
-    shapes = {"lld": (LLD_DIM, features.num_frames), "hsf": (HSF_DIM,), "wave": (features.segment_samples,)}
-    return {k: shapes[k] for k in inputs}
+    extractors = features.extractors
+    return {k: extractors[k].segment_shape() for k in inputs}
 
 
 def _example(shapes: dict[str, tuple[int, ...]], batch: int, seed: int) -> tuple[torch.Tensor, ...]:
@@ -215,7 +216,7 @@ def export_bundle(
     ckpt = read_checkpoint(ckpt_file)
     state = datamodule_state(ckpt, ckpt_file)
     names = list(state["class_names"])
-    data_hp = dict(ckpt.get("datamodule_hyper_parameters") or run_config(ckpt, ckpt_file).get("data") or {})
+    data_hp = trained_data_settings(ckpt, ckpt_file)
     features, inputs = feature_config_from_hparams(data_hp)
     module = build_model(ckpt, ckpt_file)
     net = module.net.eval()

@@ -12,6 +12,7 @@ without a stored config (written before it was stored), and any other option, ta
 from __future__ import annotations
 
 import importlib
+import inspect
 import pathlib
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from datamodules.features import feature_config_from_hparams
+from datamodules.features import feature_config_from_hparams, net_dims
 from sermodels.bundle import Bundle
 
-__all__ = ["CheckpointPredictor", "FastPathUnavailable"]
+__all__ = ["CheckpointPredictor", "FastPathUnavailable", "NET_LINK_TARGETS", "net_link_values"]
 
 CONFIG_KEY = "sermodels_config"  # sermodels.checkpoint.CONFIG_KEY (that module imports Lightning)
 _DATAMODULE_KEY = "SERDataModule"
 _SAFE = [pathlib.PosixPath, pathlib.WindowsPath, pathlib.PurePosixPath, pathlib.PureWindowsPath]
+#: The net arguments the CLI links from the data module's properties of the same name (a net without
+#: one is skipped): the class count and the feature shapes, which come from the extractors, never from YAML.
+#: (STRL-SER's ``num_frames`` is informational and stays unlinked, so a too-short segment gets the
+#: CLI's friendly error instead of the net's own.)
+NET_LINK_TARGETS = ("num_classes", "lld_dim", "hsf_dim")
 
 
 class FastPathUnavailable(Exception):
@@ -36,6 +42,20 @@ class FastPathUnavailable(Exception):
 def _import(class_path: str) -> Any:
     module, _, name = class_path.rpartition(".")
     return getattr(importlib.import_module(module), name)
+
+
+def net_link_values(class_path: str, names: list[str], data: dict[str, Any]) -> dict[str, Any]:
+    """What the CLI links into a net of ``class_path`` (those of its arguments it has): the class count
+    and the feature shapes of the data settings ``data`` (``lld_dim``, ``hsf_dim``)."""
+    values: dict[str, Any] = {"num_classes": len(names)}
+    try:
+        module, _, name = class_path.rpartition(".")
+        params = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+    except (ImportError, AttributeError, ValueError, TypeError):
+        return values  # the rebuild below names the class that cannot be built
+    if {"lld_dim", "hsf_dim"} & set(params):
+        values |= {k: v for k, v in net_dims(data).items() if k in NET_LINK_TARGETS}
+    return {k: v for k, v in values.items() if k in params}
 
 
 class CheckpointPredictor(Bundle):
@@ -71,8 +91,8 @@ class CheckpointPredictor(Bundle):
         self.class_names = list(dm["class_names"])
         self.aggregation = str(init.get("aggregation") or "mean")
         try:
-            net_args = {k: v for k, v in (net_cfg.get("init_args") or {}).items() if k != "num_classes"}
-            self.net = _import(net_cfg["class_path"])(num_classes=len(self.class_names), **net_args)
+            links = net_link_values(str(net_cfg["class_path"]), self.class_names, {**data, "inputs": inputs})
+            self.net = _import(net_cfg["class_path"])(**{**(net_cfg.get("init_args") or {}), **links})
             weights = {k[len("net."):]: v for k, v in state["state_dict"].items() if k.startswith("net.")}
             self.net.load_state_dict(weights)
         except Exception as err:  # noqa: BLE001

@@ -60,10 +60,10 @@ def test_normalisation_uses_training_split_only(ser_cache: Path) -> None:
     raw = _ready(_dm(ser_cache, normalize=False))
     norm = _ready(_dm(ser_cache))
     train_raw = raw.datasets["train"].tensors
-    torch.testing.assert_close(norm.norm["hsf_mean"], train_raw["hsf"].double().mean(0).float(), rtol=1e-4, atol=1e-4)
-    torch.testing.assert_close(norm.norm["lld_mean"], train_raw["lld"].double().mean((0, 2)).float(), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(norm.normalizer.stats["hsf_mean"], train_raw["hsf"].double().mean(0).float(), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(norm.normalizer.stats["lld_mean"], train_raw["lld"].double().mean((0, 2)).float(), rtol=1e-4, atol=1e-4)
     all_hsf = torch.cat([ds.tensors["hsf"] for ds in raw.datasets.values()])
-    assert not torch.allclose(norm.norm["hsf_mean"], all_hsf.double().mean(0).float(), atol=1e-3)
+    assert not torch.allclose(norm.normalizer.stats["hsf_mean"], all_hsf.double().mean(0).float(), atol=1e-3)
     train = norm.datasets["train"].tensors
     assert float(train["hsf"].mean(0).abs().max()) < 1e-3
     assert float(train["lld"].mean((0, 2)).abs().max()) < 1e-3
@@ -99,7 +99,7 @@ def test_state_dict_round_trip_and_predict(ser_cache: Path, tmp_path: Path) -> N
     batch = next(iter(fresh.predict_dataloader()))
     assert batch["lld"].shape[1:] == (76, 40)
     assert fresh.predict_files == [clip, clip]
-    torch.testing.assert_close(fresh.norm["hsf_mean"], dm.norm["hsf_mean"])
+    torch.testing.assert_close(fresh.normalizer.stats["hsf_mean"], dm.normalizer.stats["hsf_mean"])
 
 
 def test_bad_arguments_are_named(ser_cache: Path) -> None:

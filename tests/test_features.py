@@ -9,7 +9,7 @@ import soundfile as sf
 from datamodules.cache import FeatureCache
 from datamodules.extract import extract_all
 from datamodules.features import FeatureConfig, compute_features
-from datamodules.is10 import HSF_DIM, LLD_DIM, FeatureError, extract_hsf, extract_lld, num_frames
+from datamodules.features.is10 import HSF_DIM, LLD_DIM, FeatureError, extract_hsf, extract_lld, num_frames
 
 
 def _write(path: Path, seconds: float, sr: int = 16000, seed: int = 0) -> Path:
@@ -174,18 +174,19 @@ def test_feature_config_rejects_impossible_framing() -> None:
 
 
 def test_cache_key_covers_library_versions(monkeypatch: pytest.MonkeyPatch) -> None:
-    import datamodules.features as features
+    import datamodules.features.base as features
+    import datamodules.features.is10 as is10
 
     base = FeatureConfig().key()
     monkeypatch.setattr(features.torchaudio, "__version__", "0.0.0")
     assert FeatureConfig().key() != base
     monkeypatch.undo()
-    monkeypatch.setattr(features, "CONFIG_DIGEST", "edited")
+    monkeypatch.setattr(is10, "CONFIG_DIGEST", "edited")
     assert FeatureConfig().key() != base
 
 
 def test_many_missing_lld_frames_are_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import datamodules.features as features
+    import datamodules.features.is10 as features
 
     path = _write(tmp_path / "u.wav", 3.0)
     config = FeatureConfig(hsf=False)
@@ -217,14 +218,14 @@ def test_only_old_temporary_cache_files_are_removed(tmp_path: Path) -> None:
 
 
 def test_unexpected_extraction_error_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import datamodules.extract as extract
+    import datamodules.cache as cache_module
 
     path = _write(tmp_path / "odd.wav", 1.5)
 
     def boom(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise RuntimeError("resampler exploded")
 
-    monkeypatch.setattr(extract, "compute_features", boom)
+    monkeypatch.setattr(cache_module, "compute_features", boom)
     with pytest.raises(FeatureError, match=r"odd\.wav.*RuntimeError: resampler exploded"):
         extract_all([path], FeatureCache(tmp_path / "c", FeatureConfig()), num_workers=0, progress=False)
 

@@ -104,6 +104,19 @@ def test_older_checkpoint_uses_the_runs_config_or_says_what_to_pass(run: Path, c
     assert (tmp_path / "old-predict" / "last" / "predictions.csv").is_file()
 
 
+@pytest.mark.slow
+def test_one_predict_run_extracts_features_once(run: Path, clips: list[Path], ser_cache: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import datamodules.datamodule as datamodule
+
+    calls: list[list[str]] = []
+    real = datamodule.extract_all
+    monkeypatch.setattr(datamodule, "extract_all", lambda paths, *a, **k: calls.append([str(p) for p in paths]) or real(paths, *a, **k))
+    _predict(run / "checkpoints" / "last.ckpt", clips, ser_cache, f"--output={tmp_path / 'out'}")
+    assert calls == [[str(c) for c in clips]]  # prepare_data, setup and the loader used to extract three times
+    assert len(list(csv.DictReader((tmp_path / "out" / "predictions.csv").open()))) == len(clips)
+
+
 def test_default_output_dir_is_named_after_the_checkpoint() -> None:
     assert default_output_dir("runs/strl_ser/ravdess/checkpoints/best.ckpt") == Path("runs/strl_ser/ravdess-predict/best")
     assert default_output_dir("models/emo.ckpt") == Path("models/emo-predict")

@@ -28,8 +28,8 @@ from datamodules.corpora import CorpusError, load_corpus, load_ravdess
 from datamodules.datamodule import SERDataModule
 from datamodules.download import RAVDESS_SPEECH_MD5, DownloadError
 from datamodules.extract import ExtractionError, extract_all
-from datamodules.features import FeatureConfig, compute_features, extract_lld_chunked
-from datamodules.is10 import extract_lld, write_lld_config
+from datamodules.features import FeatureConfig, compute_features
+from datamodules.features.is10 import extract_lld, extract_lld_chunked, write_lld_config
 from sermodels.checkpoint import CheckpointError
 from sermodels.cli import checkpoint_class_names, cli_main
 from sermodels.metrics import UtteranceMetrics
@@ -320,7 +320,7 @@ def test_predict_writes_an_error_row_and_predicts_the_rest(trained: tuple[list[s
 
 # ------------------------------------------------------------------ 8. bounded memory for long audio
 def test_chunked_lld_equal_one_run_and_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import datamodules.features as features
+    import datamodules.features.is10 as features
 
     rng = np.random.default_rng(0)
     t = np.arange(16000 * 30) / 16000
