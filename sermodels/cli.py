@@ -71,7 +71,7 @@ class SERCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         """Give every run its own logger folder, so no run overwrites another's checkpoints or logs.
 
-        - CSV/TensorBoard: the configured ``version`` (e.g. ``ravdess``) gets the run's protocol,
+        - CSV/TensorBoard: the configured ``version`` (default: ``data.corpus``, e.g. ``ravdess``) gets the run's protocol,
           fold and seeds unless they are the configs' defaults (``ravdess-speaker-fold3``,
           ``ravdess-split1-seed1``); ``test``/``validate``/``predict`` add ``-<subcommand>``
           (CSVLogger wipes a reused folder's metrics, which would erase fit's training curves).
@@ -101,6 +101,11 @@ class SERCLI(LightningCLI):
             return
         init = logger.init_args
         version = init.get("version")
+        if version is None and "version" in init:
+            # configs/trainer.yaml names no version: the run folder is named after the corpus
+            # (runs/<model>/<corpus>), so a corpus file needs nothing but data.corpus.
+            corpus = (config.get("data") or {}).get("corpus")
+            version = str(corpus) if corpus else None
         if isinstance(version, str) and version:
             for suffix in (f"-{c}" for c in _EVAL_SUBCOMMANDS):
                 version = version.removesuffix(suffix)
