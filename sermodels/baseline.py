@@ -5,7 +5,7 @@ and result files: a standardised linear SVM (or logistic regression) on the 1582
 of each whole utterance (``data.hsf_scope: utterance``). It is fitted in closed form by
 scikit-learn at the start of ``ser fit`` and stored as an ordinary ``nn.Linear`` (the scaler folded
 into its weights), so ``ser test``, ``ser predict``, checkpoints and utterance aggregation work as
-for any net. Configs: ``configs/baseline/``.
+for any net. Config: ``configs/model/baseline.yaml`` (composed with ``configs/trainer.yaml`` and a corpus file).
 """
 
 from __future__ import annotations

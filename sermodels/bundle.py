@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from datamodules.features import FEATURE_VERSION, FeatureConfig, compute_features
+from sermodels.plots import plot_timelines
 from sermodels.predict_report import (
     FilePrediction,
     aggregate_segments,
     format_predictions_table,
-    plot_timelines,
     segment_times,
     write_predictions_csv,
     write_timeline_csv,

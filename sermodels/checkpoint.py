@@ -157,7 +157,7 @@ def run_config(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
     raise CheckpointError(
         f"--ckpt_path {path}: the checkpoint holds no model config (written before `ser fit` stored it) and there is "
         f"no config.yaml with a model in {saved.parent}; pass the configs it was trained with, e.g. "
-        "`-c configs/strl_ser/base.yaml -c configs/strl_ser/ravdess.yaml`."
+        "`-c configs/trainer.yaml -c configs/model/strl_ser.yaml -c configs/data/ravdess.yaml`."
     )
 
 

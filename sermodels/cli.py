@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger
@@ -67,6 +68,33 @@ class SERCLI(LightningCLI):
             super().parse_arguments(parser, args)
             return
         self.config = parser.parse_args(expanded)
+
+    def _parse_ckpt_path(self) -> None:
+        """LightningCLI's reload of ``--ckpt_path``'s module hyperparameters (``aggregation``, ...) into
+        ``model``, parsed by the subcommand's own parser.
+
+        Lightning parses them with the top-level parser, which drops the config's other
+        ``init_args`` (``net``: "the following arguments are required") when the model class is
+        :class:`SERModule` itself, the class every model config names. A checkpoint that cannot be
+        read here is left to :meth:`_check_checkpoint`, which says why.
+        """
+        subcommand = self.config.get("subcommand")
+        if not subcommand:
+            return
+        config = self.config[subcommand]
+        ckpt_path = config.get("ckpt_path")
+        if not ckpt_path or not Path(ckpt_path).is_file():
+            return
+        try:
+            state = torch.load(ckpt_path, weights_only=True, map_location="cpu")
+        except Exception:  # noqa: BLE001 - reported with its cause by _check_checkpoint
+            return
+        hparams = dict(state.get("hyper_parameters") or {}) if isinstance(state, dict) else {}
+        hparams.pop("_instantiator", None)
+        if not hparams:
+            return
+        model = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams} if "_class_path" in hparams else hparams
+        self.config[subcommand] = self._parser(subcommand).parse_object({"model": model}, config)
 
     def before_instantiate_classes(self) -> None:
         """Give every run its own logger folder, so no run overwrites another's checkpoints or logs.

@@ -2,7 +2,7 @@
 
     ser-experiment --out runs/study/strl_emodb --seeds 0 1 2 --folds \\
         --set model.init_args.net.init_args.fusion_tokens=dims,branches --jobs 2 -- \\
-        -c configs/strl_ser/base.yaml -c configs/strl_ser/emodb.yaml --data.root /data/EMODB
+        -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c configs/data/emodb.yaml --data.root /data/EMODB
 
 Everything after ``--`` goes to every ``ser fit`` / ``ser test``. Trials:
 
@@ -448,7 +448,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.jobs < 1:
         ap.error(f"--jobs must be >= 1, got {args.jobs}")
     if not passthrough:
-        ap.error("give the model/corpus configs after --, e.g. -- -c configs/strl_ser/base.yaml -c configs/strl_ser/emodb.yaml")
+        ap.error("give the trainer/model/corpus configs after --, e.g. "
+                 "-- -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c configs/data/emodb.yaml --data.root /data/EMODB")
     out = Path(args.out)
     points = grid_points(args.grid, args.sets)
     trials = plan_trials(passthrough, points, args.seeds, args.folds, args.fold_seeds)
@@ -476,7 +477,7 @@ def _figures(groups: list[dict[str, Any]], out: Path) -> None:
     """A pooled confusion matrix per point and protocol, titled with model, corpus, protocol and N."""
     import torch
 
-    from sermodels.metrics import plot_confusion_matrix
+    from sermodels.plots import plot_confusion_matrix
 
     for g in groups:
         n_utt = sum(sum(row) for row in g["confusion_matrix"])

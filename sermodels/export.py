@@ -46,7 +46,7 @@ from sermodels.checkpoint import (
     run_config,
     run_folder,
 )
-from sermodels.module import SCALAR_KEYS
+from sermodels.results import SCALAR_KEYS
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "export_bundle", "feature_config_from_hparams", "main"]
 

@@ -14,11 +14,11 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from sermodels.metrics import Aggregation, aggregate_segments
+from sermodels.plots import plot_timelines
 from sermodels.predict_report import (
     FilePrediction,
     claim_output_dir,
     format_predictions_table,
-    plot_timelines,
     segment_times,
     write_predictions_csv,
     write_timeline_csv,
@@ -79,7 +79,7 @@ class UtterancePredictionWriter(BasePredictionWriter):
 
     With ``timeline``, also ``timeline.csv`` (every segment's probabilities with its start and end
     time) and ``timeline/<file>.png`` (emotion probability over time) for files of at least
-    :data:`~sermodels.predict_report.MIN_PLOT_SEGMENTS` segments.
+    :data:`~sermodels.plots.MIN_PLOT_SEGMENTS` segments.
 
     Args:
         output: CSV path (legacy; ``output_dir`` is preferred).

@@ -14,7 +14,7 @@
   metric. The setting chosen on the validation metric is named, never one chosen on the test set,
   and none where the validation set is the reported set (STRL-SER's 80/20 protocol).
 - ``recall``: per-class recall of a model's experiment beside another's (the linear baseline,
-  ``configs/baseline/``, run by ``ser-experiment`` like any model) as grouped bars.
+  ``configs/model/baseline.yaml``, run by ``ser-experiment`` like any model) as grouped bars.
 - ``curves``: the learning curves of any run from its ``metrics.csv`` (``ser fit`` draws them itself).
 """
 
@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> None:
     sw.add_argument("--out", default=None, help="output folder (default: the experiment folder / the CSV's folder)")
     rc = sub.add_parser("recall", help="per-class recall of an experiment beside the baseline's, as grouped bars")
     rc.add_argument("model", help="the model's ser-experiment folder")
-    rc.add_argument("baseline", help="the baseline's ser-experiment folder (configs/baseline/)")
+    rc.add_argument("baseline", help="the baseline's ser-experiment folder (configs/model/baseline.yaml)")
     rc.add_argument("--protocol", default=None, help="paper or speaker (needed when the folder has both)")
     rc.add_argument("--point", default=None, help="the model experiment's grid point (needed with several)")
     rc.add_argument("--baseline-point", default=None, help="the baseline experiment's grid point")
