@@ -31,8 +31,9 @@ test: install ## Run the test suite (synthetic audio only; ~minutes on 2 cores)
 test-fast: install ## Tests without the slow end-to-end ones
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow"
 
-lint: install ## ruff lint + import order
+lint: install ## ruff lint + import order, mypy type check (settings in pyproject.toml)
 	$(BIN)/ruff check sermodels datamodules tests scripts
+	$(BIN)/python -m mypy
 
 # Config option groups (configs/): shared trainer defaults + one model + one corpus (+ the pair's experiment file).
 DEMO_STRL := -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c configs/data/synthetic.yaml -c configs/experiment/strl_ser_synthetic.yaml

@@ -13,12 +13,15 @@ import copy
 import pathlib
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
 import yaml
 from lightning.fabric.utilities.cloud_io import _load as lightning_load
+
+if TYPE_CHECKING:
+    from sermodels.module import SERModule
 
 __all__ = [
     "CONFIG_KEY",
@@ -202,7 +205,7 @@ def model_config(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
     return model
 
 
-def build_model(ckpt: dict[str, Any], path: str | Path) -> L.LightningModule:
+def build_model(ckpt: dict[str, Any], path: str | Path) -> SERModule:
     """Rebuild the checkpoint's LightningModule (net included) and load its weights, in eval mode.
 
     The class, net and their settings come from :func:`run_config`; ``num_classes`` and

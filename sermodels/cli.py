@@ -10,7 +10,8 @@ from typing import Any
 
 import torch
 import yaml
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch import Callback, Trainer
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
@@ -37,12 +38,12 @@ _SPECIAL_CKPT = ("best", "last", "hpc", "registry")
 class SERCLI(LightningCLI):
     """Links what the data decides into the model, so no value is typed twice."""
 
-    def add_arguments_to_parser(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
         parser.link_arguments("data.class_names", "model.init_args.class_names", apply_on="instantiate")
         parser.link_arguments("data.num_classes", "model.init_args.net.init_args.num_classes", apply_on="instantiate")
 
-    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any):  # type: ignore[no-untyped-def]
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> LightningArgumentParser:
         """``predict`` gets its own options (where results go, timeline), absent from fit's saved configs.
 
         LightningCLI builds one parser per subcommand here and offers no public per-subcommand
@@ -60,7 +61,7 @@ class SERCLI(LightningCLI):
                                 help="Allow replacing predictions.csv in an existing --output folder.")
         return parser
 
-    def parse_arguments(self, parser, args) -> None:  # type: ignore[no-untyped-def]
+    def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         """``ser predict --ckpt_path X`` without ``--config``: the model and feature settings come from X."""
         argv = list(sys.argv[1:] if args is None else args) if args is None or isinstance(args, (list, tuple)) else None
         expanded = checkpoint_predict_args(argv) if argv is not None else None
@@ -268,8 +269,9 @@ class SERCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         """Every trainer gets :class:`~sermodels.results.RunResults` (learning curves, test files and pictures)."""
         trainer = super().instantiate_trainer(**kwargs)
-        if not any(isinstance(cb, RunResults) for cb in trainer.callbacks):
-            trainer.callbacks.append(RunResults())
+        callbacks = trainer_callbacks(trainer)
+        if not any(isinstance(cb, RunResults) for cb in callbacks):
+            callbacks.append(RunResults())
         return trainer
 
     def _finish_wandb(self) -> None:
@@ -298,7 +300,7 @@ class SERCLI(LightningCLI):
         """
         config = self.config[self.subcommand] if self.subcommand else self.config
         dump = yaml.safe_load(self._parser(self.subcommand).dump(config, skip_none=False, skip_validation=True))
-        self.trainer.callbacks.append(RunConfigInCheckpoint({"model": dump.get("model"), "data": dump.get("data") or {}}))
+        trainer_callbacks(self.trainer).append(RunConfigInCheckpoint({"model": dump.get("model"), "data": dump.get("data") or {}}))
         progress = getattr(self, "_ckpt_progress", None)
         if progress is None:
             return
@@ -311,10 +313,18 @@ class SERCLI(LightningCLI):
     def before_predict(self) -> None:
         """``ser predict`` writes utterance-level predictions.csv (and a timeline) unless a writer is configured."""
         config = self.config[self.subcommand]
-        if not any(isinstance(cb, UtterancePredictionWriter) for cb in self.trainer.callbacks):
-            self.trainer.callbacks.append(UtterancePredictionWriter(
+        callbacks = trainer_callbacks(self.trainer)
+        if not any(isinstance(cb, UtterancePredictionWriter) for cb in callbacks):
+            callbacks.append(UtterancePredictionWriter(
                 output_dir=config.get("output"), timeline=bool(config.get("timeline")), overwrite=bool(config.get("overwrite"))))
         rank_zero_info(f"Predictions go to {config.get('output')}")
+
+
+def trainer_callbacks(trainer: Trainer) -> list[Callback]:
+    """The trainer's callback list, to add to in place. Lightning's callback connector sets it, so
+    ``Trainer`` does not declare it for type checkers."""
+    callbacks: list[Callback] = trainer.callbacks  # type: ignore[attr-defined]
+    return callbacks
 
 
 def checkpoint_class_names(ckpt_path: str) -> list[str] | None:

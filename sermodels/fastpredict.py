@@ -26,7 +26,7 @@ __all__ = ["CheckpointPredictor", "FastPathUnavailable"]
 
 CONFIG_KEY = "sermodels_config"  # sermodels.checkpoint.CONFIG_KEY (that module imports Lightning)
 _DATAMODULE_KEY = "SERDataModule"
-_SAFE = [pathlib.PosixPath, pathlib.WindowsPath, pathlib.PurePosixPath, pathlib.PureWindowsPath]
+_SAFE: list[Any] = [pathlib.PosixPath, pathlib.WindowsPath, pathlib.PurePosixPath, pathlib.PureWindowsPath]
 
 
 class FastPathUnavailable(Exception):

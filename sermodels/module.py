@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from sermodels.metrics import UtteranceMetrics, segment_metric_collection
 from sermodels.rng import collect_rng_state, restore_rng_state
 
-__all__ = ["SERModule", "NonFiniteError", "nonfinite_tensors"]
+__all__ = ["SERModule", "NonFiniteError", "net_inputs", "nonfinite_tensors"]
 
 #: Checkpoint key of the generators' state (a resumed fit continues their draws exactly).
 RNG_STATE_KEY = "rng_state"
@@ -23,6 +23,21 @@ RNG_STATE_KEY = "rng_state"
 
 class NonFiniteError(FloatingPointError):
     """Training diverged (NaN/inf loss) or a net holds NaN/inf weights; the message says what to try."""
+
+
+def net_inputs(net: nn.Module) -> tuple[str, ...]:
+    """The batch keys ``net.forward`` takes, in order: the net's ``inputs`` attribute (e.g. ``("lld", "hsf")``).
+
+    Raises:
+        TypeError: The net declares no ``inputs``.
+    """
+    inputs = getattr(net, "inputs", None)
+    if inputs is None or isinstance(inputs, str):
+        raise TypeError(
+            f"model.net: {type(net).__name__} must declare the batch keys its forward reads as a class attribute "
+            f"`inputs`, e.g. inputs = (\"lld\", \"hsf\"); got {inputs!r}."
+        )
+    return tuple(str(k) for k in inputs)
 
 
 def nonfinite_tensors(module: nn.Module) -> list[str]:
@@ -83,8 +98,7 @@ class SERModule(L.LightningModule):
         if not mixup_alpha >= 0:
             raise ValueError(f"Expected model.init_args.mixup_alpha >= 0 (0 = off, e.g. 0.2), got {mixup_alpha!r}")
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
-        if not hasattr(net, "inputs"):
-            raise TypeError(f"model.net: {type(net).__name__} must declare the batch keys it reads as `inputs`.")
+        net_inputs(net)  # the net must say which batch keys it reads
         self.net = net
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -102,25 +116,26 @@ class SERModule(L.LightningModule):
 
     # ------------------------------------------------------------------ forward
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        missing = [k for k in self.net.inputs if k not in batch]
+        inputs = net_inputs(self.net)
+        missing = [k for k in inputs if k not in batch]
         if missing:
             raise KeyError(
-                f"{type(self.net).__name__} reads {list(self.net.inputs)} but the batch lacks {missing}; "
+                f"{type(self.net).__name__} reads {list(inputs)} but the batch lacks {missing}; "
                 f"set data.inputs to include them."
             )
         net = self._compiled if self._compiled is not None else self.net
-        return net(*[batch[k] for k in self.net.inputs]).float()  # float32 logits under bf16 autocast too
+        return net(*[batch[k] for k in inputs]).float()  # float32 logits under bf16 autocast too
 
     def configure_model(self) -> None:
         if self.hparams.get("compile") and self._compiled is None:
             object.__setattr__(self, "_compiled", torch.compile(self.net))
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         alpha = float(self.hparams.get("mixup_alpha") or 0.0)
         if alpha > 0:
             return self._mixup_step(batch, alpha)
         logits = self(batch)
-        loss = F.cross_entropy(logits, batch["target"], label_smoothing=self.hparams.label_smoothing)
+        loss = F.cross_entropy(logits, batch["target"], label_smoothing=self.hparams["label_smoothing"])
         if not bool(torch.isfinite(loss)):
             self._diverged(f"the training loss is {float(loss.detach())}", batch_idx, batch)
         self.train_seg(logits.detach(), batch["target"])
@@ -134,10 +149,10 @@ class SERModule(L.LightningModule):
         lam = max(lam, 1.0 - lam)  # the segment keeps the larger share: its own label dominates
         perm = torch.randperm(len(batch["target"]), device=batch["target"].device)
         mixed = dict(batch)
-        for key in self.net.inputs:
+        for key in net_inputs(self.net):
             mixed[key] = lam * batch[key] + (1.0 - lam) * batch[key][perm]
         logits = self(mixed)
-        smoothing = self.hparams.label_smoothing
+        smoothing = self.hparams["label_smoothing"]
         loss = lam * F.cross_entropy(logits, batch["target"], label_smoothing=smoothing) + (1.0 - lam) * F.cross_entropy(
             logits, batch["target"][perm], label_smoothing=smoothing
         )
@@ -168,7 +183,7 @@ class SERModule(L.LightningModule):
         where = f"epoch {self.current_epoch}" + (f", batch {batch_idx}" if batch_idx is not None else "")
         detail = ""
         if batch is not None:
-            bad_inputs = [k for k in self.net.inputs if not bool(torch.isfinite(batch[k]).all())]
+            bad_inputs = [k for k in net_inputs(self.net) if not bool(torch.isfinite(batch[k]).all())]
             detail = (f" The batch's {bad_inputs} hold NaN/inf values: the features are broken, not the training."
                       if bad_inputs else " The batch's inputs are finite.")
         bad = nonfinite_tensors(self.net)
@@ -253,14 +268,14 @@ class SERModule(L.LightningModule):
         frontend = getattr(self.net, "frontend", None)
         if fit is None or bool(getattr(frontend, "fitted", False)):
             return  # nothing to fit, or already fitted (e.g. resumed from a checkpoint)
-        dm = self.trainer.datamodule
+        dm = getattr(self.trainer, "datamodule", None)  # set by Lightning's data connector (undeclared on Trainer)
         if dm is None:
             raise RuntimeError("This net fits input normalisation on the training split: train it with a DataModule.")
         rank_zero_info("Fitting input normalisation on the training split ...")
 
         def waves() -> Iterator[torch.Tensor]:
             for batch in dm.train_dataloader():
-                yield batch[self.net.inputs[0]].to(self.device)
+                yield batch[net_inputs(self.net)[0]].to(self.device)
 
         fit(waves())
 

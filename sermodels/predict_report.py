@@ -150,6 +150,8 @@ def write_timeline_csv(path: Path, results: Sequence[FilePrediction], class_name
         writer = csv.writer(fh)
         writer.writerow(["path", "segment", "start_s", "end_s", "prediction", *[f"p_{n}" for n in class_names]])
         for r in results:
+            if r.starts is None or r.ends is None:
+                continue  # no segment times (e.g. a failed file): no timeline rows
             for i, (p, start, end) in enumerate(zip(r.segment_probs, r.starts, r.ends)):
                 writer.writerow([str(r.path), i, f"{start:.3f}", f"{end:.3f}", class_names[int(np.argmax(p))],
                                  *[f"{float(v):.4f}" for v in p]])

@@ -124,8 +124,8 @@ def feature_record(datamodule: Any) -> dict[str, Any] | None:
     config = getattr(datamodule, "feature_config", None)
     if config is not None and dataclasses.is_dataclass(config) and not isinstance(config, type):
         record: dict[str, Any] = dataclasses.asdict(config)
-    elif callable(getattr(config, "to_dict", None)):
-        record = dict(config.to_dict())
+    elif callable(to_dict := getattr(config, "to_dict", None)):
+        record = dict(to_dict())
     else:
         record = dict(getattr(datamodule, "feature_settings", None) or {})
     inputs = getattr(datamodule, "inputs", None)
@@ -211,7 +211,7 @@ class RunResults(L.Callback):
         history = self._csv_history(trainer) or [self._history[e] for e in sorted(self._history)]
         if not any("val_ua" in h or "val_loss" in h for h in history):
             return  # no validation epoch (e.g. fast_dev_run without val, the closed-form baseline's single pass)
-        split = dict(getattr(trainer.datamodule, "split_info", None) or {})
+        split = dict(getattr(getattr(trainer, "datamodule", None), "split_info", None) or {})
         sizes = split.get("num_utterances") or {}
         n = f"{sizes.get('train', '?')} train / {sizes.get('val', '?')} validation utterances, {len(history)} epochs"
         out = Path(trainer.log_dir or trainer.default_root_dir) / "learning_curves.png"
@@ -238,7 +238,7 @@ class RunResults(L.Callback):
             return
         out = Path(trainer.log_dir or trainer.default_root_dir)
         out.mkdir(parents=True, exist_ok=True)
-        dm = trainer.datamodule
+        dm = getattr(trainer, "datamodule", None)  # set by Lightning's data connector (undeclared on Trainer)
         split = dict(getattr(dm, "split_info", None) or {})
         class_names = list(getattr(pl_module, "class_names", [])) or [str(i) for i in range(len(metrics["confusion_matrix"]))]
         model = model_name(pl_module)
@@ -302,7 +302,8 @@ def _log_test_to_wandb(logger: Any, cm: torch.Tensor, class_names: list[str], re
     if predictions_csv is not None and predictions_csv.is_file():
         with predictions_csv.open(newline="") as fh:
             rows = list(csv.reader(fh))
-        logged["test/predictions"] = wandb.Table(columns=rows[0], data=rows[1:])
+        columns: list[str | int] = list(rows[0])
+        logged["test/predictions"] = wandb.Table(columns=columns, data=rows[1:])
     run.log(logged)
     # The summary is the runs table's row: the test scores sit beside the fit's config and curves.
     run.summary.update({f"test/{k}": v for k, v in record.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
