@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-MODELS = ("strl_ser", "sta_cnn", "baseline")
-CORPORA = ("emodb", "iemocap", "ravdess", "savee", "synthetic")
+#: Every model file (configs/model/<model>.yaml) and corpus file (configs/data/<corpus>.yaml): a new
+#: file is picked up by the composition and smoke tests without editing them.
+MODELS = tuple(sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml")))
+CORPORA = tuple(sorted(p.stem for p in (CONFIGS / "data").glob("*.yaml")))
 
 
 def config_files(model: str, corpus: str) -> list[Path]:

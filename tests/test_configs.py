@@ -9,6 +9,7 @@ class is SERModule for every net, and the baseline inherits trainer.log_every_n_
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,12 @@ def resolve(files: list[Path], *extra: str) -> dict[str, Any]:
     return config
 
 
+def import_object(class_path: str) -> Any:
+    """``"sermodels.module.SERModule"`` -> the class."""
+    module, _, name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
 def _get(config: dict[str, Any], key: str) -> Any:
     node: Any = config
     for part in key.split("."):
@@ -152,7 +159,7 @@ def _callbacks(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("corpus", CORPORA)
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", sorted(MODEL))
 def test_composition_resolves_to_the_papers_settings(model: str, corpus: str) -> None:
     config = resolve(config_files(model, corpus))
     expected = {**TRAINER, **MODEL[model], **EXPERIMENT.get((model, corpus), {}), "data.corpus": corpus,
@@ -166,14 +173,26 @@ def test_composition_resolves_to_the_papers_settings(model: str, corpus: str) ->
         assert {k: cb.get(k) for k in wanted} == wanted
 
 
-def test_every_config_file_belongs_to_a_composition() -> None:
-    """No orphan: each model, corpus and experiment file is one the tables above check."""
-    assert sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml")) == sorted(MODELS)
-    assert sorted(p.stem for p in (CONFIGS / "data").glob("*.yaml")) == sorted(CORPORA)
-    assert sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml")) == sorted(f"{m}_{c}" for m, c in EXPERIMENT)
-    # A corpus file says which corpus and nothing model-specific; an experiment file touches no corpus.
+@pytest.mark.parametrize("corpus", CORPORA)
+@pytest.mark.parametrize("model", MODELS)
+def test_every_model_composes_with_every_corpus(model: str, corpus: str) -> None:
+    """Any model file (the papers' and new ones) with any corpus file: a SERModule, a net that says
+    which batch keys it reads, and the run folder runs/<model file's name>/<corpus>."""
+    config = resolve(config_files(model, corpus))
+    assert issubclass(import_object(config["model"]["class_path"]), SERModule)
+    assert getattr(import_object(config["model"]["init_args"]["net"]["class_path"]), "inputs", None)
+    assert config["data"]["corpus"] == corpus and config["trainer"]["logger"]["init_args"]["version"] == corpus
+    assert any(cb["class_path"].endswith("ModelCheckpoint") for cb in config["trainer"]["callbacks"])
+
+
+def test_config_files_keep_to_their_group() -> None:
+    """A corpus file names its corpus and nothing model-specific; an experiment file belongs to one
+    model x corpus pair and touches no corpus; the papers' models' pairs are the table's."""
     for path in (CONFIGS / "data").glob("*.yaml"):
         assert yaml.safe_load(path.read_text()) == {"data": {"corpus": path.stem}}, path
+    pairs = [tuple(p.stem.rsplit("_", 1)) for p in (CONFIGS / "experiment").glob("*.yaml")]
+    assert all(m in MODELS and c in CORPORA for m, c in pairs), pairs
+    assert sorted(p for p in pairs if p[0] in MODEL) == sorted(EXPERIMENT)
     for path in (CONFIGS / "experiment").glob("*.yaml"):
         assert "corpus" not in (yaml.safe_load(path.read_text()).get("data") or {}), path
 
