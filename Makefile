@@ -31,16 +31,21 @@ test: install ## Run the test suite (synthetic audio only; ~minutes on 2 cores)
 test-fast: install ## Tests without the slow end-to-end ones
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow"
 
-lint: install ## ruff lint + import order
+lint: install ## ruff lint + import order, mypy type check (settings in pyproject.toml)
 	$(BIN)/ruff check sermodels datamodules tests scripts
+	$(BIN)/python -m mypy
+
+# Config option groups (configs/): shared trainer defaults + one model + one corpus (+ the pair's experiment file).
+DEMO_STRL := -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c configs/data/synthetic.yaml -c configs/experiment/strl_ser_synthetic.yaml
+DEMO_STA := -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c configs/data/synthetic.yaml -c configs/experiment/sta_cnn_synthetic.yaml
 
 demo: install ## Main job: train + test STRL-SER on the built-in synthetic corpus, print utterance metrics
-	$(BIN)/ser fit --config configs/strl_ser/base.yaml --config configs/strl_ser/synthetic.yaml
-	$(BIN)/ser test --config configs/strl_ser/base.yaml --config configs/strl_ser/synthetic.yaml --ckpt_path runs/strl_ser/synthetic/checkpoints/last.ckpt
+	$(BIN)/ser fit $(DEMO_STRL)
+	$(BIN)/ser test $(DEMO_STRL) --ckpt_path runs/strl_ser/synthetic/checkpoints/last.ckpt
 
 demo-sta-cnn: install ## Train + test STA-CNN on the synthetic corpus
-	$(BIN)/ser fit --config configs/sta_cnn/base.yaml --config configs/sta_cnn/synthetic.yaml
-	$(BIN)/ser test --config configs/sta_cnn/base.yaml --config configs/sta_cnn/synthetic.yaml --ckpt_path runs/sta_cnn/synthetic/checkpoints/last.ckpt
+	$(BIN)/ser fit $(DEMO_STA)
+	$(BIN)/ser test $(DEMO_STA) --ckpt_path runs/sta_cnn/synthetic/checkpoints/last.ckpt
 
 demo-export: install ## After `make demo`: predict with a timeline, export a bundle, predict with the bundle
 	$(BIN)/python scripts/demo_clip.py --out $(RUNS)/demo_clip.wav
@@ -56,7 +61,7 @@ bench-features: install ## Feature-extraction throughput on RAVDESS (cold and ca
 	$(BIN)/python scripts/bench_features.py --root $(DATA)/RAVDESS
 
 bench-train: install ## Step vs epoch time of STRL-SER on cached RAVDESS features (CPU, or the GPU if present)
-	$(BIN)/python scripts/bench_train.py --epochs 3 -- -c configs/strl_ser/base.yaml -c configs/strl_ser/ravdess.yaml --data.root $(DATA)/RAVDESS
+	$(BIN)/python scripts/bench_train.py --epochs 3 -- -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c configs/data/ravdess.yaml --data.root $(DATA)/RAVDESS
 
 STUDY ?= $(HOME)/study
 study-baseline: install ## Linear baseline on every study split (RAVDESS/EMO-DB under $(DATA); results in $(STUDY))

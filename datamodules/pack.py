@@ -5,9 +5,9 @@ the features of every utterance for one :class:`FeatureConfig`, the corpus table
 speakers, classes, speaker folds), so the protocols' splits are recomputed identically, and the
 identity of the original corpus, so a checkpoint's leak checks still apply.
 
-    ser-pack --out ravdess-1.4s.npz --dtype float16 -- -c configs/strl_ser/base.yaml \\
-        -c configs/strl_ser/ravdess.yaml --data.root /data/RAVDESS
-    ser fit -c configs/strl_ser/base.yaml -c configs/strl_ser/ravdess.yaml --data.pack ravdess-1.4s.npz
+    ser-pack --out ravdess-1.4s.npz --dtype float16 -- -c configs/trainer.yaml -c configs/model/strl_ser.yaml \\
+        -c configs/data/ravdess.yaml --data.root /data/RAVDESS
+    ser fit -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c configs/data/ravdess.yaml --data.pack ravdess-1.4s.npz
 
 Format: one ``np.savez_compressed`` file; ``meta`` is a JSON string; each feature key ``k`` is
 stored as the utterances' arrays concatenated along the first axis (``k``) with row offsets
@@ -213,7 +213,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dtype", choices=["float16", "float32"], default="float16")
     args = ap.parse_args(own)
     if not passthrough:
-        ap.error("give the configs after --, e.g. -- -c configs/strl_ser/base.yaml -c configs/strl_ser/ravdess.yaml --data.root X")
+        ap.error("give the configs after --, e.g. -- -c configs/trainer.yaml -c configs/model/strl_ser.yaml "
+                 "-c configs/data/ravdess.yaml --data.root X")
     from sermodels.cli import cli_main
 
     dm = cli_main(passthrough, run=False).datamodule

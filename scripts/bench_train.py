@@ -1,7 +1,7 @@
 """Training throughput of a model config on a corpus's cached features: pure step vs real epoch.
 
-    python scripts/bench_train.py --epochs 3 -- -c configs/strl_ser/base.yaml -c configs/strl_ser/ravdess.yaml \\
-        --data.root RAVDESS
+    python scripts/bench_train.py --epochs 3 -- -c configs/trainer.yaml -c configs/model/strl_ser.yaml \\
+        -c configs/data/ravdess.yaml --data.root RAVDESS
 
 Reports, on the trainer's device (CPU, or the GPU when there is one):
 

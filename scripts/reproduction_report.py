@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# The papers' reported accuracies (WA, %), per model, corpus and split (PAPERS.md).
+# The papers' reported accuracies (WA, %), per model, corpus and split (their results tables; see docs/results.md).
 PAPER_WA = {
     ("STRL-SER", "ravdess", "80/20"): 88.88,
     ("STRL-SER", "iemocap", "80/20"): 81.60,

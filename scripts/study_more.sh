@@ -5,7 +5,7 @@
 set -euo pipefail
 EMODB=${EMODB:?set EMODB to the corpus folder}; OUT=${OUT:-runs/study}; JOBS=${JOBS:-2}
 SHORT=(--trainer.max_epochs 30 --model.init_args.scheduler.init_args.gamma 0.9)
-CFG=(-c configs/strl_ser/base.yaml -c configs/strl_ser/emodb.yaml --data.root "$EMODB")
+CFG=(-c configs/trainer.yaml -c configs/model/strl_ser.yaml -c configs/data/emodb.yaml --data.root "$EMODB")
 NET=model.init_args.net.init_args
 # (1) The fusion reading, chosen on a validation split disjoint from the test set (6:2:2).
 ser-experiment --out "$OUT/strl_emodb_fusion_622" --seeds 0 1 2 --jobs "$JOBS" \
@@ -26,4 +26,4 @@ ser-experiment --out "$OUT/strl_emodb_hsf_utterance_150ep" --seeds 0 --jobs "$JO
 # (5) STA-CNN's defaults on EMO-DB over seeds.
 ser-experiment --out "$OUT/sta_emodb" --seeds 0 1 2 --jobs "$JOBS" \
   --title "STA-CNN defaults, EMO-DB, 6:2:2" -- \
-  -c configs/sta_cnn/base.yaml -c configs/sta_cnn/emodb.yaml --data.root "$EMODB"
+  -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c configs/data/emodb.yaml --data.root "$EMODB"

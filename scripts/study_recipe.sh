@@ -23,7 +23,7 @@ SHORT=(--trainer.max_epochs 30 --model.init_args.scheduler.init_args.gamma 0.9)
 BF16=(--trainer.precision bf16-mixed)
 NET=model.init_args.net.init_args
 read -r -a RECIPE <<< "${RECIPE:-}"
-strl() { echo -c configs/strl_ser/base.yaml -c "configs/strl_ser/$1.yaml" --data.root; }
+strl() { echo -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c "configs/data/$1.yaml" --data.root; }  # EMO-DB, RAVDESS: no experiment file
 
 for step in $STEPS; do
   case $step in
@@ -33,10 +33,10 @@ for step in $STEPS; do
   sta_input)
     ser-experiment --out "$OUT/sta_emodb_input" --seeds 0 1 2 --jobs "$JOBS" --set data.segment_length=1.0,2.0,3.0 \
       --title "STA-CNN, EMO-DB 6:2:2, segment length (best on validation)" -- \
-      -c configs/sta_cnn/base.yaml -c configs/sta_cnn/emodb.yaml --data.root "${EMODB:?}"
+      -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c configs/data/emodb.yaml --data.root "${EMODB:?}"
     ser-experiment --out "$OUT/sta_emodb_crop" --seeds 0 1 2 --jobs "$JOBS" --set data.segment_mode=crop \
       --set data.segment_length=3.0 --title "STA-CNN, EMO-DB 6:2:2, whole utterance cropped/padded to 3 s" -- \
-      -c configs/sta_cnn/base.yaml -c configs/sta_cnn/emodb.yaml --data.root "${EMODB:?}" ;;
+      -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c configs/data/emodb.yaml --data.root "${EMODB:?}" ;;
   recipe)
     for sw in "model.init_args.mixup_alpha=0.2" "model.init_args.label_smoothing=0.1" \
               "model.init_args.optimizer.init_args.weight_decay=0.0001" "$NET.dropout=0.5"; do
@@ -61,7 +61,7 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     echo "segment length chosen on validation UA: $seg s"
     ser-experiment --out "$OUT/sta_emodb_150ep" --seeds 0 1 2 --jobs "$JOBS" --set data.segment_length="$seg" \
       --set trainer.max_epochs=150 --title "STA-CNN, EMO-DB 6:2:2, $seg s segments, 150 epochs (best on validation)" -- \
-      -c configs/sta_cnn/base.yaml -c configs/sta_cnn/emodb.yaml --data.root "${EMODB:?}" ;;
+      -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c configs/data/emodb.yaml --data.root "${EMODB:?}" ;;
   ravdess_speaker)
     ser-experiment --out "$OUT/strl_ravdess_speaker" --folds --jobs "$JOBS" \
       --title "STRL-SER defaults, RAVDESS speaker folds, bf16" -- $(strl ravdess) "${RAVDESS:?}" "${SHORT[@]}" "${BF16[@]}" ;;

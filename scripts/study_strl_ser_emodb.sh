@@ -5,7 +5,7 @@
 set -euo pipefail
 EMODB=${EMODB:?set EMODB to the corpus folder}; OUT=${OUT:-runs/study}; JOBS=${JOBS:-2}
 SHORT=(--trainer.max_epochs 30 --model.init_args.scheduler.init_args.gamma 0.9)
-CFG=(-c configs/strl_ser/base.yaml -c configs/strl_ser/emodb.yaml --data.root "$EMODB")
+CFG=(-c configs/trainer.yaml -c configs/model/strl_ser.yaml -c configs/data/emodb.yaml --data.root "$EMODB")
 NET=model.init_args.net.init_args
 ser-experiment --out "$OUT/strl_emodb_hsf_utterance" --seeds 0 1 2 --jobs "$JOBS" \
   --set $NET.fusion_tokens=branches,fused --set data.hsf_scope=utterance \

@@ -5,7 +5,7 @@
 set -euo pipefail
 RAVDESS=${RAVDESS:?set RAVDESS to the corpus folder}; OUT=${OUT:-runs/study}; JOBS=${JOBS:-2}
 SHORT=(--trainer.max_epochs 30 --model.init_args.scheduler.init_args.gamma 0.9)
-CFG=(-c configs/strl_ser/base.yaml -c configs/strl_ser/ravdess.yaml --data.root "$RAVDESS")
+CFG=(-c configs/trainer.yaml -c configs/model/strl_ser.yaml -c configs/data/ravdess.yaml --data.root "$RAVDESS")
 NET=model.init_args.net.init_args
 ser-experiment --out "$OUT/strl_ravdess_leaky_segment_split" --seeds 0 1 2 --jobs "$JOBS" \
   --set $NET.fusion_tokens=branches --set data.hsf_scope=utterance --set data.split_unit=segment \

@@ -5,12 +5,12 @@ and result files: a standardised linear SVM (or logistic regression) on the 1582
 of each whole utterance (``data.hsf_scope: utterance``). It is fitted in closed form by
 scikit-learn at the start of ``ser fit`` and stored as an ordinary ``nn.Linear`` (the scaler folded
 into its weights), so ``ser test``, ``ser predict``, checkpoints and utterance aggregation work as
-for any net. Configs: ``configs/baseline/``.
+for any net. Config: ``configs/model/baseline.yaml`` (composed with ``configs/trainer.yaml`` and a corpus file).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -75,10 +75,16 @@ class LinearBaselineModule(SERModule):
             )
         self.automatic_optimization = False
 
+    @property
+    def linear_net(self) -> LinearClassifier:
+        """``net``, typed (``__init__`` checked it is a :class:`LinearClassifier`)."""
+        return cast(LinearClassifier, self.net)
+
     def on_fit_start(self) -> None:
-        if bool(self.net.fitted):
+        net, hp = self.linear_net, self.hparams
+        if bool(net.fitted):
             return  # resumed from a fitted checkpoint
-        dm = self.trainer.datamodule
+        dm = getattr(self.trainer, "datamodule", None)  # set by Lightning's data connector (undeclared on Trainer)
         if dm is None:
             raise RuntimeError("LinearBaselineModule fits on the training split: train it with a DataModule.")
         rows: dict[int, np.ndarray] = {}
@@ -90,17 +96,16 @@ class LinearBaselineModule(SERModule):
         keys = sorted(rows)
         x = np.stack([rows[k] for k in keys]).astype(np.float64)
         y = np.asarray([labels[k] for k in keys])
-        weight, bias = fit_linear(x, y, self.hparams.num_classes, self.hparams.classifier, self.hparams.C,
-                                  self.hparams.class_weight, self.hparams.max_iter)
+        weight, bias = fit_linear(x, y, hp["num_classes"], hp["classifier"], hp["C"], hp["class_weight"], hp["max_iter"])
         with torch.no_grad():
-            self.net.linear.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
-            self.net.linear.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
-            self.net.fitted.fill_(True)
+            net.linear.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+            net.linear.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+            net.fitted.fill_(True)
         with torch.no_grad():
-            scores = self.net(torch.as_tensor(x, dtype=torch.float32, device=self.device))
+            scores = net(torch.as_tensor(x, dtype=torch.float32, device=self.device))
         train_acc = float((scores.argmax(-1).cpu().numpy() == y).mean())
         rank_zero_info(
-            f"Linear baseline ({self.hparams.classifier}, C={self.hparams.C}) fitted on {len(keys)} training "
+            f"Linear baseline ({hp['classifier']}, C={hp['C']}) fitted on {len(keys)} training "
             f"utterances x {x.shape[1]} functionals; training accuracy {100 * train_acc:.2f} %."
         )
 
@@ -108,7 +113,7 @@ class LinearBaselineModule(SERModule):
         return None  # fitted in closed form in on_fit_start
 
     def on_test_start(self) -> None:
-        if not bool(self.net.fitted):
+        if not bool(self.linear_net.fitted):
             raise RuntimeError("This linear baseline was never fitted: test a checkpoint written by `ser fit`.")
         super().on_test_start()
 

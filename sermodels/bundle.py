@@ -27,11 +27,11 @@ import torch
 from datamodules.features import FEATURE_VERSION, FeatureConfig, compute_features
 from datamodules.normalize import Standardizer
 from datamodules.suffixes import AUDIO_SUFFIXES
+from sermodels.plots import plot_timelines
 from sermodels.predict_report import (
     FilePrediction,
     aggregate_segments,
     format_predictions_table,
-    plot_timelines,
     segment_times,
     write_predictions_csv,
     write_timeline_csv,

@@ -13,12 +13,15 @@ import copy
 import pathlib
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
 import yaml
 from lightning.fabric.utilities.cloud_io import _load as lightning_load
+
+if TYPE_CHECKING:
+    from sermodels.module import SERModule
 
 __all__ = [
     "CONFIG_KEY",
@@ -158,7 +161,7 @@ def run_config(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
     raise CheckpointError(
         f"--ckpt_path {path}: the checkpoint holds no model config (written before `ser fit` stored it) and there is "
         f"no config.yaml with a model in {saved.parent}; pass the configs it was trained with, e.g. "
-        "`-c configs/strl_ser/base.yaml -c configs/strl_ser/ravdess.yaml`."
+        "`-c configs/trainer.yaml -c configs/model/strl_ser.yaml -c configs/data/ravdess.yaml`."
     )
 
 
@@ -213,7 +216,7 @@ def trained_data_settings(ckpt: dict[str, Any], path: str | Path) -> dict[str, A
     return hparams | dict(state.get("features") or {}) | ({"inputs": state["inputs"]} if state.get("inputs") else {})
 
 
-def build_model(ckpt: dict[str, Any], path: str | Path) -> L.LightningModule:
+def build_model(ckpt: dict[str, Any], path: str | Path) -> SERModule:
     """Rebuild the checkpoint's LightningModule (net included) and load its weights, in eval mode.
 
     The class, net and their settings come from :func:`run_config`; ``num_classes``,

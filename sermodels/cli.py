@@ -8,8 +8,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch import Callback, Trainer
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
@@ -37,13 +39,13 @@ _SPECIAL_CKPT = ("best", "last", "hpc", "registry")
 class SERCLI(LightningCLI):
     """Links what the data decides into the model, so no value is typed twice."""
 
-    def add_arguments_to_parser(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
         parser.link_arguments("data.class_names", "model.init_args.class_names", apply_on="instantiate")
         for name in NET_LINK_TARGETS:  # class count and feature shapes (jsonargparse skips a net without one)
             parser.link_arguments(f"data.{name}", f"model.init_args.net.init_args.{name}", apply_on="instantiate")
 
-    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any):  # type: ignore[no-untyped-def]
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> LightningArgumentParser:
         """``predict`` gets its own options (where results go, timeline), absent from fit's saved configs.
 
         LightningCLI builds one parser per subcommand here and offers no public per-subcommand
@@ -61,7 +63,7 @@ class SERCLI(LightningCLI):
                                 help="Allow replacing predictions.csv in an existing --output folder.")
         return parser
 
-    def parse_arguments(self, parser, args) -> None:  # type: ignore[no-untyped-def]
+    def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         """``ser predict --ckpt_path X`` without ``--config``: the model and feature settings come from X."""
         argv = list(sys.argv[1:] if args is None else args) if args is None or isinstance(args, (list, tuple)) else None
         expanded = checkpoint_predict_args(argv) if argv is not None else None
@@ -70,10 +72,37 @@ class SERCLI(LightningCLI):
             return
         self.config = parser.parse_args(expanded)
 
+    def _parse_ckpt_path(self) -> None:
+        """LightningCLI's reload of ``--ckpt_path``'s module hyperparameters (``aggregation``, ...) into
+        ``model``, parsed by the subcommand's own parser.
+
+        Lightning parses them with the top-level parser, which drops the config's other
+        ``init_args`` (``net``: "the following arguments are required") when the model class is
+        :class:`SERModule` itself, the class every model config names. A checkpoint that cannot be
+        read here is left to :meth:`_check_checkpoint`, which says why.
+        """
+        subcommand = self.config.get("subcommand")
+        if not subcommand:
+            return
+        config = self.config[subcommand]
+        ckpt_path = config.get("ckpt_path")
+        if not ckpt_path or not Path(ckpt_path).is_file():
+            return
+        try:
+            state = torch.load(ckpt_path, weights_only=True, map_location="cpu")
+        except Exception:  # noqa: BLE001 - reported with its cause by _check_checkpoint
+            return
+        hparams = dict(state.get("hyper_parameters") or {}) if isinstance(state, dict) else {}
+        hparams.pop("_instantiator", None)
+        if not hparams:
+            return
+        model = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams} if "_class_path" in hparams else hparams
+        self.config[subcommand] = self._parser(subcommand).parse_object({"model": model}, config)
+
     def before_instantiate_classes(self) -> None:
         """Give every run its own logger folder, so no run overwrites another's checkpoints or logs.
 
-        - CSV/TensorBoard: the configured ``version`` (e.g. ``ravdess``) gets the run's protocol,
+        - CSV/TensorBoard: the configured ``version`` (default: ``data.corpus``, e.g. ``ravdess``) gets the run's protocol,
           fold and seeds unless they are the configs' defaults (``ravdess-speaker-fold3``,
           ``ravdess-split1-seed1``); ``test``/``validate``/``predict`` add ``-<subcommand>``
           (CSVLogger wipes a reused folder's metrics, which would erase fit's training curves).
@@ -103,6 +132,11 @@ class SERCLI(LightningCLI):
             return
         init = logger.init_args
         version = init.get("version")
+        if version is None and "version" in init:
+            # configs/trainer.yaml names no version: the run folder is named after the corpus
+            # (runs/<model>/<corpus>), so a corpus file needs nothing but data.corpus.
+            corpus = (config.get("data") or {}).get("corpus")
+            version = str(corpus).rsplit(":", 1)[-1] if corpus else None  # "pkg.mod:toy" -> "toy"
         if isinstance(version, str) and version:
             for suffix in (f"-{c}" for c in _EVAL_SUBCOMMANDS):
                 version = version.removesuffix(suffix)
@@ -243,8 +277,9 @@ class SERCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         """Every trainer gets :class:`~sermodels.results.RunResults` (learning curves, test files and pictures)."""
         trainer = super().instantiate_trainer(**kwargs)
-        if not any(isinstance(cb, RunResults) for cb in trainer.callbacks):
-            trainer.callbacks.append(RunResults())
+        callbacks = trainer_callbacks(trainer)
+        if not any(isinstance(cb, RunResults) for cb in callbacks):
+            callbacks.append(RunResults())
         return trainer
 
     def _finish_wandb(self) -> None:
@@ -273,7 +308,7 @@ class SERCLI(LightningCLI):
         """
         config = self.config[self.subcommand] if self.subcommand else self.config
         dump = yaml.safe_load(self._parser(self.subcommand).dump(config, skip_none=False, skip_validation=True))
-        self.trainer.callbacks.append(RunConfigInCheckpoint({"model": dump.get("model"), "data": dump.get("data") or {}}))
+        trainer_callbacks(self.trainer).append(RunConfigInCheckpoint({"model": dump.get("model"), "data": dump.get("data") or {}}))
         progress = getattr(self, "_ckpt_progress", None)
         if progress is None:
             return
@@ -286,10 +321,18 @@ class SERCLI(LightningCLI):
     def before_predict(self) -> None:
         """``ser predict`` writes utterance-level predictions.csv (and a timeline) unless a writer is configured."""
         config = self.config[self.subcommand]
-        if not any(isinstance(cb, UtterancePredictionWriter) for cb in self.trainer.callbacks):
-            self.trainer.callbacks.append(UtterancePredictionWriter(
+        callbacks = trainer_callbacks(self.trainer)
+        if not any(isinstance(cb, UtterancePredictionWriter) for cb in callbacks):
+            callbacks.append(UtterancePredictionWriter(
                 output_dir=config.get("output"), timeline=bool(config.get("timeline")), overwrite=bool(config.get("overwrite"))))
         rank_zero_info(f"Predictions go to {config.get('output')}")
+
+
+def trainer_callbacks(trainer: Trainer) -> list[Callback]:
+    """The trainer's callback list, to add to in place. Lightning's callback connector sets it, so
+    ``Trainer`` does not declare it for type checkers."""
+    callbacks: list[Callback] = trainer.callbacks  # type: ignore[attr-defined]
+    return callbacks
 
 
 def checkpoint_class_names(ckpt_path: str) -> list[str] | None:

@@ -2,7 +2,7 @@
 
     ser-experiment --out runs/study/strl_emodb --seeds 0 1 2 --folds \\
         --set model.init_args.net.init_args.fusion_tokens=dims,branches --jobs 2 -- \\
-        -c configs/strl_ser/base.yaml -c configs/strl_ser/emodb.yaml --data.root /data/EMODB
+        -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c configs/data/emodb.yaml --data.root /data/EMODB
 
 Everything after ``--`` goes to every ``ser fit`` / ``ser test``. Trials:
 
@@ -113,10 +113,10 @@ def grid_points(grid_file: str | None, sets: list[str]) -> list[tuple[str, dict[
         return [("default", {})]
     keys = list(axes)
     points = []
-    for values in itertools.product(*(axes[k] for k in keys)):
-        swept = [(k, v) for k, v in zip(keys, values) if len(axes[k]) > 1]
+    for combo in itertools.product(*(axes[k] for k in keys)):
+        swept = [(k, v) for k, v in zip(keys, combo) if len(axes[k]) > 1]
         name = "-".join(f"{_short(k)}{v}" for k, v in swept) or "default"
-        points.append((name, dict(zip(keys, values))))
+        points.append((name, dict(zip(keys, combo))))
     return points
 
 
@@ -182,6 +182,7 @@ def _val_history(metrics_csv: Path) -> list[dict[str, float]]:
 def run_trial(trial_dir: Path) -> dict[str, Any]:
     """Fit (resuming a killed fit) and test the trial described in ``trial_dir/trial.json``."""
     import torch
+    from lightning.pytorch.callbacks import ModelCheckpoint
 
     from sermodels.cli import cli_main
 
@@ -196,7 +197,7 @@ def run_trial(trial_dir: Path) -> dict[str, Any]:
     ]
     started = time.time()
     probe = cli_main(args, run=False)  # resolves the run folder without training
-    last = Path(probe.trainer.log_dir) / "checkpoints" / "last.ckpt"
+    last = Path(probe.trainer.log_dir or probe.trainer.default_root_dir) / "checkpoints" / "last.ckpt"
     done = trial_dir / "fit_done.json"
     if done.is_file():
         fit_info = json.loads(done.read_text())
@@ -207,12 +208,13 @@ def run_trial(trial_dir: Path) -> dict[str, Any]:
         fit = cli_main(["fit", *args, *resume])
         trainer, dm = fit.trainer, fit.datamodule
         test_is_val = bool(dm.split.test_is_val)
-        monitored = [cb for cb in trainer.checkpoint_callbacks if cb.monitor is not None and cb.best_model_path]
+        saving = [cb for cb in trainer.checkpoint_callbacks if isinstance(cb, ModelCheckpoint)]
+        monitored = [cb for cb in saving if cb.monitor is not None and cb.best_model_path]
         if monitored and not test_is_val:
             ckpt = monitored[0].best_model_path
             selection = f"best {monitored[0].monitor} on the validation split (disjoint from the test set)"
         else:
-            lasts = [cb.last_model_path for cb in trainer.checkpoint_callbacks if cb.last_model_path]
+            lasts = [cb.last_model_path for cb in saving if cb.last_model_path]
             if not lasts:
                 raise RuntimeError("The fit saved no last.ckpt: keep a ModelCheckpoint(save_last=true) in the config.")
             ckpt = lasts[0]
@@ -227,7 +229,7 @@ def run_trial(trial_dir: Path) -> dict[str, Any]:
         }
         done.write_text(json.dumps(fit_info, indent=2) + "\n")
     test = cli_main(["test", *args, f"--ckpt_path={fit_info['checkpoint']}"])
-    metrics = json.loads((Path(test.trainer.log_dir) / "test_metrics.json").read_text())
+    metrics = json.loads((Path(test.trainer.log_dir or test.trainer.default_root_dir) / "test_metrics.json").read_text())
     history = _val_history(Path(fit_info["log_dir"]) / "metrics.csv")
     result = {
         **{k: spec[k] for k in ("point", "overrides", "protocol", "seed", "fold", "name")},
@@ -282,7 +284,8 @@ def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         vals = [r["val_history"] for r in rows if r.get("val_history")]
         if vals and not summary["test_is_val"]:
             # The validation score at the tested epoch: what a grid winner may be chosen on.
-            summary["val_ua"] = _mean_std([_val_at(r) for r in rows if _val_at(r) is not None] or [float("nan")])
+            at_tested = [ua for r in rows if (ua := _val_at(r)) is not None]
+            summary["val_ua"] = _mean_std(at_tested or [float("nan")])
         if vals and summary["test_is_val"]:
             # Leaky diagnostic: the best epoch picked on the reported set itself.
             summary["best_epoch_on_reported_set"] = {
@@ -448,7 +451,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.jobs < 1:
         ap.error(f"--jobs must be >= 1, got {args.jobs}")
     if not passthrough:
-        ap.error("give the model/corpus configs after --, e.g. -- -c configs/strl_ser/base.yaml -c configs/strl_ser/emodb.yaml")
+        ap.error("give the trainer/model/corpus configs after --, e.g. "
+                 "-- -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c configs/data/emodb.yaml --data.root /data/EMODB")
     out = Path(args.out)
     points = grid_points(args.grid, args.sets)
     trials = plan_trials(passthrough, points, args.seeds, args.folds, args.fold_seeds)
@@ -476,7 +480,7 @@ def _figures(groups: list[dict[str, Any]], out: Path) -> None:
     """A pooled confusion matrix per point and protocol, titled with model, corpus, protocol and N."""
     import torch
 
-    from sermodels.metrics import plot_confusion_matrix
+    from sermodels.plots import plot_confusion_matrix
 
     for g in groups:
         n_utt = sum(sum(row) for row in g["confusion_matrix"])

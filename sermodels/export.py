@@ -47,7 +47,8 @@ from sermodels.checkpoint import (
     run_folder,
     trained_data_settings,
 )
-from sermodels.module import SCALAR_KEYS
+from sermodels.module import net_inputs
+from sermodels.results import SCALAR_KEYS
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "export_bundle", "feature_config_from_hparams", "main"]
 
@@ -220,9 +221,10 @@ def export_bundle(
     features, inputs = feature_config_from_hparams(data_hp)
     module = build_model(ckpt, ckpt_file)
     net = module.net.eval()
-    missing = [k for k in net.inputs if k not in inputs]
+    net_keys = net_inputs(net)
+    missing = [k for k in net_keys if k not in inputs]
     if missing:
-        raise CheckpointError(f"--ckpt_path {ckpt_file}: {type(net).__name__} reads {list(net.inputs)} but the data "
+        raise CheckpointError(f"--ckpt_path {ckpt_file}: {type(net).__name__} reads {list(net_keys)} but the data "
                               f"settings give {inputs}; the checkpoint's configs are inconsistent.")
 
     run = run_folder(ckpt_file)
@@ -231,7 +233,7 @@ def export_bundle(
         raise FileExistsError(f"--output {out} already holds a bundle; pass another --output, or --overwrite true.")
     out.mkdir(parents=True, exist_ok=True)
 
-    shapes = _input_shapes(tuple(net.inputs), features)
+    shapes = _input_shapes(net_keys, features)
     onnx_path = out / "model.onnx"
     export_onnx(net, shapes, onnx_path, opset)
     diffs = onnx_max_abs_diff(net, shapes, onnx_path)
@@ -244,7 +246,7 @@ def export_bundle(
     normalize = bool(data_hp.get("normalize", True)) and bool(norm)
     aggregation = str(module.hparams.get("aggregation", "mean"))
     feature_info = dataclasses.asdict(features) | {
-        "inputs": list(net.inputs), "opensmile": OPENSMILE_VERSION, "feature_version": FEATURE_VERSION,
+        "inputs": list(net_keys), "opensmile": OPENSMILE_VERSION, "feature_version": FEATURE_VERSION,
     }
     import onnx
 

@@ -27,7 +27,7 @@ __all__ = ["CheckpointPredictor", "FastPathUnavailable", "NET_LINK_TARGETS", "ne
 
 CONFIG_KEY = "sermodels_config"  # sermodels.checkpoint.CONFIG_KEY (that module imports Lightning)
 _DATAMODULE_KEY = "SERDataModule"
-_SAFE = [pathlib.PosixPath, pathlib.WindowsPath, pathlib.PurePosixPath, pathlib.PureWindowsPath]
+_SAFE: list[Any] = [pathlib.PosixPath, pathlib.WindowsPath, pathlib.PurePosixPath, pathlib.PureWindowsPath]
 #: The net arguments the CLI links from the data module's properties of the same name (a net without
 #: one is skipped): the class count and the feature shapes, which come from the extractors, never from YAML.
 #: (STRL-SER's ``num_frames`` is informational and stays unlinked, so a too-short segment gets the

@@ -16,6 +16,8 @@ import torch.nn.functional as F
 import torchaudio
 from torch import Tensor, nn
 
+from sermodels._validation import check_positive as _check_positive
+
 Block = Literal["logmel", "zcr", "mfcc", "chroma"]
 Fusion = Literal["concat", "sum"]
 
@@ -72,11 +74,6 @@ def chroma_filterbank(
     if base_c:
         weights = torch.roll(weights, -3 * (n_chroma // 12), dims=0)
     return weights[:, : n_fft // 2 + 1].to(torch.float32).contiguous()
-
-
-def _check_positive(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"Expected {name} to be a positive integer, got {value!r}")
 
 
 class SpectralFrontEnd(nn.Module):

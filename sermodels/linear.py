@@ -36,6 +36,7 @@ class LinearClassifier(nn.Module):
 
     inputs: tuple[str, ...] = ("hsf",)
     pair_index: Tensor
+    fitted: Tensor
 
     def __init__(self, num_classes: int, hsf_dim: int = 1582, decision: Decision = "ovo") -> None:
         super().__init__()

@@ -26,9 +26,7 @@ majority vote of the segments' predicted classes.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -49,7 +47,6 @@ __all__ = [
     "UtteranceMetrics",
     "aggregate_segments",
     "classification_metrics",
-    "plot_confusion_matrix",
     "segment_metric_collection",
 ]
 
@@ -359,80 +356,3 @@ class UtteranceMetrics(Metric):
 
 def _as_list(state: list[Tensor] | Tensor) -> list[Tensor]:
     return [state] if isinstance(state, Tensor) else state
-
-
-def plot_confusion_matrix(
-    cm: Tensor,
-    class_names: Sequence[str],
-    path: str | Path,
-    title: str = "Confusion matrix",
-    normalize: bool = True,
-) -> Path:
-    """Save a confusion matrix as a PNG, each cell annotated with its count and row percentage.
-
-    Uses matplotlib's Agg canvas directly (no pyplot, no global backend change), so it works on
-    headless machines and inside training processes.
-
-    Args:
-        cm: counts, shape (C, C), rows = true class, columns = predicted class.
-        class_names: C axis labels.
-        path: output file; parent folders are created.
-        title: figure title.
-        normalize: colour cells by row-normalised share (recall per true class) instead of counts.
-
-    Returns:
-        The path written.
-
-    Raises:
-        ValueError: if ``cm`` is not square or ``class_names`` does not have C entries.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
-        raise ValueError(f"Expected `cm` to have shape (C, C), got {tuple(cm.shape)}")
-    num_classes = cm.shape[0]
-    names = [str(n) for n in class_names]
-    if len(names) != num_classes:
-        raise ValueError(f"Expected {num_classes} `class_names` for a {num_classes}x{num_classes} matrix, got {names}")
-    counts = cm.detach().cpu().double()
-    row_sums = counts.sum(dim=1, keepdim=True)
-    # A true class with no samples gets 0 % rather than NaN.
-    shares = torch.where(row_sums > 0, counts / row_sums.clamp_min(1), torch.zeros_like(counts))
-    colour = (shares if normalize else counts).numpy()
-    vmax = 1.0 if normalize else max(float(counts.max()), 1.0)
-
-    size = max(4.0, 0.9 * num_classes + 2.0)
-    fig = Figure(figsize=(size + 1.0, size), layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    image = ax.imshow(colour, cmap="Blues", vmin=0.0, vmax=vmax)
-    fig.colorbar(image, ax=ax, label="share of true class" if normalize else "count")
-    ax.set(
-        xticks=range(num_classes),
-        yticks=range(num_classes),
-        yticklabels=names,
-        xlabel="predicted",
-        ylabel="true",
-    )
-    # Long titles (model, corpus, protocol, N) wrap to the figure's width instead of being cut off.
-    width = max(30, int(9 * (size + 1.0)))
-    ax.set_title("\n".join(textwrap.fill(line, width) for line in str(title).splitlines()), fontsize=9)
-    ax.set_xticklabels(names, rotation=45, ha="right", rotation_mode="anchor")
-    fontsize = 9 if num_classes <= 8 else 7
-    for i in range(num_classes):
-        for j in range(num_classes):
-            dark = colour[i, j] > 0.5 * vmax
-            ax.text(
-                j,
-                i,
-                f"{int(counts[i, j])}\n{100 * float(shares[i, j]):.1f}%",
-                ha="center",
-                va="center",
-                fontsize=fontsize,
-                color="white" if dark else "black",
-            )
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", dpi=120)
-    return out

@@ -15,10 +15,7 @@ from torch.nn import functional as F
 from sermodels.metrics import UtteranceMetrics, segment_metric_collection
 from sermodels.rng import collect_rng_state, restore_rng_state
 
-__all__ = [
-    "SERModule", "STRLSERModule", "STACNNModule", "NonFiniteError", "format_metrics_table", "describe_split",
-    "nonfinite_tensors",
-]
+__all__ = ["SERModule", "NonFiniteError", "net_inputs", "nonfinite_tensors"]
 
 #: Checkpoint key of the generators' state (a resumed fit continues their draws exactly).
 RNG_STATE_KEY = "rng_state"
@@ -28,42 +25,25 @@ class NonFiniteError(FloatingPointError):
     """Training diverged (NaN/inf loss) or a net holds NaN/inf weights; the message says what to try."""
 
 
+def net_inputs(net: nn.Module) -> tuple[str, ...]:
+    """The batch keys ``net.forward`` takes, in order: the net's ``inputs`` attribute (e.g. ``("lld", "hsf")``).
+
+    Raises:
+        TypeError: The net declares no ``inputs``.
+    """
+    inputs = getattr(net, "inputs", None)
+    if inputs is None or isinstance(inputs, str):
+        raise TypeError(
+            f"model.net: {type(net).__name__} must declare the batch keys its forward reads as a class attribute "
+            f"`inputs`, e.g. inputs = (\"lld\", \"hsf\"); got {inputs!r}."
+        )
+    return tuple(str(k) for k in inputs)
+
+
 def nonfinite_tensors(module: nn.Module) -> list[str]:
     """Names of the parameters and buffers of ``module`` that hold a NaN or infinite value."""
     named = [*module.named_parameters(), *module.named_buffers()]
     return [name for name, t in named if t.is_floating_point() and not bool(torch.isfinite(t).all())]
-
-SCALAR_KEYS = (
-    "wa", "ua", "macro_precision", "weighted_precision", "macro_f1", "weighted_f1", "paper_macro_f1", "paper_weighted_f1",
-)
-
-
-def format_metrics_table(metrics: dict[str, torch.Tensor], title: str) -> str:
-    """A fixed-width table of the utterance-level metrics (percent) and per-class recall."""
-    lines = [title, "-" * len(title)]
-    for key in SCALAR_KEYS:
-        if key in metrics:
-            lines.append(f"{key:<20} {100 * float(metrics[key]):6.2f}")
-    recalls = {k.split("/", 1)[1]: float(v) for k, v in metrics.items() if k.startswith("recall/")}
-    if recalls:
-        lines.append("per-class recall: " + ", ".join(f"{k} {100 * v:.1f}" for k, v in recalls.items()))
-    if "num_utterances" in metrics:
-        lines.append(f"utterances: {int(metrics['num_utterances'])}")
-    return "\n".join(lines)
-
-
-def describe_split(info: dict[str, Any]) -> str:
-    """``": ravdess, paper protocol (seed 0), test set = validation set"`` for table titles."""
-    if not info:
-        return ""
-    what = f"{info['protocol']} protocol"
-    if info.get("fold") is not None:
-        what += f" fold {info['fold']}"
-    what += f" (split file {info['split_file']})" if info.get("split_file") else f" (seed {info.get('seed')})"
-    test = "test set = validation set" if info.get("test_is_val") else "held-out test set"
-    if info.get("leaky"):
-        test += ", LEAKY segment-level split (diagnostic only)"
-    return f": {info.get('corpus')}, {what}, {test}"
 
 
 class SERModule(L.LightningModule):
@@ -81,14 +61,17 @@ class SERModule(L.LightningModule):
 
     Args:
         net: The network.
-        optimizer: Optimizer factory (LightningCLI ``OptimizerCallable``).
+        optimizer: Optimizer factory (LightningCLI ``OptimizerCallable``); default Adam with PyTorch's
+            defaults. The models' tuned values (lr, weight decay) live in ``configs/model/<model>.yaml``.
         scheduler: LR scheduler factory, stepped once per epoch; ``None`` for a constant rate.
         num_classes: Number of classes (linked from the DataModule by the CLI).
         class_names: Class names in target order (linked from the DataModule).
         aggregation: Utterance aggregation of segment outputs: ``mean`` of softmax or ``vote``.
         label_smoothing: Cross-entropy label smoothing (0 as in the papers).
         artifacts: On ``test``, let :class:`sermodels.results.RunResults` (a callback every ``ser``
-            trainer has) write ``test_metrics.json`` and the confusion matrix PNG into the run folder.
+            trainer has) write ``test_metrics.json``, ``test_predictions.csv`` and the confusion matrix
+            PNG into the run folder. The module itself writes no files: it keeps the epoch's
+            ``last_test_metrics`` and per-utterance ``last_test_predictions`` for the callback.
         compile: Run the net through ``torch.compile`` (the module's weights and checkpoints
             are unchanged: only the forward is compiled). Mixed precision is the trainer's
             switch: ``--trainer.precision bf16-mixed``; losses, softmax outputs and metrics stay
@@ -115,8 +98,7 @@ class SERModule(L.LightningModule):
         if not mixup_alpha >= 0:
             raise ValueError(f"Expected model.init_args.mixup_alpha >= 0 (0 = off, e.g. 0.2), got {mixup_alpha!r}")
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
-        if not hasattr(net, "inputs"):
-            raise TypeError(f"model.net: {type(net).__name__} must declare the batch keys it reads as `inputs`.")
+        net_inputs(net)  # the net must say which batch keys it reads
         self.net = net
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -129,29 +111,31 @@ class SERModule(L.LightningModule):
         self.test_seg = segment_metric_collection(num_classes, prefix="test/segment_")
         self.train_seg = segment_metric_collection(num_classes, prefix="train/segment_")
         self.last_test_metrics: dict[str, torch.Tensor] = {}
+        self.last_test_predictions: dict[str, torch.Tensor] = {}  # per utterance: utt_index, probs, preds, target
         self._compiled: Any = None  # torch.compile(net), kept out of the module tree (no state_dict keys)
 
     # ------------------------------------------------------------------ forward
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        missing = [k for k in self.net.inputs if k not in batch]
+        inputs = net_inputs(self.net)
+        missing = [k for k in inputs if k not in batch]
         if missing:
             raise KeyError(
-                f"{type(self.net).__name__} reads {list(self.net.inputs)} but the batch lacks {missing}; "
+                f"{type(self.net).__name__} reads {list(inputs)} but the batch lacks {missing}; "
                 f"set data.inputs to include them."
             )
         net = self._compiled if self._compiled is not None else self.net
-        return net(*[batch[k] for k in self.net.inputs]).float()  # float32 logits under bf16 autocast too
+        return net(*[batch[k] for k in inputs]).float()  # float32 logits under bf16 autocast too
 
     def configure_model(self) -> None:
         if self.hparams.get("compile") and self._compiled is None:
             object.__setattr__(self, "_compiled", torch.compile(self.net))
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         alpha = float(self.hparams.get("mixup_alpha") or 0.0)
         if alpha > 0:
             return self._mixup_step(batch, alpha)
         logits = self(batch)
-        loss = F.cross_entropy(logits, batch["target"], label_smoothing=self.hparams.label_smoothing)
+        loss = F.cross_entropy(logits, batch["target"], label_smoothing=self.hparams["label_smoothing"])
         if not bool(torch.isfinite(loss)):
             self._diverged(f"the training loss is {float(loss.detach())}", batch_idx, batch)
         self.train_seg(logits.detach(), batch["target"])
@@ -165,10 +149,10 @@ class SERModule(L.LightningModule):
         lam = max(lam, 1.0 - lam)  # the segment keeps the larger share: its own label dominates
         perm = torch.randperm(len(batch["target"]), device=batch["target"].device)
         mixed = dict(batch)
-        for key in self.net.inputs:
+        for key in net_inputs(self.net):
             mixed[key] = lam * batch[key] + (1.0 - lam) * batch[key][perm]
         logits = self(mixed)
-        smoothing = self.hparams.label_smoothing
+        smoothing = self.hparams["label_smoothing"]
         loss = lam * F.cross_entropy(logits, batch["target"], label_smoothing=smoothing) + (1.0 - lam) * F.cross_entropy(
             logits, batch["target"][perm], label_smoothing=smoothing
         )
@@ -199,7 +183,7 @@ class SERModule(L.LightningModule):
         where = f"epoch {self.current_epoch}" + (f", batch {batch_idx}" if batch_idx is not None else "")
         detail = ""
         if batch is not None:
-            bad_inputs = [k for k in self.net.inputs if not bool(torch.isfinite(batch[k]).all())]
+            bad_inputs = [k for k in net_inputs(self.net) if not bool(torch.isfinite(batch[k]).all())]
             detail = (f" The batch's {bad_inputs} hold NaN/inf values: the features are broken, not the training."
                       if bad_inputs else " The batch's inputs are finite.")
         bad = nonfinite_tensors(self.net)
@@ -242,8 +226,6 @@ class SERModule(L.LightningModule):
         if bad:
             self._diverged(f"the weights to be checkpointed hold NaN/inf values ({bad[:5]})")
         checkpoint[RNG_STATE_KEY] = collect_rng_state()
-        for logger in self.loggers:  # a run killed later keeps the rows logged up to this checkpoint
-            logger.save()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Resume the generators where the checkpoint left them (``fit`` only: evaluation draws nothing)."""
@@ -274,8 +256,10 @@ class SERModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         metrics = self._log_epoch(self.test_utt, self.test_seg, "test")
-        # Result files and pictures are written from this by sermodels.results.RunResults (a callback).
+        # Result files and pictures are written from these by sermodels.results.RunResults (a callback).
         self.last_test_metrics = {k: v.detach().cpu() for k, v in metrics.items()}
+        utt, probs, preds, target = self.test_utt.utterance_predictions()
+        self.last_test_predictions = {"utt_index": utt.cpu(), "probs": probs.cpu(), "preds": preds.cpu(), "target": target.cpu()}
         self.test_utt.reset()
 
     # ------------------------------------------------------------------ hooks
@@ -284,14 +268,14 @@ class SERModule(L.LightningModule):
         frontend = getattr(self.net, "frontend", None)
         if fit is None or bool(getattr(frontend, "fitted", False)):
             return  # nothing to fit, or already fitted (e.g. resumed from a checkpoint)
-        dm = self.trainer.datamodule
+        dm = getattr(self.trainer, "datamodule", None)  # set by Lightning's data connector (undeclared on Trainer)
         if dm is None:
             raise RuntimeError("This net fits input normalisation on the training split: train it with a DataModule.")
         rank_zero_info("Fitting input normalisation on the training split ...")
 
         def waves() -> Iterator[torch.Tensor]:
             for batch in dm.train_dataloader():
-                yield batch[self.net.inputs[0]].to(self.device)
+                yield batch[net_inputs(self.net)[0]].to(self.device)
 
         fit(waves())
 
@@ -302,35 +286,8 @@ class SERModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"}}
 
 
-def _exponential_095(optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
-    return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.95)
-
-
-def _adam_sta_cnn(params: Any) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=1e-4, weight_decay=1e-3)
-
-
-class STRLSERModule(SERModule):
-    """:class:`SERModule` with STRL-SER's training defaults: Adam lr 1e-3, x0.95 per epoch."""
-
-    def __init__(
-        self,
-        net: nn.Module,
-        optimizer: OptimizerCallable = torch.optim.Adam,
-        scheduler: LRSchedulerCallable | None = _exponential_095,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(net, optimizer, scheduler, **kwargs)
-
-
-class STACNNModule(SERModule):
-    """:class:`SERModule` with STA-CNN's training defaults: Adam lr 1e-4, weight decay 1e-3."""
-
-    def __init__(
-        self,
-        net: nn.Module,
-        optimizer: OptimizerCallable = _adam_sta_cnn,
-        scheduler: LRSchedulerCallable | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(net, optimizer, scheduler, **kwargs)
+#: Former per-model subclasses that carried the papers' optimiser defaults in code. Those values now live
+#: only in configs/model/strl_ser.yaml and sta_cnn.yaml; the names stay so that the config.yaml and
+#: checkpoints of earlier runs (which name these classes and spell out their optimiser) still load.
+STRLSERModule = SERModule
+STACNNModule = SERModule

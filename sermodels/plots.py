@@ -1,23 +1,45 @@
-"""Pictures people would rather look at than read: sweep heatmaps, learning curves, per-class recall bars.
+"""Every picture the framework draws: confusion matrices, learning curves, sweep heatmaps, per-class
+recall bars and per-file emotion timelines.
 
-Confusion matrices live in :mod:`sermodels.metrics`. Every function draws on matplotlib's Agg canvas
-(no pyplot, no global backend change), so it works headless and inside training processes, and every
-figure carries a title saying what it shows (callers pass model, corpus, protocol and N).
+Every function draws on matplotlib's Agg canvas (no pyplot, no global backend change), so it works
+headless and inside training processes, and every figure carries a title saying what it shows
+(callers pass model, corpus, protocol and N). matplotlib is imported when a picture is drawn, not
+when this module is imported (the exported bundle's loader imports it without plotting).
 """
 
 from __future__ import annotations
 
 import csv
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+import torch
 
-__all__ = ["plot_heatmap", "plot_learning_curves", "plot_recall_bars", "read_learning_curves"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from sermodels.predict_report import FilePrediction
+
+__all__ = [
+    "MIN_PLOT_SEGMENTS", "plot_confusion_matrix", "plot_heatmap", "plot_learning_curves", "plot_recall_bars",
+    "plot_timeline", "plot_timelines", "read_learning_curves",
+]
+
+#: A file gets a timeline picture when it has at least this many segments (shorter ones: CSV only).
+MIN_PLOT_SEGMENTS = 3
+
+
+def _figure(**kwargs: Any) -> Figure:
+    """A matplotlib figure on its own Agg canvas (``kwargs`` go to ``Figure``)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
@@ -25,6 +47,73 @@ def _save(fig: Figure, path: str | Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format="png", dpi=120)
     return out
+
+
+def plot_confusion_matrix(
+    cm: torch.Tensor,
+    class_names: Sequence[str],
+    path: str | Path,
+    title: str = "Confusion matrix",
+    normalize: bool = True,
+) -> Path:
+    """Save a confusion matrix as a PNG, each cell annotated with its count and row percentage.
+
+    Args:
+        cm: counts, shape (C, C), rows = true class, columns = predicted class.
+        class_names: C axis labels.
+        path: output file; parent folders are created.
+        title: figure title (say model, corpus, protocol, N and the scores; long lines wrap).
+        normalize: colour cells by row-normalised share (recall per true class) instead of counts.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: if ``cm`` is not square or ``class_names`` does not have C entries.
+    """
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"Expected `cm` to have shape (C, C), got {tuple(cm.shape)}")
+    num_classes = cm.shape[0]
+    names = [str(n) for n in class_names]
+    if len(names) != num_classes:
+        raise ValueError(f"Expected {num_classes} `class_names` for a {num_classes}x{num_classes} matrix, got {names}")
+    counts = cm.detach().cpu().double()
+    row_sums = counts.sum(dim=1, keepdim=True)
+    # A true class with no samples gets 0 % rather than NaN.
+    shares = torch.where(row_sums > 0, counts / row_sums.clamp_min(1), torch.zeros_like(counts))
+    colour = (shares if normalize else counts).numpy()
+    vmax = 1.0 if normalize else max(float(counts.max()), 1.0)
+
+    size = max(4.0, 0.9 * num_classes + 2.0)
+    fig = _figure(figsize=(size + 1.0, size), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(colour, cmap="Blues", vmin=0.0, vmax=vmax)
+    fig.colorbar(image, ax=ax, label="share of true class" if normalize else "count")
+    ax.set(
+        xticks=range(num_classes),
+        yticks=range(num_classes),
+        yticklabels=names,
+        xlabel="predicted",
+        ylabel="true",
+    )
+    # Long titles (model, corpus, protocol, N, scores) wrap to the figure's width instead of being cut off.
+    width = max(30, int(9 * (size + 1.0)))
+    ax.set_title("\n".join(textwrap.fill(line, width) for line in str(title).splitlines()), fontsize=9)
+    ax.set_xticklabels(names, rotation=45, ha="right", rotation_mode="anchor")
+    fontsize = 9 if num_classes <= 8 else 7
+    for i in range(num_classes):
+        for j in range(num_classes):
+            dark = colour[i, j] > 0.5 * vmax
+            ax.text(
+                j,
+                i,
+                f"{int(counts[i, j])}\n{100 * float(shares[i, j]):.1f}%",
+                ha="center",
+                va="center",
+                fontsize=fontsize,
+                color="white" if dark else "black",
+            )
+    return _save(fig, path)
 
 
 def plot_heatmap(
@@ -71,8 +160,7 @@ def plot_heatmap(
             sums[i, j] += 100 * float(r[value_key])
             counts[i, j] += 1
     grid = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    fig = Figure(figsize=(2.5 + 0.9 * len(xs), 1.6 + 0.5 * len(ys)), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = _figure(figsize=(2.5 + 0.9 * len(xs), 1.6 + 0.5 * len(ys)), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     im = ax.imshow(grid, cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(xs)), [str(x) for x in xs])
@@ -150,8 +238,9 @@ def plot_learning_curves(history: Sequence[Mapping[str, float]], path: str | Pat
     """
     if not history:
         raise ValueError("plot_learning_curves needs at least one epoch of history, got none (was validation run?).")
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    FigureCanvasAgg(fig)
+    from matplotlib.ticker import MaxNLocator
+
+    fig = _figure(figsize=(10, 4), layout="constrained")
     loss_ax, score_ax = fig.subplots(1, 2)
 
     def series(key: str) -> tuple[list[float], list[float]]:
@@ -202,8 +291,7 @@ def plot_recall_bars(
         raise ValueError(f"plot_recall_bars needs at least one series and one class, got {list(series)} / {list(class_names)}.")
     n = len(series)
     width = 0.8 / n
-    fig = Figure(figsize=(max(6.0, 1.1 * len(class_names) * max(1, n / 2) + 2), 4.2), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = _figure(figsize=(max(6.0, 1.1 * len(class_names) * max(1, n / 2) + 2), 4.2), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     x = np.arange(len(class_names))
     for k, (label, recalls) in enumerate(series.items()):
@@ -217,3 +305,45 @@ def plot_recall_bars(
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)
+
+
+def plot_timeline(path: Path, result: FilePrediction, class_names: Sequence[str], model: str) -> Path:
+    """Emotion probability over time for one file: one step line per class at its segments' spans.
+
+    The title names the model, the file and the number of segments.
+
+    Raises:
+        ValueError: ``result`` has no segment times.
+    """
+    if result.starts is None or result.ends is None:
+        raise ValueError(f"{result.path}: no segment times, so no timeline picture can be drawn.")
+    n = len(result.segment_probs)
+    fig = _figure(figsize=(max(6.0, min(16.0, 0.25 * n + 5)), 3.6))
+    ax = fig.add_subplot()
+    edges = np.append(result.starts, result.ends[-1])
+    for c, name in enumerate(class_names):
+        values = np.append(result.segment_probs[:, c], result.segment_probs[-1, c])
+        ax.step(edges, values, where="post", label=name, linewidth=1.5)
+    ax.set_xlim(float(edges[0]), float(edges[-1]))
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("probability (segment softmax)")
+    ax.set_title(f"{model}: {result.path.name}, {n} segments (file: {result.label})", fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_timelines(folder: Path, results: Sequence[FilePrediction], class_names: Sequence[str], model: str,
+                   min_segments: int = MIN_PLOT_SEGMENTS) -> list[Path]:
+    """:func:`plot_timeline` for every file with at least ``min_segments`` segments, as ``<folder>/<stem>.png``."""
+    written: list[Path] = []
+    used: set[str] = set()
+    for i, r in enumerate(results):
+        if len(r.segment_probs) < min_segments or r.starts is None:
+            continue
+        name = r.path.stem if r.path.stem not in used else f"{r.path.stem}-{i}"
+        used.add(name)
+        written.append(plot_timeline(folder / f"{name}.png", r, class_names, model))
+    return written

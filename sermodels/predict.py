@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import numpy as np
@@ -14,11 +14,11 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from sermodels.metrics import Aggregation, aggregate_segments
+from sermodels.plots import plot_timelines
 from sermodels.predict_report import (
     FilePrediction,
     claim_output_dir,
     format_predictions_table,
-    plot_timelines,
     segment_times,
     write_predictions_csv,
     write_timeline_csv,
@@ -79,7 +79,7 @@ class UtterancePredictionWriter(BasePredictionWriter):
 
     With ``timeline``, also ``timeline.csv`` (every segment's probabilities with its start and end
     time) and ``timeline/<file>.png`` (emotion probability over time) for files of at least
-    :data:`~sermodels.predict_report.MIN_PLOT_SEGMENTS` segments.
+    :data:`~sermodels.plots.MIN_PLOT_SEGMENTS` segments.
 
     Args:
         output: CSV path (legacy; ``output_dir`` is preferred).
@@ -120,7 +120,7 @@ class UtterancePredictionWriter(BasePredictionWriter):
             parts = [p for rank_parts in gathered for p in rank_parts]
         if not trainer.is_global_zero:
             return
-        names = list(pl_module.class_names)
+        names = [str(n) for n in cast(Sequence[str], pl_module.class_names)]
         probs = torch.cat([p["probs"] for p in parts]).float() if parts else torch.zeros(0, len(names))
         utt = torch.cat([p["utt_index"] for p in parts]) if parts else torch.zeros(0, dtype=torch.long)
         seg = torch.cat([p["segment_index"] for p in parts]) if parts and all("segment_index" in p for p in parts) else None
@@ -130,10 +130,13 @@ class UtterancePredictionWriter(BasePredictionWriter):
             seg_probs, seg_utt = probs[keep], utt[keep]
         else:
             seg_probs, seg_utt = probs, utt
-        dm = trainer.datamodule
+        dm = getattr(trainer, "datamodule", None)  # set by Lightning's data connector (undeclared on Trainer)
+        if dm is None:
+            raise RuntimeError("UtterancePredictionWriter names files from the data module's predict_files: predict "
+                               "with a SERDataModule (ser predict does).")
         files = dm.predict_files
         errors = dict(getattr(dm, "predict_errors", {}) or {})
-        aggregation = getattr(getattr(pl_module, "hparams", None), "aggregation", "mean")
+        aggregation = cast(Aggregation, getattr(getattr(pl_module, "hparams", None), "aggregation", "mean"))
         by_file: dict[int, tuple[int, torch.Tensor]] = {}
         if probs.numel():
             utts, mean, preds, _ = aggregate_segments(probs, utt, aggregation, segment_index=seg)

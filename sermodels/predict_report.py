@@ -2,7 +2,7 @@
 
 Shared by ``ser predict`` (:class:`~sermodels.predict.UtterancePredictionWriter`) and the exported
 bundle's loader (:mod:`sermodels.bundle`), so both write the same files. Imports neither Lightning
-nor the nets; matplotlib only when a plot is drawn.
+nor the nets. The timeline pictures are drawn by :func:`sermodels.plots.plot_timelines`.
 """
 
 from __future__ import annotations
@@ -16,18 +16,14 @@ import numpy as np
 
 __all__ = [
     "FilePrediction",
-    "MIN_PLOT_SEGMENTS",
     "aggregate_segments",
     "claim_output_dir",
     "default_output_dir",
     "format_predictions_table",
-    "plot_timeline",
     "write_predictions_csv",
     "write_timeline_csv",
 ]
 
-#: A file gets a timeline picture when it has at least this many segments (shorter ones: CSV only).
-MIN_PLOT_SEGMENTS = 3
 #: Rows of the terminal table; the CSV always has every file.
 TABLE_ROWS = 30
 
@@ -154,56 +150,12 @@ def write_timeline_csv(path: Path, results: Sequence[FilePrediction], class_name
         writer = csv.writer(fh)
         writer.writerow(["path", "segment", "start_s", "end_s", "prediction", *[f"p_{n}" for n in class_names]])
         for r in results:
+            if r.starts is None or r.ends is None:
+                continue  # no segment times (e.g. a failed file): no timeline rows
             for i, (p, start, end) in enumerate(zip(r.segment_probs, r.starts, r.ends)):
                 writer.writerow([str(r.path), i, f"{start:.3f}", f"{end:.3f}", class_names[int(np.argmax(p))],
                                  *[f"{float(v):.4f}" for v in p]])
     return path
-
-
-def plot_timeline(path: Path, result: FilePrediction, class_names: Sequence[str], model: str) -> Path:
-    """Emotion probability over time for one file: one step line per class at its segments' spans.
-
-    The title names the model, the file and the number of segments.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if result.starts is None or result.ends is None:
-        raise ValueError(f"{result.path}: no segment times, so no timeline picture can be drawn.")
-    n = len(result.segment_probs)
-    fig, ax = plt.subplots(figsize=(max(6.0, min(16.0, 0.25 * n + 5)), 3.6))
-    edges = np.append(result.starts, result.ends[-1])
-    for c, name in enumerate(class_names):
-        values = np.append(result.segment_probs[:, c], result.segment_probs[-1, c])
-        ax.step(edges, values, where="post", label=name, linewidth=1.5)
-    ax.set_xlim(float(edges[0]), float(edges[-1]))
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("probability (segment softmax)")
-    ax.set_title(f"{model}: {result.path.name}, {n} segments (file: {result.label})", fontsize=10)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
-def plot_timelines(folder: Path, results: Sequence[FilePrediction], class_names: Sequence[str], model: str,
-                   min_segments: int = MIN_PLOT_SEGMENTS) -> list[Path]:
-    """:func:`plot_timeline` for every file with at least ``min_segments`` segments, as ``<folder>/<stem>.png``."""
-    written: list[Path] = []
-    used: set[str] = set()
-    for i, r in enumerate(results):
-        if len(r.segment_probs) < min_segments or r.starts is None:
-            continue
-        name = r.path.stem if r.path.stem not in used else f"{r.path.stem}-{i}"
-        used.add(name)
-        written.append(plot_timeline(folder / f"{name}.png", r, class_names, model))
-    return written
 
 
 def format_predictions_table(results: Sequence[FilePrediction], class_names: Sequence[str], title: str,

@@ -14,7 +14,7 @@
   metric. The setting chosen on the validation metric is named, never one chosen on the test set,
   and none where the validation set is the reported set (STRL-SER's 80/20 protocol).
 - ``recall``: per-class recall of a model's experiment beside another's (the linear baseline,
-  ``configs/baseline/``, run by ``ser-experiment`` like any model) as grouped bars.
+  ``configs/model/baseline.yaml``, run by ``ser-experiment`` like any model) as grouped bars.
 - ``curves``: the learning curves of any run from its ``metrics.csv`` (``ser fit`` draws them itself).
 """
 
@@ -207,10 +207,10 @@ def _chosen(cells: Sequence[Cell]) -> tuple[Cell | None, str]:
     if any(c.context.get("test_is_val") for c in cells):
         return None, ("No setting is chosen: the validation set is the reported set here (STRL-SER's 80/20 protocol); "
                       "use a sweep file that selects on a held-out validation split.")
-    scored = [c for c in cells if c.mean("val/ua") is not None]
+    scored = [(ua, c) for c in cells if (ua := c.mean("val/ua")) is not None]
     if not scored:
         return None, "No setting is chosen: no validation UA was recorded."
-    best = max(scored, key=lambda c: c.mean("val/ua"))
+    best = max(scored, key=lambda pair: pair[0])[1]
     return best, "on validation UA (never on test)"
 
 
@@ -238,9 +238,9 @@ def sweep_table(cells: Sequence[Cell], rows: Sequence[str], cols: Sequence[str])
             for y in ys:
                 row = []
                 for x in xs:
-                    cell = next((c for c in cells if _label(c, rows) == y and _label(c, cols) == x), None)
-                    text = _pct(cell, m) if cell else "—"
-                    row.append(f"**{text}**" if cell is not None and cell is best else text)
+                    found = next((c for c in cells if _label(c, rows) == y and _label(c, cols) == x), None)
+                    text = _pct(found, m) if found else "—"
+                    row.append(f"**{text}**" if found is not None and found is best else text)
                 lines.append(f"| {y} | " + " | ".join(row) + " |")
     lines.append("")
     if best is not None:
@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> None:
     sw.add_argument("--out", default=None, help="output folder (default: the experiment folder / the CSV's folder)")
     rc = sub.add_parser("recall", help="per-class recall of an experiment beside the baseline's, as grouped bars")
     rc.add_argument("model", help="the model's ser-experiment folder")
-    rc.add_argument("baseline", help="the baseline's ser-experiment folder (configs/baseline/)")
+    rc.add_argument("baseline", help="the baseline's ser-experiment folder (configs/model/baseline.yaml)")
     rc.add_argument("--protocol", default=None, help="paper or speaker (needed when the folder has both)")
     rc.add_argument("--point", default=None, help="the model experiment's grid point (needed with several)")
     rc.add_argument("--baseline-point", default=None, help="the baseline experiment's grid point")

@@ -4,35 +4,25 @@ Zhou and Xie, "Research on Speech Emotion Recognition Based on SpatioTemporal At
 (2025), Sec. III: the FF layer (a ``SpectralFrontEnd``), the LFE layer (convolutions with ReLU
 and max pooling), the CFE layer (a BiLSTM) and the GFE layer (multi-head self-attention whose
 outputs are summed over positions), then a linear classifier. The gaps the paper leaves are
-constructor arguments with the defaults of ``docs/PAPERS.md`` (section "STA-CNN").
+constructor arguments; the defaults, and why, are listed in ``docs/models.md`` (section "STA-CNN").
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal, get_args
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sermodels._validation import check_choice, check_positive
 from sermodels.frontends import SpectralFrontEnd
 
 ConvType = Literal["1d", "2d"]
 LFELayout = Literal["sequential", "parallel"]
 LFEMerge = Literal["concat", "sum"]
 GFEPooling = Literal["sum", "mean"]
-
-
-def _check_choice(name: str, value: object, literal: object) -> None:
-    allowed = get_args(literal)
-    if value not in allowed:
-        raise ValueError(f"Expected {name} to be one of {allowed}, got {value!r}")
-
-
-def _check_positive(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"Expected {name} to be a positive integer, got {value!r}")
 
 
 class SelfAttention(nn.Module):
@@ -143,7 +133,7 @@ class STACNN(nn.Module):
     to the loss). Nothing is concatenated across layers: the paper's pipeline is sequential
     (Sec. III.A and V list the layers in that order).
 
-    Gaps and their defaults (``docs/PAPERS.md``, "STA-CNN"; the paper gives only "kernel 3"):
+    Gaps and their defaults (``docs/models.md``, section "STA-CNN"; the paper gives only "kernel 3"):
 
     - Front end: ``SpectralFrontEnd()`` (frame-aligned concatenation of standardised log-mel,
       ZCR, MFCC and chroma, 117 features per 10 ms frame); ``fusion="sum"`` there is the literal
@@ -224,7 +214,7 @@ class STACNN(nn.Module):
             ("num_heads", num_heads),
             ("lstm_layers", lstm_layers),
         ):
-            _check_positive(name, value)
+            check_positive(name, value)
         if (
             isinstance(kernel_size, bool)
             or not isinstance(kernel_size, int)
@@ -235,10 +225,10 @@ class STACNN(nn.Module):
                 f"Expected kernel_size to be an odd integer >= 1 (so 'same' padding keeps the "
                 f"length), got {kernel_size!r}"
             )
-        _check_choice("conv_type", conv_type, ConvType)
-        _check_choice("lfe_layout", lfe_layout, LFELayout)
-        _check_choice("lfe_merge", lfe_merge, LFEMerge)
-        _check_choice("gfe_pooling", gfe_pooling, GFEPooling)
+        check_choice("conv_type", conv_type, ConvType)
+        check_choice("lfe_layout", lfe_layout, LFELayout)
+        check_choice("lfe_merge", lfe_merge, LFEMerge)
+        check_choice("gfe_pooling", gfe_pooling, GFEPooling)
         conv_channels = tuple(conv_channels)  # type: ignore[assignment]
         if len(conv_channels) != 3 or not all(
             isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in conv_channels
@@ -253,7 +243,7 @@ class STACNN(nn.Module):
             )
         if attention_dim is None:
             attention_dim = 2 * lstm_hidden
-        _check_positive("attention_dim", attention_dim)
+        check_positive("attention_dim", attention_dim)
         if attention_dim % num_heads != 0:
             raise ValueError(
                 f"Expected num_heads to divide attention_dim, got num_heads={num_heads} and "

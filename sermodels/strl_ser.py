@@ -4,17 +4,19 @@ Chen et al., "Speech emotion recognition using spatio-temporal representation le
 Knowledge-Based Systems 2024 (Sec. 4, Fig. 2-5, Algorithm 1). The net reads the frame-level IS10
 low-level descriptors (LLDs, ``(batch, 76, frames)``) and, optionally, the utterance-level IS10
 functionals (HSFs, ``(batch, 1582)``), and returns class logits. Every gap the paper leaves is a
-constructor argument; the defaults follow ``docs/PAPERS.md`` (section "STRL-SER", "Model").
+constructor argument; the defaults, and why, are listed in ``docs/models.md`` (section "STRL-SER").
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal, get_args
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from sermodels._validation import check_choice, check_odd, check_positive
 
 TemporalEncoder = Literal["bilstm", "lstm", "transformer"]
 TemporalPooling = Literal["attention", "mean", "last"]
@@ -24,24 +26,6 @@ FusionReadout = Literal["flatten", "token"]
 _NUM_CNN_BLOCKS = 3
 MIN_FRAMES = 2**_NUM_CNN_BLOCKS
 """Smallest number of frames the CNN branch accepts: each of its 3 blocks halves the map."""
-
-
-def _check_choice(name: str, value: object, literal: object) -> None:
-    allowed = get_args(literal)
-    if value not in allowed:
-        raise ValueError(f"Expected {name} to be one of {allowed}, got {value!r}")
-
-
-def _check_positive(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"Expected {name} to be a positive integer, got {value!r}")
-
-
-def _check_kernel(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value % 2 == 0:
-        raise ValueError(
-            f"Expected {name} to be an odd integer >= 1 (so 'same' padding keeps the map size), got {value!r}"
-        )
 
 
 class AttentionPooling(nn.Module):
@@ -194,7 +178,7 @@ class STRLSER(nn.Module):
     The forward pass returns logits; the softmax of Algorithm 1 belongs to the loss
     (cross-entropy on logits) and to the utterance-level averaging (Eq. 23), outside the net.
 
-    Gaps and their defaults (``docs/PAPERS.md``, "STRL-SER" / "Model"):
+    Gaps and their defaults (``docs/models.md``, section "STRL-SER", with the paper's wording):
 
     - ``cnn_channels=(32, 48, 48)``: the paper only says the 3 blocks end at 48 channels.
     - ``multiscale_activation=True``: the paper's Eq. 2 defines its conv layer with a ReLU; Eq. 3
@@ -304,13 +288,13 @@ class STRLSER(nn.Module):
             ("fusion_dim", fusion_dim),
             ("transformer_heads", transformer_heads),
         ):
-            _check_positive(name, value)
-        _check_kernel("freq_kernel", freq_kernel)
-        _check_kernel("time_kernel", time_kernel)
-        _check_choice("temporal_encoder", temporal_encoder, TemporalEncoder)
-        _check_choice("temporal_pooling", temporal_pooling, TemporalPooling)
-        _check_choice("fusion_tokens", fusion_tokens, FusionTokens)
-        _check_choice("fusion_readout", fusion_readout, FusionReadout)
+            check_positive(name, value)
+        check_odd("freq_kernel", freq_kernel)
+        check_odd("time_kernel", time_kernel)
+        check_choice("temporal_encoder", temporal_encoder, TemporalEncoder)
+        check_choice("temporal_pooling", temporal_pooling, TemporalPooling)
+        check_choice("fusion_tokens", fusion_tokens, FusionTokens)
+        check_choice("fusion_readout", fusion_readout, FusionReadout)
         cnn_channels = tuple(cnn_channels)  # type: ignore[assignment]
         if len(cnn_channels) != _NUM_CNN_BLOCKS or not all(
             isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in cnn_channels

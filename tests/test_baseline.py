@@ -13,9 +13,8 @@ from sklearn.svm import SVC, LinearSVC
 
 from sermodels.baseline import LinearBaselineModule, LinearClassifier, class_pairs, fit_linear
 from sermodels.cli import cli_main
+from tests.compose import config_args
 from tests.conftest import TINY_SYNTHETIC
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _data(n: int = 90, d: int = 12, k: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -83,8 +82,7 @@ def test_bad_settings_are_refused() -> None:
 @pytest.mark.slow
 def test_baseline_fit_test_through_cli(ser_cache: Path, tmp_path: Path) -> None:
     args = [
-        f"--config={ROOT / 'configs/baseline/base.yaml'}",
-        f"--config={ROOT / 'configs/baseline/synthetic.yaml'}",
+        *config_args("baseline"),
         f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}",
         f"--data.cache_dir={ser_cache}",
         "--data.progress=false",

@@ -1,4 +1,7 @@
-"""Every YAML under configs/ parses and smoke-trains on synthetic audio; fit -> test -> predict round trip."""
+"""Every model config and experiment file smoke-trains on synthetic audio; fit -> test -> predict round trip.
+
+That every model x corpus composition resolves to the intended values is tests/test_configs.py.
+"""
 
 import csv
 import json
@@ -6,19 +9,23 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 from sermodels.cli import cli_main
+from tests.compose import CONFIGS, MODELS, config_args
 from tests.conftest import TINY_SYNTHETIC
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = sorted(p for p in (ROOT / "configs").glob("*/*.yaml") if p.name != "base.yaml" and p.parent.name != "sweeps")
+#: Each model on the synthetic corpus (with its demo experiment file where there is one), and every
+#: other experiment file (run on the synthetic corpus with that file's settings).
+SMOKE = [(m, "synthetic") for m in MODELS] + [
+    tuple(p.stem.rsplit("_", 1)) for p in sorted((CONFIGS / "experiment").glob("*.yaml")) if not p.stem.endswith("_synthetic")
+]
 
 
-def _args(config: Path, cache: Path, runs: Path) -> list[str]:
-    """Compose base + corpus config, but run every corpus config on the tiny synthetic corpus."""
+def _args(cache: Path, runs: Path, model: str = "strl_ser", corpus: str = "synthetic") -> list[str]:
+    """Compose trainer + model + corpus (+ experiment) configs, but run them on the tiny synthetic corpus."""
     return [
-        f"--config={config.parent / 'base.yaml'}",
-        f"--config={config}",
+        *config_args(model, corpus),
         "--data.corpus=synthetic",
         "--data.root=null",
         f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}",
@@ -32,34 +39,32 @@ def _args(config: Path, cache: Path, runs: Path) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_config_parses(config: Path, tmp_path: Path) -> None:
-    cli = cli_main(["--config", str(config.parent / "base.yaml"), "--config", str(config)], run=False)
-    cfg = cli.config
-    assert cfg.data.corpus == config.stem
-    assert cfg.model.init_args.net.class_path.startswith("sermodels.")
+def _last_linear(net: nn.Module) -> nn.Linear:
+    return [m for m in net.modules() if isinstance(m, nn.Linear)][-1]
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_config_smoke_trains(config: Path, ser_cache: Path, tmp_path: Path) -> None:
-    cli = cli_main(["fit", *_args(config, ser_cache, tmp_path), "--trainer.fast_dev_run=2"])
+@pytest.mark.parametrize(("model", "corpus"), SMOKE, ids=lambda v: str(v))
+def test_config_smoke_trains(model: str, corpus: str, ser_cache: Path, tmp_path: Path) -> None:
+    cli = cli_main(["fit", *_args(ser_cache, tmp_path, model, corpus), "--trainer.fast_dev_run=2"])
     assert cli.trainer.state.finished
-    assert cli.model.num_classes if hasattr(cli.model, "num_classes") else True
-    assert cli.model.hparams.num_classes == 4  # linked from the data module
+    assert cli.trainer.global_step == (0 if model == "baseline" else 2)  # the baseline is fitted in closed form
+    # num_classes is linked from the data module into the module and the net (4 synthetic classes)
+    assert cli.model.hparams.num_classes == 4 and cli.model.net.num_classes == 4
+    assert cli.model.class_names == ["neutral", "happy", "angry", "sad"]
 
 
 def test_linked_values_reach_model_and_net(ser_cache: Path, tmp_path: Path) -> None:
-    cli = cli_main(["--config", str(ROOT / "configs/strl_ser/base.yaml"), "--config", str(ROOT / "configs/strl_ser/iemocap.yaml"),
-                    "--data.corpus=synthetic", f"--data.cache_dir={ser_cache}", f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}"], run=False)
+    cli = cli_main([*config_args("strl_ser", "iemocap"), "--data.corpus=synthetic", f"--data.cache_dir={ser_cache}",
+                    f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}"], run=False)
     assert cli.model.hparams.class_names == ["neutral", "happy", "angry", "sad"]
-    assert cli.model.net.num_classes == 4 if hasattr(cli.model.net, "num_classes") else True
-    assert cli.datamodule.num_frames == 59  # IEMOCAP's 2.0 s segments
+    assert cli.model.net.num_classes == 4 and _last_linear(cli.model.net).out_features == 4  # the net's own output layer
+    assert cli.datamodule.num_frames == 59  # IEMOCAP's 2.0 s segments (configs/experiment/strl_ser_iemocap.yaml)
+    assert cli.model.net.time_conv.kernel_size == (1, 5)
 
 
 @pytest.mark.slow
 def test_fit_test_predict_round_trip(ser_cache: Path, tmp_path: Path) -> None:
-    config = ROOT / "configs/strl_ser/synthetic.yaml"
-    args = _args(config, ser_cache, tmp_path)
+    args = _args(ser_cache, tmp_path)
     cli_main(["fit", *args, "--trainer.max_epochs=2"])
     run = tmp_path / "strl_ser" / "synthetic"
     ckpt = run / "checkpoints" / "last.ckpt"
@@ -102,8 +107,7 @@ def test_fit_test_predict_round_trip(ser_cache: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_sta_cnn_best_and_last_checkpoints_differ_in_meaning(ser_cache: Path, tmp_path: Path) -> None:
     """last.ckpt is the final epoch (not a copy of the best), best.ckpt the best on validation."""
-    config = ROOT / "configs/sta_cnn/synthetic.yaml"
-    cli_main(["fit", *_args(config, ser_cache, tmp_path), "--trainer.max_epochs=3", "--data.segment_length=1.0"])
+    cli_main(["fit", *_args(ser_cache, tmp_path, "sta_cnn"), "--trainer.max_epochs=3", "--data.segment_length=1.0"])
     ckpts = tmp_path / "sta_cnn" / "synthetic" / "checkpoints"
     last = torch.load(ckpts / "last.ckpt", map_location="cpu", weights_only=False)
     assert last["epoch"] == 2
@@ -127,8 +131,7 @@ def test_run_tag_names_protocol_fold_and_seeds() -> None:
 
 
 def test_folds_and_refits_never_overwrite_other_runs(ser_cache: Path, tmp_path: Path) -> None:
-    config = ROOT / "configs/strl_ser/synthetic.yaml"
-    args = [*_args(config, ser_cache, tmp_path), "--trainer.max_epochs=1", "--trainer.limit_train_batches=1",
+    args = [*_args(ser_cache, tmp_path), "--trainer.max_epochs=1", "--trainer.limit_train_batches=1",
             "--trainer.limit_val_batches=1", "--data.protocol=speaker"]
     for fold in (0, 1, 1):  # fold 1 fitted twice: last.ckpt is replaced, no last-v1.ckpt appears
         cli_main(["fit", *args, f"--data.fold={fold}"])
@@ -143,8 +146,7 @@ def test_folds_and_refits_never_overwrite_other_runs(ser_cache: Path, tmp_path: 
 
 
 def test_wandb_logger_gets_no_fixed_run_id(tmp_path: Path) -> None:
-    base = ["--config", str(ROOT / "configs/strl_ser/base.yaml"), "--config", str(ROOT / "configs/strl_ser/synthetic.yaml"),
-            "--trainer.logger=lightning.pytorch.loggers.WandbLogger", f"--trainer.logger.init_args.save_dir={tmp_path}",
+    base = [*config_args("strl_ser", "synthetic"), "--trainer.logger=lightning.pytorch.loggers.WandbLogger", f"--trainer.logger.init_args.save_dir={tmp_path}",
             "--trainer.logger.init_args.offline=true"]
     cli = cli_main(base, run=False)
     assert cli.config.trainer.logger.init_args.version is None  # else every sweep trial reuses one run id
@@ -154,14 +156,12 @@ def test_wandb_logger_gets_no_fixed_run_id(tmp_path: Path) -> None:
 
 
 def test_net_inputs_missing_from_data_inputs_fail_before_extraction(tmp_path: Path) -> None:
-    config = ROOT / "configs/strl_ser/synthetic.yaml"
     with pytest.raises(ValueError, match=r"data.inputs is \['lld'\]"):
-        cli_main(["fit", *_args(config, tmp_path / "empty-cache", tmp_path), "--data.inputs=[lld]"])
+        cli_main(["fit", *_args(tmp_path / "empty-cache", tmp_path), "--data.inputs=[lld]"])
     assert not (tmp_path / "empty-cache").exists()  # nothing was extracted (not even the synthetic corpus)
 
 
 def test_lld_only_ablation_trains_without_hsfs(ser_cache: Path, tmp_path: Path) -> None:
-    config = ROOT / "configs/strl_ser/synthetic.yaml"
-    cli = cli_main(["fit", *_args(config, ser_cache, tmp_path), "--trainer.fast_dev_run=1", "--data.inputs=[lld]",
+    cli = cli_main(["fit", *_args(ser_cache, tmp_path), "--trainer.fast_dev_run=1", "--data.inputs=[lld]",
                     "--model.init_args.net.init_args.use_hsf=false"])
     assert cli.trainer.state.finished and cli.model.net.inputs == ("lld",)

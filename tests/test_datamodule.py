@@ -7,8 +7,10 @@ import pytest
 import soundfile as sf
 import torch
 
+from datamodules.audio import load_audio
 from datamodules.datamodule import SERDataModule
 from datamodules.features import FeatureConfig
+from datamodules.segments import segment_bounds
 from tests.conftest import TINY_SYNTHETIC
 
 
@@ -37,11 +39,15 @@ def test_no_utterance_segments_cross_splits(ser_cache: Path, protocol: str) -> N
     dm = _ready(_dm(ser_cache, protocol=protocol, ratios=[0.6, 0.2, 0.2]))
     utts = {k: set(ds.tensors["utt_index"].tolist()) for k, ds in dm.datasets.items()}
     assert not utts["train"] & utts["val"] and not utts["train"] & utts["test"] and not utts["val"] & utts["test"]
-    # every segment of an utterance is in the same split: counts equal the utterance's segment count
+    # every segment of an utterance is in the same split: its count there is the utterance's segment
+    # count, computed from its audio length independently of the data module
+    fc = dm.feature_config
     for ds in dm.datasets.values():
         idx = ds.tensors["utt_index"]
         for u in torch.unique(idx).tolist():
-            assert int((idx == u).sum()) >= 1
+            samples = load_audio(dm.corpus.utterances[u].path, fc.sample_rate).shape[-1]
+            bounds = segment_bounds(samples, fc.segment_samples, min_last_segment=fc.min_last_segment, mode=fc.segment_mode)
+            assert int((idx == u).sum()) == len(bounds) > 0
     total = sum(len(ds) for ds in dm.datasets.values())
     assert total == len(torch.unique(torch.cat([ds.tensors["segment_index"] for ds in dm.datasets.values()])))
 

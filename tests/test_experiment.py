@@ -8,15 +8,13 @@ import pytest
 
 from sermodels import experiment
 from sermodels.experiment import Trial, aggregate, grid_points, plan_trials, summary_markdown
+from tests.compose import config_args
 from tests.conftest import TINY_SYNTHETIC
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _passthrough(cache: Path, model: str = "baseline") -> list[str]:
     return [
-        f"--config={ROOT / 'configs' / model / 'base.yaml'}",
-        f"--config={ROOT / 'configs' / model / 'synthetic.yaml'}",
+        *config_args(model),
         f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}",
         f"--data.cache_dir={cache}",
         "--data.extract_workers=0",

@@ -16,6 +16,7 @@ import soundfile as sf
 import torch
 
 from sermodels.cli import cli_main
+from tests.compose import config_args
 from tests.conftest import TINY_SYNTHETIC
 
 pytest.importorskip("onnxruntime")
@@ -32,8 +33,7 @@ MODELS = {
 
 def _fit_args(model: str, cache: Path, runs: Path) -> list[str]:
     return [
-        f"--config={ROOT / 'configs' / model / 'base.yaml'}",
-        f"--config={ROOT / 'configs' / model / 'synthetic.yaml'}",
+        *config_args(model),
         f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}",
         f"--data.cache_dir={cache}",
         "--data.batch_size=8",

@@ -20,9 +20,9 @@ from sklearn.metrics import (
 from sermodels.metrics import (
     UtteranceMetrics,
     classification_metrics,
-    plot_confusion_matrix,
     segment_metric_collection,
 )
+from sermodels.plots import plot_confusion_matrix
 
 SCALAR_KEYS = (
     "wa",

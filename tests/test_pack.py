@@ -11,15 +11,13 @@ import torch
 from datamodules.pack import FeaturePack
 from datamodules.pack import main as pack_main
 from sermodels.cli import cli_main
+from tests.compose import config_args
 from tests.conftest import TINY_SYNTHETIC
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _args(root: Path, cache: Path) -> list[str]:
     return [
-        f"--config={ROOT / 'configs/strl_ser/base.yaml'}",
-        f"--config={ROOT / 'configs/strl_ser/synthetic.yaml'}",
+        *config_args("strl_ser"),
         f"--data.root={root}",
         f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}",
         f"--data.cache_dir={cache}",

@@ -9,13 +9,12 @@ import torch
 from sermodels.cli import cli_main
 from sermodels.module import SERModule
 from sermodels.strl_ser import STRLSER
+from tests.compose import config_args
 from tests.conftest import TINY_SYNTHETIC
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _args(cache: Path, runs: Path) -> list[str]:
-    return [f"--config={ROOT / 'configs/strl_ser/base.yaml'}", f"--config={ROOT / 'configs/strl_ser/synthetic.yaml'}",
+    return [*config_args("strl_ser"),
             f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}", f"--data.cache_dir={cache}", "--data.extract_workers=0",
             "--data.progress=false", "--data.batch_size=8", "--trainer.enable_progress_bar=false",
             f"--trainer.logger.init_args.save_dir={runs}", "--model.init_args.net.init_args.fusion_tokens=branches"]

@@ -16,9 +16,9 @@ import torch
 from sermodels.cli import cli_main
 from sermodels.metrics import UtteranceMetrics
 from sermodels.predict_report import aggregate_segments, claim_output_dir, default_output_dir
+from tests.compose import config_args
 from tests.conftest import TINY_SYNTHETIC
 
-ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["neutral", "happy", "angry", "sad"]
 
 
@@ -27,7 +27,7 @@ def run(ser_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A briefly trained STRL-SER run folder (``<runs>/strl_ser/synthetic``)."""
     runs = tmp_path_factory.mktemp("predict-runs")
     cli_main([
-        "fit", f"--config={ROOT / 'configs/strl_ser/base.yaml'}", f"--config={ROOT / 'configs/strl_ser/synthetic.yaml'}",
+        "fit", *config_args("strl_ser"),
         f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}", f"--data.cache_dir={ser_cache}", "--data.batch_size=8",
         "--data.progress=false", "--data.extract_workers=0", f"--trainer.logger.init_args.save_dir={runs}",
         f"--trainer.default_root_dir={runs}", "--trainer.enable_progress_bar=false", "--trainer.max_epochs=1",
@@ -97,7 +97,7 @@ def test_older_checkpoint_uses_the_runs_config_or_says_what_to_pass(run: Path, c
     old_run = tmp_path / "old"
     (old_run / "checkpoints").mkdir(parents=True)
     torch.save(state, old_run / "checkpoints" / "last.ckpt")
-    with pytest.raises(CheckpointError, match="holds no model config.*-c configs/strl_ser/base.yaml"):
+    with pytest.raises(CheckpointError, match="holds no model config.*-c configs/trainer.yaml -c configs/model/strl_ser.yaml"):
         _predict(old_run / "checkpoints" / "last.ckpt", clips[1:], ser_cache)
     (old_run / "config.yaml").write_text((run / "config.yaml").read_text())  # what LightningCLI saved at fit
     _predict(old_run / "checkpoints" / "last.ckpt", clips[1:], ser_cache)

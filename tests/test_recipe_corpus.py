@@ -98,14 +98,14 @@ def test_add_a_corpus_with_one_module_one_data_config_and_a_fake_tree(
     data_config.write_text(yaml.safe_dump({"data": {"corpus": f"{MODULE}:toy", "root": str(tree)}}))
     assert MODULE not in sys.modules  # nothing imported it yet: the config alone will
     args = [
-        f"--config={ROOT / 'configs/baseline/base.yaml'}",  # an existing model config (one closed-form fit)
+        f"--config={ROOT / 'configs/trainer.yaml'}",
+        f"--config={ROOT / 'configs/model/baseline.yaml'}",  # an existing model config (one closed-form fit)
         f"--config={data_config}",
         "--data.protocol=speaker",  # the toy loader's folds: one speaker per fold
         f"--data.cache_dir={ser_cache}",
         "--data.progress=false",
         "--data.extract_workers=0",
         f"--trainer.logger.init_args.save_dir={tmp_path / 'runs'}",
-        "--trainer.logger.init_args.version=toy",
         "--trainer.enable_progress_bar=false",
     ]
     fit = cli_main(["fit", *args])

@@ -35,15 +35,13 @@ from sermodels.cli import checkpoint_class_names, cli_main
 from sermodels.metrics import UtteranceMetrics
 from sermodels.module import NonFiniteError
 from sermodels.predict import prediction_rows
+from tests.compose import config_args
 from tests.conftest import TINY_SYNTHETIC
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _args(cache: Path, runs: Path, *extra: str) -> list[str]:
     return [
-        f"--config={ROOT / 'configs/strl_ser/base.yaml'}",
-        f"--config={ROOT / 'configs/strl_ser/synthetic.yaml'}",
+        *config_args("strl_ser"),
         f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}",
         f"--data.cache_dir={cache}",
         "--data.batch_size=8",

@@ -8,6 +8,7 @@ import pytest
 
 from sermodels import experiment, report
 from sermodels.report import ReportError, load_sweep, render_sweep, sweep_table
+from tests.compose import config_args
 from tests.conftest import TINY_SYNTHETIC
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,7 +88,7 @@ def test_report_errors_name_the_input_and_fix(tmp_path: Path, capsys: pytest.Cap
 @pytest.mark.slow
 def test_sweep_and_recall_bars_from_real_experiments(ser_cache: Path, tmp_path: Path) -> None:
     """The baseline over a 2-point grid on a 6:2:2 split, then the sweep summary and recall bars."""
-    passthrough = [f"--config={ROOT / 'configs/baseline/base.yaml'}", f"--config={ROOT / 'configs/baseline/synthetic.yaml'}",
+    passthrough = [*config_args("baseline"),
                    f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}", f"--data.cache_dir={ser_cache}",
                    "--data.extract_workers=0"]
     out = tmp_path / "exp"

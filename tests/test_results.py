@@ -1,23 +1,26 @@
 """Run results: learning curves per fit, test files and pictures, complete W&B runs (offline only)."""
 
+import csv
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 import torch
 
+from sermodels import results
 from sermodels.cli import cli_main
 from sermodels.plots import plot_learning_curves, plot_recall_bars, read_learning_curves
-from sermodels.results import WANDB_KEY
+from sermodels.results import WANDB_KEY, figure_title, git_commit
+from tests.compose import config_args
 from tests.conftest import TINY_SYNTHETIC
 
-ROOT = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def _args(cache: Path, runs: Path, model: str = "strl_ser") -> list[str]:
     return [
-        f"--config={ROOT / 'configs' / model / 'base.yaml'}", f"--config={ROOT / 'configs' / model / 'synthetic.yaml'}",
+        *config_args(model),
         f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}", f"--data.cache_dir={cache}", "--data.batch_size=8",
         "--data.progress=false", "--data.extract_workers=0", f"--trainer.logger.init_args.save_dir={runs}",
         "--trainer.enable_progress_bar=false",
@@ -49,15 +52,59 @@ def test_recall_bars(tmp_path: Path) -> None:
         plot_recall_bars({}, ["a"], tmp_path / "x.png", "t")
 
 
+def test_figure_title_names_model_split_n_and_scores() -> None:
+    split = {"corpus": "ravdess", "protocol": "speaker", "fold": 3, "seed": 0, "test_is_val": False}
+    title = figure_title("test confusion matrix (utterances)", "STRLSER", split, "96 test utterances", {"wa": 0.6123, "ua": 0.5})
+    assert title == ("STRLSER: test confusion matrix (utterances)\nravdess, speaker protocol fold 3 (seed 0), held-out test "
+                     "set; N = 96 test utterances; WA 61.2 %, UA 50.0 %")
+    assert "WA" not in figure_title("learning curves", "STACNN", split, "?")
+
+
+def test_git_commit_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    commit = git_commit()
+    assert commit is None or (len(commit) == 40 and int(commit, 16) >= 0)  # a checkout, or e.g. an unpacked sdist
+
+    def no_git(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(results.subprocess, "run", no_git)
+    assert git_commit() is None
+    monkeypatch.setattr(results.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 128, "", "not a repo"))
+    assert git_commit() is None
+
+
 @pytest.mark.slow
-def test_csv_fit_writes_learning_curves_and_titled_test_files(ser_cache: Path, tmp_path: Path) -> None:
+def test_csv_fit_writes_learning_curves_and_titled_test_files(ser_cache: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     args = _args(ser_cache, tmp_path)
     cli_main(["fit", *args, "--trainer.max_epochs=2"])
     run = tmp_path / "strl_ser" / "synthetic"
     assert (run / "learning_curves.png").read_bytes()[:8] == PNG
-    cli_main(["test", *args, f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}"])
-    record = json.loads((tmp_path / "strl_ser" / "synthetic-test" / "test_metrics.json").read_text())
+    titles: list[str] = []
+    draw = results.plot_confusion_matrix
+    monkeypatch.setattr(results, "plot_confusion_matrix", lambda cm, names, path, title: titles.append(title) or draw(cm, names, path, title))
+    ckpt = run / "checkpoints" / "last.ckpt"
+    cli_main(["test", *args, f"--ckpt_path={ckpt}"])
+    out = tmp_path / "strl_ser" / "synthetic-test"
+    record = json.loads((out / "test_metrics.json").read_text())
     assert record["model"] == "STRLSER" and record["split"]["corpus"] == "synthetic"
+    # what was tested, on what, with which code and where
+    saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+    assert record["checkpoint"] == {"path": str(ckpt.resolve()), "epoch": 1, "global_step": saved["global_step"]}
+    assert record["features"]["segment_length"] == 1.4 and record["features"]["inputs"] == ["lld", "hsf"]
+    assert record["git_commit"] is None or len(record["git_commit"]) == 40
+    assert record["device"] == "cpu" and record["precision"]
+    # one row per test utterance, with its id, speaker, true and predicted class and probabilities
+    rows = list(csv.DictReader((out / "test_predictions.csv").open()))
+    assert len(rows) == record["num_utterances"] and len({r["utt_id"] for r in rows}) == len(rows)
+    assert all(r["label"] in record["class_names"] and r["prediction"] in record["class_names"] and r["speaker"] for r in rows)
+    assert sum(int(r["correct"]) for r in rows) / len(rows) == pytest.approx(record["wa"])
+    assert all(abs(sum(float(r[f"p_{c}"]) for c in record["class_names"]) - 1) < 1e-3 for r in rows)
+    # the confusion matrix says model, corpus, protocol, seed, N and the scores
+    (title,) = titles
+    assert title.startswith("STRLSER: test confusion matrix") and "synthetic, paper protocol (seed 0)" in title
+    assert f"N = {record['num_utterances']} test utterances" in title and f"WA {100 * record['wa']:.1f} %" in title
+    assert f"UA {100 * record['ua']:.1f} %" in title
 
 
 @pytest.fixture
@@ -136,4 +183,6 @@ def test_wandb_offline_one_run_per_fit_with_test_attached(ser_cache: Path, tmp_p
     summary = test_run["summary"]
     assert summary["test/model"] == "STRLSER" and 0 <= summary["test/ua"] <= 1
     assert summary["test/confusion_matrix_table"]["_type"] == "table-file"
+    assert summary["test/predictions"]["_type"] == "table-file"  # the per-utterance predictions
+    assert summary["test/checkpoint"]["epoch"] == 1 and summary["test/checkpoint"]["path"].endswith("last.ckpt")
     assert (test_run["dir"] / "test_metrics.json").is_file()  # uploaded as a run file

@@ -9,9 +9,8 @@ import torch
 
 from sermodels.cli import cli_main
 from sermodels.module import SERModule
+from tests.compose import config_args
 from tests.conftest import TINY_SYNTHETIC
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class Killed(RuntimeError):
@@ -20,8 +19,7 @@ class Killed(RuntimeError):
 
 def _args(cache: Path, runs: Path, version: str) -> list[str]:
     return [
-        f"--config={ROOT / 'configs/strl_ser/base.yaml'}",
-        f"--config={ROOT / 'configs/strl_ser/synthetic.yaml'}",
+        *config_args("strl_ser"),
         f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}",
         f"--data.cache_dir={cache}",
         "--data.batch_size=8",

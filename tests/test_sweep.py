@@ -8,6 +8,7 @@ import yaml
 
 from sermodels.cli import cli_main
 from sermodels.plots import plot_heatmap
+from tests.compose import config_args
 from tests.conftest import TINY_SYNTHETIC
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +45,7 @@ def test_runner_speaker_folds_test_the_best_on_validation(ser_cache: Path, tmp_p
     from sermodels import experiment  # noqa: PLC0415
 
     out = tmp_path / "cv" / "sta"
-    passthrough = [f"--config={ROOT / 'configs/sta_cnn/base.yaml'}", f"--config={ROOT / 'configs/sta_cnn/synthetic.yaml'}",
+    passthrough = [*config_args("sta_cnn"),
                    f"--data.cache_dir={ser_cache}", f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}",
                    "--data.batch_size=8", "--data.extract_workers=0", "--data.segment_length=1.0",
                    "--trainer.max_epochs=2", "--trainer.enable_progress_bar=false"]
@@ -59,7 +60,7 @@ def test_runner_speaker_folds_test_the_best_on_validation(ser_cache: Path, tmp_p
 
 @pytest.mark.slow
 def test_leaky_segment_split_is_labelled_and_leaks(ser_cache: Path, tmp_path: Path) -> None:
-    args = [f"--config={ROOT / 'configs/strl_ser/base.yaml'}", f"--config={ROOT / 'configs/strl_ser/synthetic.yaml'}",
+    args = [*config_args("strl_ser"),
             f"--data.cache_dir={ser_cache}", f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}", "--data.batch_size=8",
             "--data.extract_workers=0", "--data.progress=false", "--data.split_unit=segment"]
     cli = cli_main(args, run=False)
