@@ -143,7 +143,8 @@ class FeatureCache:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=entry.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **features)
+                # numpy's stub types **kwds as if a key could be its `allow_pickle: bool` (none is: feature names).
+                np.savez(fh, **features)  # type: ignore[arg-type]
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, entry)

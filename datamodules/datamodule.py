@@ -163,8 +163,8 @@ class SERDataModule(L.LightningDataModule):
     @property
     def pack(self) -> FeaturePack | None:
         """The feature pack given as ``data.pack`` (opened once, settings checked), else None."""
-        if self._pack is None and self.hparams.pack:
-            self._pack = FeaturePack(self.hparams.pack)
+        if self._pack is None and self.hparams["pack"]:
+            self._pack = FeaturePack(self.hparams["pack"])
             self._pack.check_config(self.feature_config)
         return self._pack
 
@@ -191,15 +191,15 @@ class SERDataModule(L.LightningDataModule):
         if self._corpus is None:
             hp = self.hparams
             entry = self.corpus_entry
-            root = hp.root if hp.root is not None else entry.default_root(self.cache_root)
+            root = hp["root"] if hp["root"] is not None else entry.default_root(self.cache_root)
             if root is None:
                 where = "the file listing it" if entry.root == "file" else "the folder it lives in"
                 raise ValueError(
-                    f"data.root: corpus {hp.corpus!r} needs {where}; pass --data.root "
+                    f"data.root: corpus {hp['corpus']!r} needs {where}; pass --data.root "
                     f"/path/to/{'corpus.csv' if entry.root == 'file' else 'corpus'}."
                 )
-            kwargs = dict(hp.corpus_options or {})
-            if hp.download:
+            kwargs = dict(hp["corpus_options"] or {})
+            if hp["download"]:
                 kwargs["download"] = True
             self._corpus = entry.load(root, **kwargs)
             if self._classes and tuple(self._corpus.classes) != self._classes:
@@ -216,7 +216,7 @@ class SERDataModule(L.LightningDataModule):
         if self._classes:
             return list(self._classes)
         if self._corpus is None:
-            known = self.corpus_entry.class_names(self.hparams.corpus_options)
+            known = self.corpus_entry.class_names(self.hparams["corpus_options"])
             if known is not None:
                 return list(known)
         return list(self.corpus.classes)
@@ -231,7 +231,7 @@ class SERDataModule(L.LightningDataModule):
         self.feature_config, inputs = feature_config_from_hparams(self.hparams)
         self.inputs = tuple(inputs)
         per_dimension = [k for k, e in self.feature_config.extractors.items() if e.normalization == "per_dimension"]
-        self.normalizer = Standardizer(per_dimension if self.hparams.normalize else ())
+        self.normalizer = Standardizer(per_dimension if self.hparams["normalize"] else ())
 
     @property
     def input_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -281,15 +281,17 @@ class SERDataModule(L.LightningDataModule):
         desc: str = "features",
     ) -> tuple[list[dict[str, np.ndarray] | None], ExtractionStats]:
         """Features of ``paths`` through the cache (computed where missing); see :func:`extract_all`."""
-        return extract_all(paths, self._cache(), self.hparams.extract_workers, progress, desc=desc, load=load,
+        return extract_all(paths, self._cache(), self.hparams["extract_workers"], progress, desc=desc, load=load,
                            on_error=on_error)
 
     # ----------------------------------------------------------------- Lightning hooks
     def _make_split(self) -> Split:
         hp = self.hparams
-        if hp.split_file:
-            return Split.read(hp.split_file)
-        return make_split(self.corpus, hp.protocol, ratios=self.ratios, fold=hp.fold, num_folds=hp.num_folds, seed=hp.seed)
+        if hp["split_file"]:
+            return Split.read(hp["split_file"])
+        return make_split(
+            self.corpus, hp["protocol"], ratios=self.ratios, fold=hp["fold"], num_folds=hp["num_folds"], seed=hp["seed"]
+        )
 
     def _split_paths(self) -> list[Path]:
         split = self.split or self._make_split()
@@ -308,8 +310,8 @@ class SERDataModule(L.LightningDataModule):
         if self.pack is not None:
             self._split_paths()  # the split is still checked before anything else
             return  # features come from the pack
-        on_error: Literal["raise", "collect"] = "collect" if self.hparams.skip_bad_files else "raise"
-        _, stats = self._extract(self._split_paths(), load=False, on_error=on_error, progress=self.hparams.progress)
+        on_error: Literal["raise", "collect"] = "collect" if self.hparams["skip_bad_files"] else "raise"
+        _, stats = self._extract(self._split_paths(), load=False, on_error=on_error, progress=self.hparams["progress"])
         self.extraction_stats = dict(stats)
 
     def setup(self, stage: str | None = None) -> None:
@@ -319,7 +321,7 @@ class SERDataModule(L.LightningDataModule):
         self._stage = stage
         if stage == "predict":
             if self.predict_set is None:
-                self.predict_set = PredictSet(self.hparams.predict_paths)  # files listed (and checked) once
+                self.predict_set = PredictSet(self.hparams["predict_paths"])  # files listed (and checked) once
             return
         if self.datasets:
             return
@@ -333,10 +335,11 @@ class SERDataModule(L.LightningDataModule):
         if self.pack is not None:  # features from the pack: no audio, no cache
             features = {r: self.pack.features(corpus.utterances[r].utt_id) for r in wanted}
         else:
-            on_error: Literal["raise", "collect"] = "collect" if self.hparams.skip_bad_files else "raise"
+            on_error: Literal["raise", "collect"] = "collect" if self.hparams["skip_bad_files"] else "raise"
             feats, stats = self._extract([corpus.utterances[r].path for r in wanted], load=True, on_error=on_error)
             self.extraction_stats = dict(stats)
-            features = dict(zip(wanted, feats))
+            # A failed file's None is dropped here; _skip_bad_files takes its utterance out of the split below.
+            features = {r: f for r, f in zip(wanted, feats) if f is not None}
             if stats["errors"]:
                 self._skip_bad_files(stats["errors"])
         parts = {"train": self.split.train, "val": self.split.val, "test": self.split.test}
@@ -349,7 +352,7 @@ class SERDataModule(L.LightningDataModule):
             targets = [corpus.label_index(corpus.utterances[r].label) for r in rows]
             raw[name] = stack_segments([features[r] for r in rows], self.inputs, rows, targets, segment_base)
             segment_base += len(raw[name]["utt_index"])
-        if self.hparams.split_unit == "segment":
+        if self.hparams["split_unit"] == "segment":
             raw["train"], raw["val"] = self._leaky_segment_resplit(raw["train"], raw["val"])
         self.normalizer.fit(raw["train"])
         for name, tensors in raw.items():
@@ -363,8 +366,12 @@ class SERDataModule(L.LightningDataModule):
         assert self.split is not None
         self.skipped_files = dict(errors)
         bad = {u.utt_id for u in self.corpus.utterances if str(u.path) in errors}
+
+        def keep(ids: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(i for i in ids if i not in bad)
+
         self.split = dataclasses.replace(
-            self.split, **{k: tuple(i for i in getattr(self.split, k) if i not in bad) for k in ("train", "val", "test")}
+            self.split, train=keep(self.split.train), val=keep(self.split.val), test=keep(self.split.test)
         )
         rank_zero_warn(
             format_errors(dict(errors), len(self.corpus)) + "\ndata.skip_bad_files=true: these are left out of this "
@@ -404,7 +411,7 @@ class SERDataModule(L.LightningDataModule):
             )
         pooled = {k: torch.cat([train[k], val[k]]) for k in train}
         n = len(pooled["target"])
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.hparams.seed))
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.hparams["seed"]))
         n_val = round(n * self.ratios[1] / sum(self.ratios))
         val_idx, train_idx = order[:n_val].sort().values, order[n_val:].sort().values
         # Every pooled utterance has segments in training: record them all, so evaluating the
@@ -427,7 +434,7 @@ class SERDataModule(L.LightningDataModule):
     def _check_against_checkpoint(self) -> None:
         """A checkpoint must not be evaluated on utterances it was trained on (e.g. ``ser test``
         with another ``data.seed``/``fold``/``ratios`` than ``ser fit`` used)."""
-        if self.hparams.split_unit == "segment":
+        if self.hparams["split_unit"] == "segment":
             return  # the leaky diagnostic scores trained utterances by design (and says so)
         if self.split is None or not self._ckpt_train_ids or self._ckpt_corpus != self._corpus_identity():
             return  # another corpus (cross-corpus evaluation): its ids cannot be training utterances
@@ -449,14 +456,14 @@ class SERDataModule(L.LightningDataModule):
             "corpus": self.corpus.name,
             "protocol": self.split.protocol,
             "fold": self.split.fold,
-            "seed": None if hp.split_file else hp.seed,
-            "ratios": list(self.ratios) if self.split.protocol == "paper" and not hp.split_file else None,
-            "split_file": hp.split_file,
+            "seed": None if hp["split_file"] else hp["seed"],
+            "ratios": list(self.ratios) if self.split.protocol == "paper" and not hp["split_file"] else None,
+            "split_file": hp["split_file"],
             "test_is_val": self.split.test_is_val,
             "num_utterances": {"train": len(self.split.train), "val": len(self.split.val), "test": len(self.split.test)},
             "test_speakers": list(self.split.test_speakers),
-            "split_unit": hp.split_unit,
-            "leaky": hp.split_unit == "segment",
+            "split_unit": hp["split_unit"],
+            "leaky": hp["split_unit"] == "segment",
             "class_counts": self.split.class_counts(self.corpus),
             "skipped_files": [{"path": p, "error": e} for p, e in self.skipped_files.items()],
         }
@@ -487,7 +494,7 @@ class SERDataModule(L.LightningDataModule):
             dataset.tensors = {k: v.to(trainer.strategy.root_device) for k, v in dataset.tensors.items()}
         return TensorBatches(
             dataset.tensors,
-            self.hparams.batch_size,
+            self.hparams["batch_size"],
             shuffle=shuffle,
             seed=self._shuffle_seed,
             epoch_fn=(lambda: trainer.current_epoch) if trainer is not None else None,
@@ -510,7 +517,7 @@ class SERDataModule(L.LightningDataModule):
         if self.predict_set is None:
             self.setup("predict")
         assert self.predict_set is not None
-        extract = lambda files: self._extract(files, load=True, on_error="collect", progress=self.hparams.progress,  # noqa: E731
+        extract = lambda files: self._extract(files, load=True, on_error="collect", progress=self.hparams["progress"],  # noqa: E731
                                               desc="features (predict)")
         tensors = self.predict_set.tensors(extract, self.inputs)
         self.datasets["predict"] = SegmentDataset(self.normalizer.transform(tensors))

@@ -118,7 +118,8 @@ def write_pack(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}")
     with tmp.open("wb") as fh:
-        np.savez_compressed(fh, meta=np.asarray(json.dumps(meta)), **arrays)
+        # numpy's stub types **kwds as if a key could be its `allow_pickle: bool` (none is: feature keys and their __offsets).
+        np.savez_compressed(fh, meta=np.asarray(json.dumps(meta)), **arrays)  # type: ignore[arg-type]
     tmp.replace(path)
     return meta
 
@@ -218,10 +219,10 @@ def main(argv: list[str] | None = None) -> None:
     from sermodels.cli import cli_main
 
     dm = cli_main(passthrough, run=False).datamodule
-    if dm.hparams.pack:
+    if dm.hparams["pack"]:
         ap.error("--data.pack is set: a pack is written from the corpus, not from another pack")
     corpus = dm.corpus
-    feats, _ = dm._extract([u.path for u in corpus.utterances], load=True, on_error="raise", progress=dm.hparams.progress)
+    feats, _ = dm._extract([u.path for u in corpus.utterances], load=True, on_error="raise", progress=dm.hparams["progress"])
     meta = write_pack(args.out, corpus, dm.feature_config, feats, dm._corpus_identity(), args.dtype)
     size = Path(args.out).stat().st_size / 2**20
     print(f"wrote {args.out}: {len(corpus.utterances)} utterances of {corpus.name}, {size:.1f} MiB, "

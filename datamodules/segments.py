@@ -1,4 +1,5 @@
-"""Segmentation of utterances into fixed-length segments (a pure function; see PAPERS.md).
+"""Segmentation of utterances into fixed-length segments (a pure function; see ``docs/models.md``:
+STRL-SER "Training" for the segment rules, STA-CNN "Input length" for ``crop``).
 
 STRL-SER cuts each utterance into equal-length segments that inherit its label. The paper leaves
 overlap and the fate of the tail open; the defaults here are: no overlap (``hop = length``), a

@@ -88,7 +88,7 @@ class SpectralFrontEnd(nn.Module):
 
     - ``"logmel"``: ``log(mel + 1e-6)`` of the power mel spectrogram (HTK mel scale, no filter
       normalisation, ``n_mels`` bands from 0 Hz to Nyquist); the "spectrogram" ``x_s`` of
-      STA-CNN, taken as log-mel (``docs/PAPERS.md``). Equals
+      STA-CNN, taken as log-mel (``docs/models.md``, STA-CNN table, row "spectrogram"). Equals
       ``log(torchaudio.transforms.MelSpectrogram(...)(wave) + 1e-6)``.
     - ``"zcr"``: the fraction of adjacent sample pairs in the ``win_length`` samples under each
       window whose signs differ (0 counts as positive, like librosa's
@@ -100,7 +100,8 @@ class SpectralFrontEnd(nn.Module):
     - ``"chroma"``: the power spectrogram through ``chroma_filterbank`` (librosa's ``chroma_stft``
       with ``tuning=0``), each frame divided by its largest pitch-class value.
 
-    Fusion (the FF layer's ``x_f = x_s + x_c + x_m + x_z``, Eq. 1; ``docs/PAPERS.md`` default):
+    Fusion (the FF layer's ``x_f = x_s + x_c + x_m + x_z``, Eq. 1; default as in ``docs/models.md``,
+    STA-CNN table, row "fusion"):
 
     - ``"concat"`` (default): the blocks are stacked along the feature axis,
       ``out_features = sum of block sizes`` (117 with all four blocks).

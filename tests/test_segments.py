@@ -1,4 +1,4 @@
-"""Segmentation: hand-computed segment counts and the padding / tail rules of PAPERS.md."""
+"""Segmentation: hand-computed segment counts and the padding / tail rules of docs/models.md (STRL-SER, "Training")."""
 
 import pytest
 import torch
