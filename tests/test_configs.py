@@ -71,7 +71,7 @@ MODEL: dict[str, dict[str, Any]] = {
         "data.batch_size": 128,
     },
     "sta_cnn": {
-        "trainer.max_epochs": 60,
+        "trainer.max_epochs": 150,
         "trainer.logger.init_args.name": "sta_cnn",
         "callbacks": [
             {"class_path": _CKPT, "monitor": "val/wa", "mode": "max", "save_top_k": 1, "filename": "best",
@@ -92,7 +92,7 @@ MODEL: dict[str, dict[str, Any]] = {
         "data.seed": 0,
         "data.inputs": ["wave"],
         "data.segment_mode": "segments",
-        "data.segment_length": 2.0,
+        "data.segment_length": 1.0,
         "data.batch_size": 32,
     },
     "baseline": {
