@@ -79,12 +79,15 @@ STUDY = [
           "30 ep, lr x0.9", "scripts/study_recipe.sh (readings)"),
     Study("strl_emodb_8020_150ep_bf16", "STRL-SER", "emodb", "80/20", "defaults, bf16", "150 ep, lr x0.95 (paper)",
           "scripts/study_recipe.sh (schedule150)"),
+    Study("strl_ravdess_8020_150ep_bf16", "STRL-SER", "ravdess", "80/20", "defaults, bf16", "150 ep, lr x0.95 (paper)",
+          "scripts/study_recipe.sh (ravdess150)"),
     Study("strl_ravdess_speaker", "STRL-SER", "ravdess", "speaker", "defaults, bf16", "30 ep, lr x0.9",
           "scripts/study_recipe.sh (ravdess_speaker)"),
-    Study("sta_emodb_input", "STA-CNN", "emodb", "6:2:2", "segments of the given length (2.0 s = defaults), best on validation",
+    Study("sta_emodb_input", "STA-CNN", "emodb", "6:2:2", "segments (first default 2.0 s), best on val.",
           "60 ep", "scripts/study_recipe.sh (sta_input)"),
-    Study("sta_emodb_crop", "STA-CNN", "emodb", "6:2:2", "whole utterance cropped/padded to 3 s, best on validation",
+    Study("sta_emodb_crop", "STA-CNN", "emodb", "6:2:2", "one 3 s crop per utterance, best on val.",
           "60 ep", "scripts/study_recipe.sh (sta_input)"),
+    Study("sta_emodb_150ep", "STA-CNN", "emodb", "6:2:2", "new defaults: 1.0 s segments, best on val.", "150 ep", "scripts/study_recipe.sh (sta_epochs)"),
     Study("strl_ravdess_hsf_utterance", "STRL-SER", "ravdess", "80/20", "branch tokens, HSFs per utterance", "30 ep, lr x0.9",
           "scripts/study_strl_ser_ravdess.sh"),
     Study("strl_ravdess_leaky_segment_split", "STRL-SER", "ravdess", "80/20",
@@ -178,17 +181,52 @@ def _trial_ua(study: Path, folder: str, point: str, names: list[str]) -> dict[st
     return {n: json.loads((study / folder / point / n / "result.json").read_text())["metrics"]["ua"] for n in names}
 
 
-def _paired(study: Path, s: Study, g: dict[str, Any], split: str) -> tuple[str, str]:
-    """Baseline UA on the same splits (mean ± std) and the paired difference (mean ± std)."""
+def _paired_delta(study: Path, s: Study, g: dict[str, Any], split: str) -> tuple[dict[str, float], dict[str, float]] | None:
+    """Baseline UA on the same splits and the paired difference (reading minus baseline), as mean/std."""
     base = _baseline_trials(study, s.corpus, split, g["trials"])
     if not base:
-        return "—", "—"
+        return None
     ours = _trial_ua(study, s.folder, g["point"], g["trials"])
     b = [base[n] for n in g["trials"]]
     d = [ours[n] - base[n] for n in g["trials"]]
     stat = lambda v: {"mean": statistics.mean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0}  # noqa: E731
-    delta = stat(d)
-    return _pm(stat(b)), f"{100 * delta['mean']:+.2f} ± {100 * delta['std']:.2f}"
+    return stat(b), stat(d)
+
+
+def _paired(study: Path, s: Study, g: dict[str, Any], split: str) -> tuple[str, str]:
+    """Baseline UA on the same splits (mean ± std) and the paired difference (mean ± std), as text."""
+    found = _paired_delta(study, s, g, split)
+    if not found:
+        return "—", "—"
+    b, delta = found
+    return _pm(b), f"{100 * delta['mean']:+.2f} ± {100 * delta['std']:.2f}"
+
+
+def delta_figure(rows: list[tuple[str, float, float, int]], path: Path) -> None:
+    """Horizontal bars: paired Δ UA (reading minus the linear baseline on the same splits), mean ± std,
+    one bar per leak-free reading, with the issue's +5 (paper protocol) and +3 (speaker) targets."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(13, 0.3 * len(rows) + 1.8))
+    y = list(range(len(rows)))[::-1]
+    colors = ["tab:green" if m > 0 else "tab:red" for _, m, _, _ in rows]
+    ax.barh(y, [100 * m for _, m, _, _ in rows], xerr=[100 * sd for _, _, sd, _ in rows], color=colors, alpha=0.7,
+            error_kw={"elinewidth": 1, "capsize": 2})
+    ax.set_yticks(y, [f"{label} (n={n})" for label, _, _, n in rows], fontsize=7)
+    ax.axvline(0, color="black", lw=0.8)
+    for x, style, text in ((5, "--", "+5 target (paper protocol)"), (3, ":", "+3 target (speaker)")):
+        ax.axvline(x, color="gray", ls=style, lw=0.8, label=text)
+    ax.set_xlabel("UA minus the baseline's UA on the same splits (points; mean ± std over seeds / folds)", fontsize=8)
+    ax.set_title("STRL-SER and STA-CNN against a linear SVM on IS10 functionals: every leak-free reading,\n"
+                 "RAVDESS and EMO-DB, paper protocol (speaker-dependent) and speaker folds, utterance-level UA", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.subplots_adjust(left=0.45, right=0.98, top=0.93, bottom=0.08)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _command(study: Path, folder: str) -> str:
@@ -196,7 +234,8 @@ def _command(study: Path, folder: str) -> str:
     return json.loads(path.read_text())["command"] if path.is_file() else ""
 
 
-def render(study: Path) -> str:
+def render(study: Path, figure: Path | None = None) -> str:
+    """The Markdown page; with ``figure``, also the Δ UA bar chart written there."""
     lines = [
         "# Reproduction study: how good are STRL-SER and STA-CNN, and why do the papers report more?",
         "",
@@ -235,6 +274,7 @@ def render(study: Path) -> str:
               "| model | corpus | split | reading | schedule | n | val UA | WA | UA | baseline UA (same splits) | Δ UA (paired) | paper WA |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     missing = []
+    bars: list[tuple[str, float, float, int]] = []
     for s in STUDY:
         groups = _load(study, s.folder)
         if groups is None:
@@ -251,6 +291,10 @@ def render(study: Path) -> str:
             base_ua, delta = _paired(study, s, g, split) if base else ("—", "—")
             if s.leaky:
                 delta = "n/a (leaky)"
+            elif figure is not None and (found := _paired_delta(study, s, g, split)):
+                label = f"{s.model}, {s.corpus} {split}, {s.schedule.split(',')[0]}: {s.reading}{point}"
+                bars.append((label if len(label) <= 95 else label[:94] + "…", found[1]["mean"],
+                             found[1]["std"], g["n"]))
             paper = PAPER_WA.get((s.model, s.corpus, s.split), "—") if g["protocol"] != "speaker" else "—"
             lines.append(f"| {s.model} | {s.corpus} | {split} | {label} | {s.schedule} | {g['n']} | {_pm(g.get('val_ua'))} | "
                          f"{_pm(g['metrics']['wa'])} | {_pm(ua)} | {base_ua} | {delta} | {paper} |")
@@ -264,6 +308,12 @@ def render(study: Path) -> str:
         d = f"{float(ua) - 100 * base0['paper-seed0']:+.2f}" if base0 else "—"
         lines.append(f"| {model} | {corpus} | {split} | {reading} (earlier single run, seed 0) | {schedule} | {n} | | {wa} | {ua} | "
                      f"{b} | {d} | {PAPER_WA.get((model, corpus, split), '—')} |")
+    if figure is not None and bars:
+        delta_figure(bars, figure)
+        lines += ["", f"![paired Δ UA of every leak-free reading against the linear baseline](img/{figure.name})", "",
+                  "*Every leak-free reading above as one bar: its UA minus the linear baseline's UA on the same splits",
+                  "(paired per seed or fold), mean ± std; green above zero. Dashed: the +5 target (paper protocol);",
+                  "dotted: the +3 target (speaker protocol). Made by this script.*"]
     lines += ["", "Commands: each folder is made by the script named below (run from the repository root with the",
               "corpus folders set, e.g. `EMODB=... OUT=~/study bash scripts/study_more.sh`); the exact call it made is in",
               "the folder's `experiment.json`.", ""]
@@ -291,7 +341,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--study", required=True, help="folder holding the ser-experiment outputs")
     ap.add_argument("--out", default="docs/reproduction.md")
     args = ap.parse_args(argv)
-    text = render(Path(args.study).expanduser())
+    out = Path(args.out)
+    text = render(Path(args.study).expanduser(), figure=out.parent / "img" / "reproduction_delta_ua.png")
     Path(args.out).write_text(text)
     print(f"wrote {args.out}")
 
