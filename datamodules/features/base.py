@@ -39,6 +39,7 @@ __all__ = [
     "FeatureConfig",
     "FeatureError",
     "FeatureExtractor",
+    "UtteranceScoped",
     "HSFScope",
     "SegmentedAudio",
     "extractor_class",
@@ -164,6 +165,21 @@ class FeatureExtractor(ABC):
 
 
 _REGISTRY: dict[str, type[FeatureExtractor]] = {}
+
+
+class UtteranceScoped(FeatureExtractor):
+    """A ``"vector"`` extractor (functionals) computed per segment, or once per utterance with
+    ``data.hsf_scope: utterance`` (one row, shared by its segments); the scope enters the cache key.
+    Subclass it before any other base: ``class MyFunctionals(UtteranceScoped, MyBase)``."""
+
+    kind: ClassVar[Kind] = "vector"
+
+    @property
+    def per_utterance(self) -> bool:
+        return self.config.hsf_scope == "utterance"
+
+    def cache_key(self) -> dict[str, Any]:
+        return super().cache_key() | {"scope": self.config.hsf_scope}
 
 
 def register_extractor(cls: type[FeatureExtractor]) -> type[FeatureExtractor]:

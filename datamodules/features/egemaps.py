@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 import opensmile
 
-from datamodules.features.base import FeatureError, FeatureExtractor, SegmentedAudio, register_extractor
+from datamodules.features.base import (
+    FeatureError,
+    FeatureExtractor,
+    SegmentedAudio,
+    UtteranceScoped,
+    register_extractor,
+)
 from datamodules.features.is10 import OPENSMILE_VERSION, _check_finite
 
 __all__ = ["EGeMAPSLLD", "EGeMAPSFunctionals", "EGEMAPS_LLD_DIM", "EGEMAPS_FUNCTIONALS_DIM"]
@@ -75,19 +81,12 @@ class EGeMAPSLLD(_EGeMAPS):
 
 
 @register_extractor
-class EGeMAPSFunctionals(_EGeMAPS):
+class EGeMAPSFunctionals(UtteranceScoped, _EGeMAPS):
     """The 88 eGeMAPSv02 functionals of each segment, or of the whole utterance with
     ``data.hsf_scope: utterance`` (one row, shared by its segments)."""
 
     name = "egemaps_functionals"
     kind = "vector"
-
-    @property
-    def per_utterance(self) -> bool:
-        return self.config.hsf_scope == "utterance"
-
-    def cache_key(self) -> dict[str, Any]:
-        return super().cache_key() | {"scope": self.config.hsf_scope}
 
     def segment_shape(self) -> tuple[int, ...]:
         return (EGEMAPS_FUNCTIONALS_DIM,)

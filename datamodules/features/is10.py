@@ -32,6 +32,7 @@ from datamodules.features.base import (
     FeatureError,
     FeatureExtractor,
     SegmentedAudio,
+    UtteranceScoped,
     register_extractor,
 )
 
@@ -321,20 +322,13 @@ class IS10LLD(_OpenSmileIS10, FeatureExtractor):
 
 
 @register_extractor
-class IS10Functionals(_OpenSmileIS10, FeatureExtractor):
+class IS10Functionals(UtteranceScoped, _OpenSmileIS10, FeatureExtractor):
     """The 1582 IS10 functionals (standard IS10 framing) of each segment, or of the whole utterance
     with ``data.hsf_scope: utterance`` (one row, shared by its segments)."""
 
     name = "is10_functionals"
     kind = "vector"
     feature_set = "is10"
-
-    @property
-    def per_utterance(self) -> bool:
-        return self.config.hsf_scope == "utterance"
-
-    def cache_key(self) -> dict[str, Any]:
-        return super().cache_key() | {"scope": self.config.hsf_scope}
 
     def segment_shape(self) -> tuple[int, ...]:
         return (HSF_DIM,)
