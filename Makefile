@@ -16,10 +16,11 @@ help: ## List the targets
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q --no-cache-dir --upgrade pip
 	# torchaudio on PyPI must match torch exactly; install the pair first (CUDA wheels, CPU works).
-	$(BIN)/pip install -q torch==2.9.1 torchaudio==2.9.1
-	$(BIN)/pip install -q -e '.[dev,export]'
+	# --no-cache-dir: the CUDA wheels are several GB; caching them too doubles the disk an install needs.
+	$(BIN)/pip install -q --no-cache-dir torch==2.9.1 torchaudio==2.9.1
+	$(BIN)/pip install -q --no-cache-dir -e '.[dev,export]'
 	touch $(STAMP)
 
 install: $(STAMP) ## Build .venv with the pinned, known-good versions (idempotent)
@@ -67,8 +68,8 @@ STUDY ?= $(HOME)/study
 study-baseline: install ## Linear baseline on every study split (RAVDESS/EMO-DB under $(DATA); results in $(STUDY))
 	source $(BIN)/activate && RAVDESS=$(DATA)/RAVDESS EMODB=$(DATA)/EMODB OUT=$(STUDY) bash scripts/study_baseline.sh
 
-report: install ## Regenerate docs/reproduction.md from the study folders in $(STUDY)
-	$(BIN)/python scripts/reproduction_report.py --study $(STUDY) --out docs/reproduction.md
+report: install ## Regenerate docs/reproduction.md and the summary table of docs/results.md from the study folders in $(STUDY)
+	$(BIN)/python scripts/reproduction_report.py --study $(STUDY) --out docs/reproduction.md --results docs/results.md
 
 clean: ## Remove runs and caches made by the tests/demo (not .venv)
 	rm -rf $(RUNS) .pytest_cache .ruff_cache

@@ -15,13 +15,15 @@ stored as the utterances' arrays concatenated along the first axis (``k``) with 
 standardised per dimension (LLDs, functionals, encoder states) are stored per feature dimension as
 ``(x - centre) / scale`` (float32 ``k__centre``, ``k__scale``), so the rounding error is ~5e-4 of
 each dimension's spread (recorded in ``meta``), whatever its magnitude; waveforms as they are.
+
+The ``ser-pack`` command is :mod:`sermodels.pack_cli` (it builds the data module through the CLI, so
+it lives beside the CLI: ``datamodules`` never imports ``sermodels``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -31,7 +33,7 @@ import numpy as np
 from datamodules.corpora import Corpus, Utterance
 from datamodules.features import FeatureConfig
 
-__all__ = ["FeaturePack", "write_pack", "PACK_FORMAT", "main"]
+__all__ = ["FeaturePack", "write_pack", "PACK_FORMAT"]
 
 PACK_FORMAT = "sermodels-feature-pack"
 PACK_VERSION = 1
@@ -201,33 +203,3 @@ class FeaturePack:
             value = value.astype(np.float32) if value.dtype.kind == "f" else value
             out[key] = value[0] if key == "num_samples" else value
         return out
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``ser-pack``: extract (or read from the cache) a corpus's features and write one pack file."""
-    import argparse
-
-    argv = sys.argv[1:] if argv is None else list(argv)
-    own, passthrough = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
-    ap = argparse.ArgumentParser(prog="ser-pack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True, help="pack file to write (.npz)")
-    ap.add_argument("--dtype", choices=["float16", "float32"], default="float16")
-    args = ap.parse_args(own)
-    if not passthrough:
-        ap.error("give the configs after --, e.g. -- -c configs/trainer.yaml -c configs/model/strl_ser.yaml "
-                 "-c configs/data/ravdess.yaml --data.root X")
-    from sermodels.cli import cli_main
-
-    dm = cli_main(passthrough, run=False).datamodule
-    if dm.hparams["pack"]:
-        ap.error("--data.pack is set: a pack is written from the corpus, not from another pack")
-    corpus = dm.corpus
-    feats, _ = dm._extract([u.path for u in corpus.utterances], load=True, on_error="raise", progress=dm.hparams["progress"])
-    meta = write_pack(args.out, corpus, dm.feature_config, feats, dm._corpus_identity(), args.dtype)
-    size = Path(args.out).stat().st_size / 2**20
-    print(f"wrote {args.out}: {len(corpus.utterances)} utterances of {corpus.name}, {size:.1f} MiB, "
-          f"stored {meta['dtypes']}, max relative rounding {meta['max_relative_rounding']}")
-
-
-if __name__ == "__main__":
-    main()

@@ -20,74 +20,115 @@
 #   recipe_ravdess  the two switches that scored best on EMO-DB's *test* sets but that EMO-DB's small validation
 #                sets could not separate (label smoothing 0.1, mixup 0.2), on RAVDESS 6:2:2 validation (288
 #                utterances), 3 seeds, against the defaults
+#   sta_ravdess  STA-CNN, 1.0 s segments (the first round's choice, on EMO-DB alone), 150 epochs, RAVDESS 6:2:2, 3 seeds
+#   sta_input_ravdess  STA-CNN, RAVDESS 6:2:2, 3 seeds, 150 epochs: 2.0 and 3.0 s segments against sta_ravdess's
+#                1.0 s (chosen on EMO-DB validation alone; RAVDESS validation checks that it carries over)
+#   sta_emodb_2s150  STA-CNN, EMO-DB 6:2:2, 3 seeds, 2.0 s segments at 150 epochs (sta_input compared lengths at 60
+#                epochs; sta_input_ravdess at 150): both corpora's validation UA at the same schedule
+#   sta_emodb_speaker_2s  STA-CNN, EMO-DB speaker folds, 2.0 s segments (the length chosen on both corpora's validation)
+#   sta_emodb_speaker  STA-CNN, 1.0 s segments, EMO-DB speaker folds (the first round's length)
+#   sta_ravdess_speaker  STA-CNN defaults (2.0 s) under the speaker protocol, RAVDESS (every fold)
+#   emodb_speaker150  STRL-SER defaults, EMO-DB speaker folds (leave one speaker out), bf16, the paper's 150 epochs
+#                x0.95 (the short schedule understated the EMO-DB 80/20 margin by 2.2 UA points)
+#   ravdess_speaker150  STRL-SER defaults, RAVDESS speaker folds, bf16, the paper's 150 epochs x0.95
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
 set -euo pipefail
-OUT=${OUT:-runs/study}; JOBS=${JOBS:-2}; STEPS=${STEPS:?set STEPS, e.g. "bf16 recipe"}
+# JOBS trials at once (default 2); THREADS per trial (default: cores / JOBS; set 1 to run two chains side by side)
+OUT=${OUT:-runs/study}; JOBS=${JOBS:-2}; THREADS=(${THREADS:+--threads "$THREADS"}); STEPS=${STEPS:?set STEPS, e.g. "bf16 recipe"}
 SHORT=(--trainer.max_epochs 30 --model.init_args.scheduler.init_args.gamma 0.9)
 BF16=(--trainer.precision bf16-mixed)
 NET=model.init_args.net.init_args
 read -r -a RECIPE <<< "${RECIPE:-}"
+sta() { echo -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c "configs/data/$1.yaml" --data.root; }
 strl() { echo -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c "configs/data/$1.yaml" --data.root; }  # EMO-DB, RAVDESS: no experiment file
 
 for step in $STEPS; do
   case $step in
   bf16)
-    ser-experiment --out "$OUT/strl_emodb_622_bf16" --seeds 0 1 2 --jobs "$JOBS" --set 'data.ratios=[0.6,0.2,0.2]' \
+    ser-experiment --out "$OUT/strl_emodb_622_bf16" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" --set 'data.ratios=[0.6,0.2,0.2]' \
       --title "STRL-SER defaults, EMO-DB 6:2:2, bf16-mixed" -- $(strl emodb) "${EMODB:?}" "${SHORT[@]}" "${BF16[@]}" ;;
   sta_input)
-    ser-experiment --out "$OUT/sta_emodb_input" --seeds 0 1 2 --jobs "$JOBS" --set data.segment_length=1.0,2.0,3.0 \
+    ser-experiment --out "$OUT/sta_emodb_input" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" --set data.segment_length=1.0,2.0,3.0 \
       --title "STA-CNN, EMO-DB 6:2:2, segment length (best on validation)" -- \
       -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c configs/data/emodb.yaml --data.root "${EMODB:?}"
-    ser-experiment --out "$OUT/sta_emodb_crop" --seeds 0 1 2 --jobs "$JOBS" --set data.segment_mode=crop \
+    ser-experiment --out "$OUT/sta_emodb_crop" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" --set data.segment_mode=crop \
       --set data.segment_length=3.0 --title "STA-CNN, EMO-DB 6:2:2, whole utterance cropped/padded to 3 s" -- \
       -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c configs/data/emodb.yaml --data.root "${EMODB:?}" ;;
   recipe)
     for sw in "model.init_args.mixup_alpha=0.2" "model.init_args.label_smoothing=0.1" \
               "model.init_args.optimizer.init_args.weight_decay=0.0001" "$NET.dropout=0.5"; do
       name=${sw%%=*}; name=${name##*.}
-      ser-experiment --out "$OUT/strl_emodb_622_recipe_$name" --seeds 0 1 2 --jobs "$JOBS" \
+      ser-experiment --out "$OUT/strl_emodb_622_recipe_$name" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
         --set 'data.ratios=[0.6,0.2,0.2]' --set "$sw" \
         --title "STRL-SER, EMO-DB 6:2:2, bf16, opt-in $sw" -- $(strl emodb) "${EMODB:?}" "${SHORT[@]}" "${BF16[@]}"
     done ;;
   readings)
-    ser-experiment --out "$OUT/strl_emodb_622_overlap" --seeds 0 1 2 --jobs "$JOBS" --set 'data.ratios=[0.6,0.2,0.2]' \
+    ser-experiment --out "$OUT/strl_emodb_622_overlap" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" --set 'data.ratios=[0.6,0.2,0.2]' \
       --set data.segment_hop=0.7 --title "STRL-SER, EMO-DB 6:2:2, bf16, overlapping segments (1.4 s, hop 0.7 s)" -- \
       $(strl emodb) "${EMODB:?}" "${SHORT[@]}" "${BF16[@]}"
-    ser-experiment --out "$OUT/strl_emodb_622_lld_only" --seeds 0 1 2 --jobs "$JOBS" --set 'data.ratios=[0.6,0.2,0.2]' \
+    ser-experiment --out "$OUT/strl_emodb_622_lld_only" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" --set 'data.ratios=[0.6,0.2,0.2]' \
       --set "$NET.use_hsf=false" --set 'data.inputs=[lld]' --title "STRL-SER, EMO-DB 6:2:2, bf16, LLDs only" -- \
       $(strl emodb) "${EMODB:?}" "${SHORT[@]}" "${BF16[@]}" ;;
   schedule150)
-    ser-experiment --out "$OUT/strl_emodb_8020_150ep_bf16" --seeds 0 1 2 --jobs "$JOBS" \
+    ser-experiment --out "$OUT/strl_emodb_8020_150ep_bf16" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER defaults, EMO-DB 80/20, bf16, the paper's 150 epochs x0.95" -- $(strl emodb) "${EMODB:?}" "${BF16[@]}" ;;
   sta_epochs)
     seg=$(python -c 'import json,sys; g=json.load(open(sys.argv[1]))["groups"]
 best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.segment_length"])' "$OUT/sta_emodb_input/aggregate.json")
     echo "segment length chosen on validation UA: $seg s"
-    ser-experiment --out "$OUT/sta_emodb_150ep" --seeds 0 1 2 --jobs "$JOBS" --set data.segment_length="$seg" \
+    ser-experiment --out "$OUT/sta_emodb_150ep" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" --set data.segment_length="$seg" \
       --set trainer.max_epochs=150 --title "STA-CNN, EMO-DB 6:2:2, $seg s segments, 150 epochs (best on validation)" -- \
       -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c configs/data/emodb.yaml --data.root "${EMODB:?}" ;;
   ravdess150)
-    ser-experiment --out "$OUT/strl_ravdess_8020_150ep_bf16" --seeds 0 1 2 --jobs "$JOBS" \
+    ser-experiment --out "$OUT/strl_ravdess_8020_150ep_bf16" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER defaults, RAVDESS 80/20, bf16, the paper's 150 epochs x0.95" -- $(strl ravdess) "${RAVDESS:?}" "${BF16[@]}" ;;
   ravdess_speaker)
-    ser-experiment --out "$OUT/strl_ravdess_speaker" --folds --jobs "$JOBS" \
+    ser-experiment --out "$OUT/strl_ravdess_speaker" --folds --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER defaults, RAVDESS speaker folds, bf16" -- $(strl ravdess) "${RAVDESS:?}" "${SHORT[@]}" "${BF16[@]}" ;;
   recipe_ravdess)
-    ser-experiment --out "$OUT/strl_ravdess_622_recipe" --seeds 0 1 2 --jobs "$JOBS" --set 'data.ratios=[0.6,0.2,0.2]' \
+    ser-experiment --out "$OUT/strl_ravdess_622_recipe" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" --set 'data.ratios=[0.6,0.2,0.2]' \
       --set model.init_args.label_smoothing=0.0,0.1 --set model.init_args.mixup_alpha=0.0,0.2 \
       --title "STRL-SER, RAVDESS 6:2:2, bf16, label smoothing x mixup (chosen on validation UA)" -- \
       $(strl ravdess) "${RAVDESS:?}" "${SHORT[@]}" "${BF16[@]}" ;;
+  sta_ravdess)
+    ser-experiment --out "$OUT/sta_ravdess_622" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" --set data.segment_length=1.0 \
+      --title "STA-CNN, 1.0 s segments (chosen on EMO-DB alone), 150 epochs, RAVDESS 6:2:2" -- $(sta ravdess) "${RAVDESS:?}" ;;
+  sta_input_ravdess)
+    ser-experiment --out "$OUT/sta_ravdess_input" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+      --set data.segment_length=2.0,3.0 \
+      --title "STA-CNN, RAVDESS 6:2:2, 150 epochs, segment length (best on validation)" -- $(sta ravdess) "${RAVDESS:?}" ;;
+  sta_emodb_2s150)
+    ser-experiment --out "$OUT/sta_emodb_150ep_2s" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+      --set data.segment_length=2.0 --set trainer.max_epochs=150 \
+      --title "STA-CNN, EMO-DB 6:2:2, 2.0 s segments, 150 epochs (best on validation)" -- $(sta emodb) "${EMODB:?}" ;;
+  sta_emodb_speaker_2s)
+    ser-experiment --out "$OUT/sta_emodb_speaker_2s" --folds --jobs "$JOBS" "${THREADS[@]}" --set data.segment_length=2.0 \
+      --title "STA-CNN, 2.0 s segments, 150 epochs, EMO-DB speaker folds" -- $(sta emodb) "${EMODB:?}" ;;
+  sta_emodb_speaker)
+    ser-experiment --out "$OUT/sta_emodb_speaker" --folds --jobs "$JOBS" "${THREADS[@]}" --set data.segment_length=1.0 \
+      --title "STA-CNN, 1.0 s segments, 150 epochs, EMO-DB speaker folds" -- $(sta emodb) "${EMODB:?}" ;;
+  sta_ravdess_speaker)
+    ser-experiment --out "$OUT/sta_ravdess_speaker" --folds --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STA-CNN defaults (2.0 s segments, 150 epochs), RAVDESS speaker folds" -- $(sta ravdess) "${RAVDESS:?}" ;;
+  emodb_speaker150)
+    ser-experiment --out "$OUT/strl_emodb_speaker_150ep" --folds --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STRL-SER defaults, EMO-DB speaker folds, bf16, the paper's 150 epochs x0.95" -- \
+      $(strl emodb) "${EMODB:?}" "${BF16[@]}" ;;
+  ravdess_speaker150)
+    ser-experiment --out "$OUT/strl_ravdess_speaker_150ep" --folds --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STRL-SER defaults, RAVDESS speaker folds, bf16, the paper's 150 epochs x0.95" -- \
+      $(strl ravdess) "${RAVDESS:?}" "${BF16[@]}" ;;
   final_emodb)
-    ser-experiment --out "$OUT/strl_emodb_recipe_8020" --seeds 0 1 2 --jobs "$JOBS" \
+    ser-experiment --out "$OUT/strl_emodb_recipe_8020" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER + recipe (${RECIPE[*]}), EMO-DB 80/20" -- $(strl emodb) "${EMODB:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}"
-    ser-experiment --out "$OUT/strl_emodb_recipe_speaker" --folds --jobs "$JOBS" \
+    ser-experiment --out "$OUT/strl_emodb_recipe_speaker" --folds --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER + recipe (${RECIPE[*]}), EMO-DB speaker folds" -- $(strl emodb) "${EMODB:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" ;;
   final_ravdess)
-    ser-experiment --out "$OUT/strl_ravdess_recipe_8020" --seeds 0 1 2 --jobs "$JOBS" \
+    ser-experiment --out "$OUT/strl_ravdess_recipe_8020" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER + recipe (${RECIPE[*]}), RAVDESS 80/20" -- $(strl ravdess) "${RAVDESS:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" ;;
   final_ravdess_speaker)
-    ser-experiment --out "$OUT/strl_ravdess_recipe_speaker" --folds --jobs "$JOBS" \
+    ser-experiment --out "$OUT/strl_ravdess_recipe_speaker" --folds --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER + recipe (${RECIPE[*]}), RAVDESS speaker folds" -- $(strl ravdess) "${RAVDESS:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" ;;
   *) echo "unknown step: $step (see the header of $0)" >&2; exit 2 ;;
   esac

@@ -92,7 +92,7 @@ MODEL: dict[str, dict[str, Any]] = {
         "data.seed": 0,
         "data.inputs": ["wave"],
         "data.segment_mode": "segments",
-        "data.segment_length": 1.0,
+        "data.segment_length": 2.0,
         "data.batch_size": 32,
     },
     "baseline": {

@@ -720,3 +720,29 @@ def test_each_corpora_module_imports_alone(module: str) -> None:
     result = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, capture_output=True, text=True,
                             env=os.environ | {"PYTHONPATH": str(ROOT)}, timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def test_warn_count_only_for_a_full_speaker_set_with_another_count(tmp_path: Path) -> None:
+    import warnings
+
+    from datamodules.corpora.base import warn_count
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_count("EMO-DB", tmp_path, 40, 535, complete=False, what="files")  # a speaker subset: legitimate
+        warn_count("EMO-DB", tmp_path, 535, 535, complete=True, what="files")  # the release
+    with pytest.warns(UserWarning, match=r"EMO-DB at .*: found 534 files for all 10 speakers, the full corpus has 535.*"
+                                          r"re-unpack the official archive"):
+        warn_count("EMO-DB", tmp_path, 534, 535, complete=True, what="files for all 10 speakers")
+
+
+def test_data_layer_never_imports_the_model_layer() -> None:
+    """``datamodules`` sits below ``sermodels``: no module of it imports ``sermodels``, lazily or not
+    (the one that did, ``ser-pack``'s entry point, now lives in ``sermodels.pack_cli``)."""
+    modules = sorted(
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for p in (ROOT / "datamodules").rglob("*.py")
+    )
+    upward = {m: sorted(d for d in _imports(m) if d.split(".")[0] == "sermodels") for m in modules}
+    assert len(modules) > 20
+    assert {m: d for m, d in upward.items() if d} == {}

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from datamodules.pack import FeaturePack
-from datamodules.pack import main as pack_main
 from sermodels.cli import cli_main
+from sermodels.pack_cli import main as pack_main
 from tests.compose import config_args
 from tests.conftest import TINY_SYNTHETIC
 

@@ -40,6 +40,7 @@ __all__ = [
     "resolve_root",
     "sort_utterances",
     "subdirs",
+    "warn_count",
     "warn_skipped",
 ]
 
@@ -237,6 +238,17 @@ def warn_skipped(skipped: Counter[str], where: Path, accepted: Iterable[str]) ->
             f"{where}: skipped {sum(skipped.values())} file(s) that are not {'/'.join(accepted)} "
             f"({', '.join(f'{k} {n}' for k, n in skipped.most_common())}). Convert audio among them "
             "(e.g. `ffmpeg -i x.mp3 x.wav`) or move them out of the corpus folder to silence this.",
+            stacklevel=3,
+        )
+
+
+def warn_count(corpus: str, where: Path, found: int, expected: int, *, complete: bool, what: str) -> None:
+    """Warn when every speaker (session) of the release is present but the file count is not the release's:
+    a partly unpacked or edited corpus still loads, but published numbers no longer apply to it."""
+    if complete and found != expected:
+        warnings.warn(
+            f"{corpus} at {where}: found {found} {what}, the full corpus has {expected}; loading them anyway. "
+            "Results on it are not comparable with published ones: re-unpack the official archive to restore it.",
             stacklevel=3,
         )
 

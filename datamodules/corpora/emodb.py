@@ -7,7 +7,6 @@ fearful (A), happy (F), sad (T), neutral (N). Standard folds: leave one speaker 
 from __future__ import annotations
 
 import re
-import warnings
 from collections import Counter
 
 from datamodules.corpora.base import (
@@ -19,6 +18,7 @@ from datamodules.corpora.base import (
     relative_id,
     resolve_root,
     sort_utterances,
+    warn_count,
     warn_skipped,
 )
 from datamodules.corpora.registry import register_corpus
@@ -113,12 +113,8 @@ def load_emodb(root: PathLike) -> Corpus:
             )
         )
     speakers = sorted({u.speaker for u in utterances})
-    if len(speakers) == len(EMODB_SPEAKER_GENDER) and len(utterances) != _EMODB_FULL_COUNT:
-        warnings.warn(
-            f"EMO-DB at {audio}: found {len(utterances)} files for all 10 speakers, the full "
-            f"corpus has {_EMODB_FULL_COUNT}; loading them anyway.",
-            stacklevel=2,
-        )
+    warn_count("EMO-DB", audio, len(utterances), _EMODB_FULL_COUNT, complete=len(speakers) == len(EMODB_SPEAKER_GENDER),
+               what="files for all 10 speakers")
     return Corpus(
         name="emodb",
         root=audio,

@@ -7,7 +7,6 @@ dropped. Standard folds: leave one session out.
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 
 from datamodules.corpora.base import (
@@ -20,6 +19,7 @@ from datamodules.corpora.base import (
     relative_id,
     resolve_root,
     sort_utterances,
+    warn_count,
 )
 from datamodules.corpora.registry import register_corpus
 
@@ -154,12 +154,8 @@ def load_iemocap(root: PathLike) -> Corpus:
             f"IEMOCAP at {release}: zero utterances with labels neu, hap, exc, ang or sad in "
             "SessionN/dialog/EmoEvaluation/*.txt. Check that the label files are the release's."
         )
-    if len(sessions) == _IEMOCAP_SESSIONS and len(utterances) != _IEMOCAP_FULL_COUNT:
-        warnings.warn(
-            f"IEMOCAP at {release}: found {len(utterances)} four-class utterances in all five "
-            f"sessions, the standard set has {_IEMOCAP_FULL_COUNT}; loading them anyway.",
-            stacklevel=2,
-        )
+    warn_count("IEMOCAP", release, len(utterances), _IEMOCAP_FULL_COUNT, complete=len(sessions) == _IEMOCAP_SESSIONS,
+               what="four-class utterances in all five sessions")
     found = sort_utterances(utterances.values())
     groups = tuple(
         tuple(sorted({u.speaker for u in found if u.session == s}))

@@ -7,7 +7,6 @@ surprised. Standard folds: six groups of four actors (1-4, 5-8, ..., 21-24).
 from __future__ import annotations
 
 import re
-import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from datamodules.corpora.base import (
     resolve_root,
     sort_utterances,
     subdirs,
+    warn_count,
     warn_skipped,
 )
 from datamodules.corpora.registry import register_corpus
@@ -176,12 +176,8 @@ def load_ravdess(
             "(03-01-*.wav). Unpack Audio_Speech_Actors_01-24.zip there, or use download=True "
             "with an empty root."
         )
-    if len(actors) == _RAVDESS_ACTORS and len(utterances) != _RAVDESS_FULL_COUNT:
-        warnings.warn(
-            f"RAVDESS at {data}: found {len(utterances)} speech files for all 24 actors, the "
-            f"full corpus has {_RAVDESS_FULL_COUNT} (60 per actor); loading them anyway.",
-            stacklevel=2,
-        )
+    warn_count("RAVDESS", data, len(utterances), _RAVDESS_FULL_COUNT, complete=len(actors) == _RAVDESS_ACTORS,
+               what="speech files for all 24 actors (60 per actor)")
     warn_skipped(skipped, data, (".wav",))
     speakers = [f"Actor_{a:02d}" for a in sorted(actors)]
     return Corpus(

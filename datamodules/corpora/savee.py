@@ -7,7 +7,6 @@ surprised (su). Standard folds: leave one speaker out.
 from __future__ import annotations
 
 import re
-import warnings
 from collections import Counter
 
 from datamodules.corpora.base import (
@@ -20,6 +19,7 @@ from datamodules.corpora.base import (
     resolve_root,
     sort_utterances,
     subdirs,
+    warn_count,
     warn_skipped,
 )
 from datamodules.corpora.registry import register_corpus
@@ -112,12 +112,8 @@ def load_savee(root: PathLike) -> Corpus:
             f"SAVEE at {audio}: zero .wav files in the speaker folders "
             f"{', '.join(_SAVEE_SPEAKERS)}. Point root at the folder holding AudioData."
         )
-    if len(speakers) == len(_SAVEE_SPEAKERS) and len(utterances) != _SAVEE_FULL_COUNT:
-        warnings.warn(
-            f"SAVEE at {audio}: found {len(utterances)} files for all four speakers, the full "
-            f"corpus has {_SAVEE_FULL_COUNT}; loading them anyway.",
-            stacklevel=2,
-        )
+    warn_count("SAVEE", audio, len(utterances), _SAVEE_FULL_COUNT, complete=len(speakers) == len(_SAVEE_SPEAKERS),
+               what="files for all four speakers")
     return Corpus(
         name="savee",
         root=audio,

@@ -1,0 +1,45 @@
+"""``ser-pack``: write a corpus's features (extracted, or read from the cache) into one pack file.
+
+    ser-pack --out ravdess-1.4s.npz --dtype float16 -- -c configs/trainer.yaml -c configs/model/strl_ser.yaml \\
+        -c configs/data/ravdess.yaml --data.root /data/RAVDESS
+
+The configs after ``--`` are those of ``ser fit``; the pack holds the features of the data module they
+build (format: :mod:`datamodules.pack`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from datamodules.pack import write_pack
+from sermodels.cli import cli_main
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``ser-pack``: extract (or read from the cache) a corpus's features and write one pack file."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    own, passthrough = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    ap = argparse.ArgumentParser(prog="ser-pack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, help="pack file to write (.npz)")
+    ap.add_argument("--dtype", choices=["float16", "float32"], default="float16")
+    args = ap.parse_args(own)
+    if not passthrough:
+        ap.error("give the configs after --, e.g. -- -c configs/trainer.yaml -c configs/model/strl_ser.yaml "
+                 "-c configs/data/ravdess.yaml --data.root X")
+    dm = cli_main(passthrough, run=False).datamodule
+    if dm.hparams["pack"]:
+        ap.error("--data.pack is set: a pack is written from the corpus, not from another pack")
+    corpus = dm.corpus
+    feats, _ = dm._extract([u.path for u in corpus.utterances], load=True, on_error="raise", progress=dm.hparams["progress"])
+    meta = write_pack(args.out, corpus, dm.feature_config, feats, dm._corpus_identity(), args.dtype)
+    size = Path(args.out).stat().st_size / 2**20
+    print(f"wrote {args.out}: {len(corpus.utterances)} utterances of {corpus.name}, {size:.1f} MiB, "
+          f"stored {meta['dtypes']}, max relative rounding {meta['max_relative_rounding']}")
+
+
+if __name__ == "__main__":
+    main()
