@@ -68,8 +68,10 @@ STUDY ?= $(HOME)/study
 study-baseline: install ## Linear baseline on every study split (RAVDESS/EMO-DB under $(DATA); results in $(STUDY))
 	source $(BIN)/activate && RAVDESS=$(DATA)/RAVDESS EMODB=$(DATA)/EMODB OUT=$(STUDY) bash scripts/study_baseline.sh
 
-report: install ## Regenerate docs/reproduction.md and the summary table of docs/results.md from the study folders in $(STUDY)
-	$(BIN)/python scripts/reproduction_report.py --study $(STUDY) --out docs/reproduction.md --results docs/results.md
+# `make report` syncs the committed ledger docs/study/ from the study folders in $(STUDY) when that folder exists,
+# then renders both pages from the ledger alone (so a fresh clone regenerates them too).
+report: install ## Regenerate docs/reproduction.md and docs/results.md's summary table from the study ledger (docs/study/)
+	$(BIN)/python scripts/reproduction_report.py $(if $(wildcard $(STUDY)/.),--study $(STUDY)) --out docs/reproduction.md --results docs/results.md
 
 clean: ## Remove runs and caches made by the tests/demo (not .venv)
 	rm -rf $(RUNS) .pytest_cache .ruff_cache

@@ -1,6 +1,9 @@
-"""Write docs/reproduction.md from the study's experiment folders (``ser-experiment`` outputs).
+"""Write docs/reproduction.md (and docs/results.md's summary table) from the study ledger, ``docs/study/``.
 
-    python scripts/reproduction_report.py --study ~/study --out docs/reproduction.md
+    python scripts/reproduction_report.py --study ~/study --out docs/reproduction.md --results docs/results.md
+
+``--study`` first syncs the ledger from ``ser-experiment`` folders (``make report STUDY=~/study``); without it the
+pages are rendered from the committed ledger alone, so they regenerate from a fresh clone.
 
 Every row is one reading of a paper's gap (an experiment folder's grid point under one protocol):
 WA and UA as mean ± std over seeds or folds, the linear baseline on the same splits beside it,
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,66 +209,205 @@ NOT_YET = [
 ]
 
 
-def _load(study: Path, folder: str) -> list[dict[str, Any]] | None:
-    path = study / folder / "aggregate.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text())["groups"]
+LEDGER = Path("docs/study")
+FROZEN_MARK = " †"
+FROZEN_NOTE = ("† carried as published: these folders' per-trial files were lost with the machine that ran them, so the "
+               "row is kept from the ledger (`docs/study/<folder>.json`, frozen from the page it was published in) "
+               "and cannot be re-derived here; rerunning the named step replaces it.")
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip()[1:-1].split("|")]
+
+
+def _row(cells: list[str]) -> str:
+    """A Markdown table row, written as this script writes its own (an empty cell is '| |')."""
+    return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
+
+
+def _portable(command: str, folder: str) -> str:
+    """The command with this machine's folders replaced by what a reader sets: the study folder and corpus roots."""
+    command = re.sub(r"--out \S+", f"--out STUDY/{folder}", command)
+    command = re.sub(r"--data\.root \S+", "--data.root CORPUS_DIR", command)
+    return command.replace(str(Path.home()), "~")
+
+
+class Ledger:
+    """The study's results as this report reads them: one small JSON per experiment folder under ``docs/study/``,
+    committed, so the pages regenerate from a fresh clone. ``sync`` fills it from ``ser-experiment`` folders
+    (aggregate, every trial's UA for the paired Δ, the command). A *frozen* entry holds only the rows published
+    for a folder whose files are gone (see ``freeze``); it is shown as published and marked †."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def entry(self, folder: str) -> dict[str, Any] | None:
+        path = self.root / f"{folder}.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def groups(self, folder: str) -> list[dict[str, Any]] | None:
+        e = self.entry(folder)
+        return e["groups"] if e and "groups" in e else None
+
+    def frozen(self, folder: str) -> list[dict[str, Any]] | None:
+        e = self.entry(folder)
+        return e["frozen"]["rows"] if e and "frozen" in e else None
+
+    def trial_ua(self, folder: str, point: str, names: list[str], last: bool = False) -> dict[str, float] | None:
+        """Each trial's test UA (``last``: of its last epoch, where the reported checkpoint was selected)."""
+        e = self.entry(folder)
+        table = (e or {}).get("trial_ua_last" if last else "trial_ua", {}).get(point, {})
+        return {n: table[n] for n in names} if all(n in table for n in names) else None
+
+    def command(self, folder: str) -> str:
+        return (self.entry(folder) or {}).get("command", "")
+
+    def sync(self, study: Path, folders: list[str]) -> list[str]:
+        """Write the entry of every folder in ``folders`` that has results under ``study``; returns those written."""
+        written = []
+        for folder in folders:
+            agg = study / folder / "aggregate.json"
+            if not agg.is_file():
+                continue
+            groups = json.loads(agg.read_text())["groups"]
+            trial_ua: dict[str, dict[str, float]] = {}
+            trial_ua_last: dict[str, dict[str, float]] = {}
+            for g in groups:
+                for name in g["trials"]:
+                    result = study / folder / g["point"] / name / "result.json"
+                    if not result.is_file():
+                        raise SystemExit(f"{result}: missing, but {agg} lists trial {name!r}; rerun the experiment "
+                                         "(it resumes) so its aggregate and trials agree")
+                    r = json.loads(result.read_text())
+                    trial_ua.setdefault(g["point"], {})[name] = r["metrics"]["ua"]
+                    if "last_epoch_metrics" in r:
+                        trial_ua_last.setdefault(g["point"], {})[name] = r["last_epoch_metrics"]["ua"]
+            exp = study / folder / "experiment.json"
+            command = _portable(json.loads(exp.read_text()).get("command", ""), folder) if exp.is_file() else ""
+            self.root.mkdir(parents=True, exist_ok=True)
+            entry = {"folder": folder, "command": command, "groups": groups, "trial_ua": trial_ua}
+            if trial_ua_last:
+                entry["trial_ua_last"] = trial_ua_last
+            (self.root / f"{folder}.json").write_text(json.dumps(entry, indent=1, sort_keys=True) + "\n")
+            written.append(folder)
+        return written
+
+
+def _study_for_row(cells: list[str], start: int) -> int | None:
+    """Index of the first ``STUDY`` folder from ``start`` that a published readings row belongs to."""
+    model, corpus, split, reading, schedule = cells[:5]
+    reading = reading.removeprefix("**LEAKY** ")
+    for i in range(start, len(STUDY)):
+        s = STUDY[i]
+        if (s.model, s.corpus, s.schedule) != (model, corpus, schedule) or split not in (s.split, "speaker"):
+            continue
+        if reading == s.reading or reading.startswith((s.reading + ",", s.reading + ":")):
+            return i
+    return None
+
+
+def freeze(markdown: str, ledger: Ledger) -> list[str]:
+    """Keep the published rows of every study folder that has no ledger entry, from a page this script wrote
+    (docs/reproduction.md): the readings rows (matched to ``STUDY`` in order) and the baseline rows. Returns the
+    folders frozen. Used once, when a study's files were lost; a synced entry always wins over a frozen one."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    section = ""
+    at = 0
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            section = line
+        if not line.startswith("| ") or line.startswith(("| model ", "| corpus ", "|---")):
+            continue
+        cells = _cells(line)
+        if section.startswith("## Linear baseline"):
+            corpus, split = cells[0], cells[1]
+            folder, _ = BASELINE[(corpus, split)]
+            if cells[4] != "not run":
+                rows.setdefault(folder, []).append({"cells": cells, "baseline": [corpus, split]})
+            continue
+        if not section.startswith("## Readings") or "(earlier single run" in cells[3]:
+            continue
+        # Pages before the ledger repeated model, corpus, split and schedule at the head of the reading: drop it.
+        cells[3] = cells[3].removeprefix(f"{cells[0]}, {cells[1]} {cells[2]}, {cells[4].split(',')[0]}: ")
+        i = _study_for_row(cells, at)
+        if i is None:
+            raise SystemExit(f"cannot tell which study folder this published row belongs to: {line}")
+        at = i
+        s = STUDY[i]
+        suffix = cells[3].removeprefix("**LEAKY** ")[len(s.reading):].split(":")[0]
+        point = "-".join(kv.replace("=", "") for kv in suffix.split(", ") if kv) or "default"
+        rows.setdefault(s.folder, []).append({"cells": cells, "point": point,
+                                              "protocol": "speaker" if cells[2] == "speaker" else "paper"})
+    frozen = []
+    for folder, found in rows.items():
+        if ledger.entry(folder) is None:
+            ledger.root.mkdir(parents=True, exist_ok=True)
+            entry = {"folder": folder, "frozen": {"rows": found, "source": "docs/reproduction.md as published"}}
+            (ledger.root / f"{folder}.json").write_text(json.dumps(entry, indent=1, ensure_ascii=False) + "\n")
+            frozen.append(folder)
+    return frozen
 
 
 def _pm(stat: dict[str, float] | None) -> str:
     return "—" if not stat else f"{100 * stat['mean']:.2f} ± {100 * stat['std']:.2f}"
 
 
-def _group(study: Path, folder: str, protocol: str, point: str | None) -> dict[str, Any] | None:
-    for g in _load(study, folder) or []:
+def _group(ledger: Ledger, folder: str, protocol: str, point: str | None) -> dict[str, Any] | None:
+    for g in ledger.groups(folder) or []:
         if g["protocol"] == protocol and (point is None or g["point"] == point):
             return g
     return None
 
 
-def _baseline(study: Path, corpus: str, split: str) -> dict[str, Any] | None:
+def _baseline(ledger: Ledger, corpus: str, split: str) -> dict[str, Any] | None:
     key = BASELINE.get((corpus, split))
-    return _group(study, key[0], key[1], None) if key else None
+    return _group(ledger, key[0], key[1], None) if key else None
 
 
-def _baseline_trials(study: Path, corpus: str, split: str, names: list[str]) -> dict[str, float] | None:
+def _frozen_baseline(ledger: Ledger, corpus: str, split: str) -> list[str] | None:
+    key = BASELINE.get((corpus, split))
+    for row in (ledger.frozen(key[0]) or []) if key else []:
+        if row.get("baseline") == [corpus, split]:
+            return row["cells"]
+    return None
+
+
+def _baseline_trials(ledger: Ledger, corpus: str, split: str, names: list[str]) -> dict[str, float] | None:
     """The baseline's UA on exactly these trials (same seeds' splits / same folds): name -> UA."""
     key = BASELINE.get((corpus, split))
-    if key is None:
+    return ledger.trial_ua(key[0], "default", names) if key else None
+
+
+def _paired_delta(ledger: Ledger, s: Study, g: dict[str, Any], split: str,
+                  last: bool = False) -> tuple[dict[str, float], dict[str, float]] | None:
+    """Baseline UA on the same splits and the paired difference (reading minus baseline), as mean/std;
+    ``last``: of the same runs' last epochs instead of the reported checkpoints."""
+    base = _baseline_trials(ledger, s.corpus, split, g["trials"])
+    ours = ledger.trial_ua(s.folder, g["point"], g["trials"], last=last)
+    if not base or not ours:
         return None
-    out = {}
-    for name in names:
-        path = study / key[0] / "default" / name / "result.json"
-        if not path.is_file():
-            return None
-        out[name] = json.loads(path.read_text())["metrics"]["ua"]
-    return out
-
-
-def _trial_ua(study: Path, folder: str, point: str, names: list[str]) -> dict[str, float]:
-    return {n: json.loads((study / folder / point / n / "result.json").read_text())["metrics"]["ua"] for n in names}
-
-
-def _paired_delta(study: Path, s: Study, g: dict[str, Any], split: str) -> tuple[dict[str, float], dict[str, float]] | None:
-    """Baseline UA on the same splits and the paired difference (reading minus baseline), as mean/std."""
-    base = _baseline_trials(study, s.corpus, split, g["trials"])
-    if not base:
-        return None
-    ours = _trial_ua(study, s.folder, g["point"], g["trials"])
     b = [base[n] for n in g["trials"]]
     d = [ours[n] - base[n] for n in g["trials"]]
     stat = lambda v: {"mean": statistics.mean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0}  # noqa: E731
     return stat(b), stat(d)
 
 
-def _paired(study: Path, s: Study, g: dict[str, Any], split: str) -> tuple[str, str]:
+def _paired(ledger: Ledger, s: Study, g: dict[str, Any], split: str, last: bool = False) -> tuple[str, str]:
     """Baseline UA on the same splits (mean ± std) and the paired difference (mean ± std), as text."""
-    found = _paired_delta(study, s, g, split)
+    found = _paired_delta(ledger, s, g, split, last=last)
     if not found:
         return "—", "—"
     b, delta = found
     return _pm(b), f"{100 * delta['mean']:+.2f} ± {100 * delta['std']:.2f}"
+
+
+def _frozen_delta(cells: list[str]) -> tuple[float, float] | None:
+    """(mean, std) as fractions from a published Δ UA cell such as '+4.22 ± 1.18'."""
+    try:
+        mean, std = cells[10].split(" ± ")
+        return float(mean) / 100, float(std) / 100
+    except ValueError:
+        return None
 
 
 def delta_figure(rows: list[tuple[str, float, float, int]], path: Path) -> None:
@@ -294,38 +437,46 @@ def delta_figure(rows: list[tuple[str, float, float, int]], path: Path) -> None:
     plt.close(fig)
 
 
-def _cell(study: Path, model: str, corpus: str, split: str, candidates: list[Cell]) -> tuple[str, str | None]:
+def _cell(ledger: Ledger, model: str, corpus: str, split: str, candidates: list[Cell]) -> tuple[str, str | None]:
     """'WA / UA (n, Δ UA; note)' of the first candidate folder with results, and that folder."""
     protocol = "speaker" if split == "speaker" else "paper"
     for folder, point, note in candidates:
-        g = _group(study, folder, protocol, point)
-        if g is None:
-            continue
-        found = _paired_delta(study, Study(folder, model, corpus, split, "", "", ""), g, split)
-        delta = f"{100 * found[1]['mean']:+.2f} ± {100 * found[1]['std']:.2f}" if found else "—"
-        return (f"{_pm(g['metrics']['wa'])} / {_pm(g['metrics']['ua'])} (n={g['n']}, Δ UA {delta}; {note})", folder)
+        g = _group(ledger, folder, protocol, point)
+        if g is not None:
+            found = _paired_delta(ledger, Study(folder, model, corpus, split, "", "", ""), g, split)
+            delta = f"{100 * found[1]['mean']:+.2f} ± {100 * found[1]['std']:.2f}" if found else "—"
+            return (f"{_pm(g['metrics']['wa'])} / {_pm(g['metrics']['ua'])} (n={g['n']}, Δ UA {delta}; {note})", folder)
+        for row in ledger.frozen(folder) or []:
+            c = row["cells"]
+            if row["protocol"] == protocol and (point is None or row["point"] == point) and not c[3].startswith("**LEAKY"):
+                return f"{c[7]} / {c[8]} (n={c[5]}, Δ UA {c[10]}; {note}){FROZEN_MARK}", folder
     return ("not run" if candidates else "—"), None
 
 
-def side_by_side(study: Path) -> str:
+def side_by_side(ledger: Ledger) -> str:
     """docs/results.md's summary section: the linear baseline, STRL-SER and STA-CNN (current defaults) per corpus
     and split, WA / UA mean ± std with the paired Δ UA, and the commands that made every cell."""
     lines = [SIDE_BY_SIDE_HEADING, "",
              "WA / UA in %, utterance level, mean ± sample std over seeds (speaker-dependent random splits) or folds",
              "(speaker-independent). Δ UA: the deep model minus the linear baseline **on the same splits**, paired. Deep",
              "models: the current defaults (STRL-SER: branch tokens, functionals per utterance, the paper's 150 epochs;",
-             "STA-CNN: 1.0 s segments, 150 epochs, best checkpoint on validation), nothing selected on the reported set;",
+             "STA-CNN: 2.0 s segments, 150 epochs, best checkpoint on validation), nothing selected on the reported set;",
              "a short-schedule cell is shown (and labelled) where the 150-epoch run was not made. Every reading, the",
              "leaky diagnostics and the study's conclusions: [reproduction.md](reproduction.md). 2 CPU cores, no GPU.",
-             "Generated by `python scripts/reproduction_report.py --study ~/study --results docs/results.md`.", "",
+             "Generated by `make report` (`scripts/reproduction_report.py`) from the study ledger in `docs/study/`.", "",
              "| corpus, split | protocol | linear baseline | STRL-SER | STA-CNN | paper (WA) |", "|---|---|---|---|---|---|"]
     scripts: dict[str, list[str]] = {"scripts/study_baseline.sh": []}
+    frozen = False
     for label, protocol, corpus, split, strl, sta, paper in SIDE_BY_SIDE:
-        base = _baseline(study, corpus, split)
-        base_text = f"{_pm(base['metrics']['wa'])} / {_pm(base['metrics']['ua'])} (n={base['n']})" if base else "not run"
+        base = _baseline(ledger, corpus, split)
+        old = _frozen_baseline(ledger, corpus, split)
+        if base:
+            base_text = f"{_pm(base['metrics']['wa'])} / {_pm(base['metrics']['ua'])} (n={base['n']})"
+        else:
+            base_text = f"{old[4]} / {old[5]} (n={old[3]}){FROZEN_MARK}" if old else "not run"
         cells = []
         for model, candidates in (("STRL-SER", strl), ("STA-CNN", sta)):
-            text, folder = _cell(study, model, corpus, split, candidates)
+            text, folder = _cell(ledger, model, corpus, split, candidates)
             cells.append(text)
             script = next((s.script for s in STUDY if s.folder == folder), None)
             if script:  # "scripts/study_recipe.sh (step)" -> that script's STEPS
@@ -333,12 +484,15 @@ def side_by_side(study: Path) -> str:
                 steps = scripts.setdefault(name, [])
                 if step and step.rstrip(")") not in steps:
                     steps.append(step.rstrip(")"))
+        frozen = frozen or FROZEN_MARK in base_text + "".join(cells)
         lines.append(f"| {label} | {protocol} | {base_text} | {cells[0]} | {cells[1]} | {paper} |")
+    if frozen:
+        lines += ["", FROZEN_NOTE]
     lines += ["", "```bash"]
     for name, steps in scripts.items():
         env = 'STEPS="' + " ".join(steps) + '" ' if steps else ""
         lines.append(f"RAVDESS=... EMODB=... OUT=~/study {env}bash {name}")
-    lines += ["python scripts/reproduction_report.py --study ~/study --out docs/reproduction.md --results docs/results.md",
+    lines += ["make report STUDY=~/study   # syncs docs/study/ from the folders, then rewrites both pages",
               "```", ""]
     return "\n".join(lines)
 
@@ -352,19 +506,15 @@ def replace_section(text: str, section: str) -> str:
     return text[:start] + section + ("\n" + text[end + 1:] if end >= 0 else "")
 
 
-def _command(study: Path, folder: str) -> str:
-    path = study / folder / "experiment.json"
-    return json.loads(path.read_text())["command"] if path.is_file() else ""
-
-
-def render(study: Path, figure: Path | None = None) -> str:
+def render(ledger: Ledger, figure: Path | None = None) -> str:
     """The Markdown page; with ``figure``, also the Δ UA bar chart written there."""
     lines = [
         "# Reproduction study: how good are STRL-SER and STA-CNN, and why do the papers report more?",
         "",
-        "Generated by `python scripts/reproduction_report.py --study STUDY --out docs/reproduction.md` from the",
-        "`ser-experiment` folders under `STUDY`, made by the scripts named in each row. Machine: 2 CPU cores, no",
-        "GPU (none was lent to this work). Utterance-level metrics, mean ± sample std over seeds (paper",
+        "Generated by `make report` (`python scripts/reproduction_report.py`) from the study ledger in",
+        "`docs/study/` (one JSON per `ser-experiment` folder: its aggregate, every trial's UA and the command), which",
+        "`make report STUDY=folder` first syncs from the folders that the scripts named in each row made. Machine:",
+        "2 CPU cores, no GPU (none was lent to this work). Utterance-level metrics, mean ± sample std over seeds (paper",
         "protocol: another random split *and* initialisation per seed) or folds (speaker protocol).",
         "",
         "- **paper 80/20** (STRL-SER): seeded stratified random split of utterances, *speaker-dependent*; the",
@@ -385,13 +535,18 @@ def render(study: Path, figure: Path | None = None) -> str:
         "| corpus | split | protocol | n | WA | UA | command |",
         "|---|---|---|---|---|---|---|",
     ]
+    frozen_used = False
     for (corpus, split), (folder, protocol) in BASELINE.items():
-        g = _baseline(study, corpus, split)
-        if g is None:
+        g = _baseline(ledger, corpus, split)
+        old = _frozen_baseline(ledger, corpus, split)
+        if g is not None:
+            lines.append(f"| {corpus} | {split} | {protocol} | {g['n']} | {_pm(g['metrics']['wa'])} | {_pm(g['metrics']['ua'])} | "
+                         f"`scripts/study_baseline.sh` ({folder}) |")
+        elif old is not None:
+            frozen_used = True
+            lines.append(_row(old[:-1] + [old[-1] + FROZEN_MARK]))
+        else:
             lines.append(f"| {corpus} | {split} | {protocol} | — | not run | | `scripts/study_baseline.sh` |")
-            continue
-        lines.append(f"| {corpus} | {split} | {protocol} | {g['n']} | {_pm(g['metrics']['wa'])} | {_pm(g['metrics']['ua'])} | "
-                     f"`scripts/study_baseline.sh` ({folder}) |")
     lines += ["", "## Readings", "",
               "Baseline UA is the linear baseline on exactly the same splits (same seeds or folds); Δ UA is the",
               "paired difference (reading minus baseline per split), mean ± std.",
@@ -403,25 +558,38 @@ def render(study: Path, figure: Path | None = None) -> str:
     missing = []
     bars: list[tuple[str, float, float, int]] = []
     for s in STUDY:
-        groups = _load(study, s.folder)
+        groups = ledger.groups(s.folder)
         if groups is None:
-            missing.append(f"`{s.folder}` ({s.script})")
+            old_rows = ledger.frozen(s.folder)
+            if old_rows is None:
+                missing.append(f"`{s.folder}` ({s.script})")
+                continue
+            frozen_used = True
+            for row in old_rows:
+                c = list(row["cells"])
+                c[3] += FROZEN_MARK
+                lines.append(_row(c))
+                found = _frozen_delta(c)
+                if not c[3].startswith("**LEAKY") and found:
+                    label = f"{s.model}, {s.corpus} {c[2]}, {s.schedule.split(',')[0]}: {row['cells'][3]}"
+                    bars.append((label if len(label) <= 95 else label[:94] + "…", found[0], found[1], int(c[5])))
             continue
         for g in groups:
             split = "speaker" if g["protocol"] == "speaker" else s.split
-            base = _baseline(study, s.corpus, split)
+            base = _baseline(ledger, s.corpus, split)
             swept = [f"{k.split('.')[-1]}={v}" for k, v in (g.get("overrides") or {}).items()
                      if g["point"] != "default" and f"{k.split('.')[-1]}{v}" in g["point"]]
             point = f", {', '.join(swept)}" if swept else ""
             label = ("**LEAKY** " if s.leaky else "") + s.reading + point
             ua = g["metrics"]["ua"]
-            base_ua, delta = _paired(study, s, g, split) if base else ("—", "—")
+            base_ua, delta = _paired(ledger, s, g, split) if base else ("—", "—")
             if s.leaky:
                 delta = "n/a (leaky)"
-            elif figure is not None and (found := _paired_delta(study, s, g, split)):
+            elif figure is not None and (found_delta := _paired_delta(ledger, s, g, split)):
                 label = f"{s.model}, {s.corpus} {split}, {s.schedule.split(',')[0]}: {s.reading}{point}"
-                bars.append((label if len(label) <= 95 else label[:94] + "…", found[1]["mean"],
-                             found[1]["std"], g["n"]))
+                bars.append((label if len(label) <= 95 else label[:94] + "…", found_delta[1]["mean"],
+                             found_delta[1]["std"], g["n"]))
+                label = s.reading + point
             paper = PAPER_WA.get((s.model, s.corpus, s.split), "—") if g["protocol"] != "speaker" else "—"
             lines.append(f"| {s.model} | {s.corpus} | {split} | {label} | {s.schedule} | {g['n']} | {_pm(g.get('val_ua'))} | "
                          f"{_pm(g['metrics']['wa'])} | {_pm(ua)} | {base_ua} | {delta} | {paper} |")
@@ -429,12 +597,24 @@ def render(study: Path, figure: Path | None = None) -> str:
                 b = g["best_epoch_on_reported_set"]
                 lines.append(f"| {s.model} | {s.corpus} | {split} | **LEAKY** {s.reading}{point}: best epoch picked on the reported set | "
                              f"{s.schedule} | {g['n']} | | {_pm(b['wa'])} | {_pm(b['ua'])} | | | |")
+            if "last_epoch" in g:  # not leaky: the same runs' last epoch beside the checkpoint selected on validation
+                b = g["last_epoch"]
+                base_ua, delta = _paired(ledger, s, g, split, last=True)
+                reading = f"{s.reading}{point}: the same runs' last epoch (nothing selected)"
+                lines.append(f"| {s.model} | {s.corpus} | {split} | {reading} | {s.schedule} | {g['n']} | | "
+                             f"{_pm(b['wa'])} | {_pm(b['ua'])} | {base_ua} | {delta} | {paper} |")
+                if figure is not None and (found_last := _paired_delta(ledger, s, g, split, last=True)):
+                    label = f"{s.model}, {s.corpus} {split}, {s.schedule.split(',')[0]}: {s.reading}{point}, last epoch"
+                    bars.append((label if len(label) <= 95 else label[:94] + "…", found_last[1]["mean"],
+                                 found_last[1]["std"], g["n"]))
     for model, corpus, split, reading, schedule, wa, ua, n in EARLIER:
-        base0 = _baseline_trials(study, corpus, split, ["paper-seed0"])  # the earlier runs used seed 0's split
+        base0 = _baseline_trials(ledger, corpus, split, ["paper-seed0"])  # the earlier runs used seed 0's split
         b = f"{100 * base0['paper-seed0']:.2f} (seed 0)" if base0 else "—"
         d = f"{float(ua) - 100 * base0['paper-seed0']:+.2f}" if base0 else "—"
         lines.append(f"| {model} | {corpus} | {split} | {reading} (earlier single run, seed 0) | {schedule} | {n} | | {wa} | {ua} | "
                      f"{b} | {d} | {PAPER_WA.get((model, corpus, split), '—')} |")
+    if frozen_used:
+        lines += ["", FROZEN_NOTE]
     if figure is not None and bars:
         delta_figure(bars, figure)
         lines += ["", f"![paired Δ UA of every leak-free reading against the linear baseline](img/{figure.name})", "",
@@ -443,10 +623,9 @@ def render(study: Path, figure: Path | None = None) -> str:
                   "dotted: the +3 target (speaker protocol). Made by this script.*"]
     lines += ["", "Commands: each folder is made by the script named below (run from the repository root with the",
               "corpus folders set, e.g. `EMODB=... OUT=~/study bash scripts/study_more.sh`); the exact call it made is in",
-              "the folder's `experiment.json`.", ""]
+              "its ledger entry `docs/study/<folder>.json` (`command`).", ""]
     for s in STUDY:
-        cmd = _command(study, s.folder)
-        if cmd:
+        if ledger.entry(s.folder) is not None:
             lines.append(f"- `{s.folder}`: `{s.script}`")
     lines += ["", "![per-class recall, STRL-SER vs baseline, RAVDESS](img/recall_strl_ravdess_vs_baseline.png)", "",
               "*Per-class recall on RAVDESS, paper protocol 80/20 (speaker-dependent; test = validation, last epoch):",
@@ -465,20 +644,32 @@ def render(study: Path, figure: Path | None = None) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--study", required=True, help="folder holding the ser-experiment outputs")
+    ap.add_argument("--study", default=None,
+                    help="folder holding ser-experiment outputs (OUT of scripts/study_*.sh): synced into the ledger first")
+    ap.add_argument("--ledger", default=str(LEDGER), help="the study ledger, one JSON per folder (default: docs/study)")
     ap.add_argument("--out", default="docs/reproduction.md")
     ap.add_argument("--results", default=None, help="also rewrite this file's side-by-side section (docs/results.md)")
+    ap.add_argument("--freeze-from", default=None, metavar="PAGE",
+                    help="keep the rows this page (an earlier docs/reproduction.md) published for every folder the "
+                         "ledger lacks (once, when a study's files were lost); they are shown marked †")
     args = ap.parse_args(argv)
-    out, study = Path(args.out), Path(args.study).expanduser()
-    if not study.is_dir():
-        raise SystemExit(f"--study {study}: no such folder; give the folder holding the ser-experiment outputs "
-                         "(OUT of scripts/study_*.sh)")
-    text = render(study, figure=out.parent / "img" / "reproduction_delta_ua.png")
+    ledger = Ledger(Path(args.ledger))
+    if args.study is not None:
+        study = Path(args.study).expanduser()
+        if not study.is_dir():
+            raise SystemExit(f"--study {study}: no such folder; give the folder holding the ser-experiment outputs "
+                             "(OUT of scripts/study_*.sh), or leave --study out to render from the ledger alone")
+        folders = [s.folder for s in STUDY] + sorted({f for f, _ in BASELINE.values()})
+        print(f"synced {len(ledger.sync(study, folders))} folders from {study} into {ledger.root}")
+    if args.freeze_from:
+        print(f"froze {len(freeze(Path(args.freeze_from).read_text(), ledger))} folders' published rows into {ledger.root}")
+    out = Path(args.out)
+    text = render(ledger, figure=out.parent / "img" / "reproduction_delta_ua.png")
     out.write_text(text)
     print(f"wrote {out}")
     if args.results:
         results = Path(args.results)
-        results.write_text(replace_section(results.read_text(), side_by_side(study)))
+        results.write_text(replace_section(results.read_text(), side_by_side(ledger)))
         print(f"wrote the side-by-side section of {results}")
 
 

@@ -137,6 +137,36 @@ def test_killed_fit_resumes_from_last_checkpoint(ser_cache: Path, tmp_path: Path
     assert second["epochs"] == 2
 
 
+@pytest.mark.slow
+def test_selected_checkpoint_is_reported_and_the_last_epoch_tested_beside_it(ser_cache: Path, tmp_path: Path) -> None:
+    """A model that selects its checkpoint on validation (STA-CNN, test held out) also gets its last epoch tested:
+    a second reading that selects nothing; the reported metrics stay those of the selected checkpoint."""
+    overrides = {"trainer.max_epochs": 3, "data.batch_size": 8, "data.ratios": [0.6, 0.2, 0.2]}
+    trial = Trial("default", overrides, "paper", 0, None, _passthrough(ser_cache, "sta_cnn"))
+    d = tmp_path / "t"
+    d.mkdir()
+    spec = {"point": trial.point, "overrides": trial.overrides, "protocol": "paper", "seed": 0, "fold": None,
+            "name": trial.name, "args": trial.args()}
+    (d / "trial.json").write_text(json.dumps(spec))
+    result = experiment.run_trial(d)
+    assert result["selection"].startswith("best val/") and "validation split" in result["selection"]
+    monitored = result["selection"].split()[1].removeprefix("val/")  # STA-CNN: val/wa
+    assert Path(result["last_checkpoint"]).name == "last.ckpt" and result["checkpoint"] != result["last_checkpoint"]
+    last = result["last_epoch_metrics"]
+    assert set(last) >= {"wa", "ua", "confusion_matrix"}
+    # The run's test_metrics.json is the selected checkpoint's (tested last), as result.json reports.
+    (written,) = d.rglob("test_metrics.json")  # both tests write one run folder's file
+    on_disk = json.loads(written.read_text())
+    assert on_disk["ua"] == pytest.approx(result["metrics"]["ua"])
+    # The best epoch on validation and the last one: equal metrics when they are the same epoch.
+    best_epoch = max(result["val_history"], key=lambda h: h[monitored])["epoch"]
+    if best_epoch == result["epochs"] - 1:
+        assert last["ua"] == pytest.approx(result["metrics"]["ua"])
+    group = aggregate([result])[0]
+    assert group["last_epoch"]["ua"]["mean"] == pytest.approx(last["ua"]) and "nothing selected" in group["last_epoch"]["note"]
+    assert "last epoch (nothing selected)" in summary_markdown([group], "t", "cmd")
+
+
 def test_aggregate_only_rebuilds_from_result_files(tmp_path: Path) -> None:
     out = tmp_path / "exp"
     for name, wa in (("paper-seed0", 0.6), ("paper-seed1", 0.8)):

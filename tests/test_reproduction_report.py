@@ -1,5 +1,6 @@
-"""scripts/reproduction_report.py on a tiny hand-made study folder: paired Δ UA against the baseline on the
-same splits, fallback cells labelled, leaky rows never compared, and docs/results.md's section replaced in place."""
+"""scripts/reproduction_report.py on a tiny hand-made study folder: the ledger synced from it, paired Δ UA against
+the baseline on the same splits, fallback cells labelled, leaky rows never compared, docs/results.md's section
+replaced in place, and published rows frozen into the ledger and shown again unchanged (marked †)."""
 
 from __future__ import annotations
 
@@ -40,26 +41,35 @@ def _experiment(root: Path, folder: str, protocol: str, trials: dict[str, tuple[
     if val_ua:
         group["val_ua"] = _stat(val_ua)
     (root / folder / "aggregate.json").write_text(json.dumps({"groups": [group]}))
-    (root / folder / "experiment.json").write_text(json.dumps({"command": f"ser-experiment --out {folder}"}))
+    (root / folder / "experiment.json").write_text(json.dumps({"command": f"ser-experiment --out {root / folder}"}))
 
 
 @pytest.fixture()
 def study(tmp_path: Path) -> Path:
+    root = tmp_path / "study"
     seeds = {"paper-seed0": None, "paper-seed1": None, "paper-seed2": None}
-    _experiment(tmp_path, "baseline_emodb_622", "paper", dict(zip(seeds, [(0.80, 0.78), (0.84, 0.80), (0.82, 0.82)])))
-    _experiment(tmp_path, "sta_emodb_150ep_2s", "paper", dict(zip(seeds, [(0.85, 0.84), (0.83, 0.83), (0.88, 0.86)])),
+    _experiment(root, "baseline_emodb_622", "paper", dict(zip(seeds, [(0.80, 0.78), (0.84, 0.80), (0.82, 0.82)])))
+    _experiment(root, "sta_emodb_150ep_2s", "paper", dict(zip(seeds, [(0.85, 0.84), (0.83, 0.83), (0.88, 0.86)])),
                 val_ua=[0.8, 0.8, 0.9])
     folds = {f"speaker-fold{k}-seed0": None for k in range(3)}
-    _experiment(tmp_path, "baseline_emodb_8020", "speaker", dict(zip(folds, [(0.7, 0.6), (0.7, 0.7), (0.7, 0.8)])))
+    _experiment(root, "baseline_emodb_8020", "speaker", dict(zip(folds, [(0.7, 0.6), (0.7, 0.7), (0.7, 0.8)])))
     # Only the short-schedule STRL-SER speaker run exists: the 150-epoch candidate is missing.
-    _experiment(tmp_path, "strl_emodb_speaker", "speaker", dict(zip(folds, [(0.7, 0.72), (0.7, 0.71), (0.7, 0.70)])),
+    _experiment(root, "strl_emodb_speaker", "speaker", dict(zip(folds, [(0.7, 0.72), (0.7, 0.71), (0.7, 0.70)])),
                 point="hsf_scopeutterance")
-    _experiment(tmp_path, "strl_emodb_leaky_segment_split", "paper", {"paper-seed0": (0.99, 0.99)})
-    return tmp_path
+    _experiment(root, "strl_emodb_leaky_segment_split", "paper", {"paper-seed0": (0.99, 0.99)})
+    return root
 
 
-def test_side_by_side_pairs_each_split_with_the_baseline(report, study: Path) -> None:
-    text = report.side_by_side(study)
+@pytest.fixture()
+def ledger(report, study: Path, tmp_path: Path):
+    led = report.Ledger(tmp_path / "ledger")
+    folders = [s.folder for s in report.STUDY] + sorted({f for f, _ in report.BASELINE.values()})
+    assert sorted(led.sync(study, folders)) == sorted(p.name for p in study.iterdir())
+    return led
+
+
+def test_side_by_side_pairs_each_split_with_the_baseline(report, ledger) -> None:
+    text = report.side_by_side(ledger)
     rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
     # STA-CNN EMO-DB 6:2:2: UA 84/83/86 against the baseline's 78/80/82 on the same seeds (WA 85/83/88) -> Δ +6, +3, +4.
     assert "85.33 ± 2.52 / 84.33 ± 1.53 (n=3, Δ UA +4.33 ± 1.53; defaults, 2.0 s)" in rows["EMO-DB 6:2:2"]
@@ -71,18 +81,18 @@ def test_side_by_side_pairs_each_split_with_the_baseline(report, study: Path) ->
     assert 'STEPS="sta_emodb_2s150"' in text  # the study_recipe.sh step that made the STA-CNN cell
 
 
-def test_replace_section_keeps_the_rest_of_the_file(report, study: Path) -> None:
+def test_replace_section_keeps_the_rest_of_the_file(report, ledger) -> None:
     before = f"# Results\n\nintro\n\n{report.SIDE_BY_SIDE_HEADING}\n\nold table\n\n## Next section\n\nkept\n"
-    after = report.replace_section(before, report.side_by_side(study))
+    after = report.replace_section(before, report.side_by_side(ledger))
     assert after.startswith("# Results\n\nintro\n\n" + report.SIDE_BY_SIDE_HEADING)
     assert "old table" not in after and after.endswith("\n## Next section\n\nkept\n")
-    assert report.replace_section(after, report.side_by_side(study)) == after  # idempotent
+    assert report.replace_section(after, report.side_by_side(ledger)) == after  # idempotent
     with pytest.raises(SystemExit, match="has no section"):
         report.replace_section("# Results\n", "x")
 
 
-def test_render_labels_leaky_rows_and_lists_missing_folders(report, study: Path, tmp_path: Path) -> None:
-    page = report.render(study, figure=tmp_path / "img" / "delta.png")
+def test_render_labels_leaky_rows_and_lists_missing_folders(report, ledger, tmp_path: Path) -> None:
+    page = report.render(ledger, figure=tmp_path / "img" / "delta.png")
     leaky = [line for line in page.splitlines() if "strl_emodb" not in line and "**LEAKY** segment-level split" in line]
     assert leaky and all("n/a (leaky)" in line for line in leaky)
     assert "| 83.33 ± 5.77 |" in page  # STA-CNN's val UA column
@@ -90,6 +100,89 @@ def test_render_labels_leaky_rows_and_lists_missing_folders(report, study: Path,
     assert (tmp_path / "img" / "delta.png").stat().st_size > 0
 
 
-def test_main_rejects_a_missing_study_folder(report, tmp_path: Path) -> None:
+def test_sync_keeps_every_trials_ua_and_the_command(report, ledger) -> None:
+    entry = ledger.entry("sta_emodb_150ep_2s")
+    assert entry["trial_ua"] == {"default": {"paper-seed0": 0.84, "paper-seed1": 0.83, "paper-seed2": 0.86}}
+    assert entry["command"] == "ser-experiment --out STUDY/sta_emodb_150ep_2s"
+    assert ledger.frozen("sta_emodb_150ep_2s") is None and ledger.entry("sta_ravdess_speaker") is None
+
+
+def test_last_epoch_reading_is_paired_with_the_baseline(report, study: Path, tmp_path: Path) -> None:
+    """A folder whose trials also tested their last epoch gets a second, non-leaky row, paired per trial."""
+    folder = study / "sta_emodb_150ep_2s"
+    agg = json.loads((folder / "aggregate.json").read_text())
+    for name, ua in zip(agg["groups"][0]["trials"], (0.80, 0.79, 0.84)):
+        path = folder / "default" / name / "result.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "last_epoch_metrics": {"wa": ua, "ua": ua}}))
+    agg["groups"][0]["last_epoch"] = {"wa": _stat([0.80, 0.79, 0.84]), "ua": _stat([0.80, 0.79, 0.84])}
+    (folder / "aggregate.json").write_text(json.dumps(agg))
+    led = report.Ledger(tmp_path / "led4")
+    led.sync(study, ["sta_emodb_150ep_2s", "baseline_emodb_622"])
+    page = report.render(led)
+    (row,) = [line for line in page.splitlines() if "last epoch (nothing selected)" in line]
+    # last-epoch UA 80/79/84 against the baseline's 78/80/82 on the same seeds -> Δ +2, -1, +2.
+    assert "| 81.00 ± 2.65 | 81.00 ± 2.65 | 80.00 ± 2.00 | +1.00 ± 1.73 | 80.23 |" in row
+    assert "LEAKY" not in row
+
+
+def test_sync_writes_no_machine_folders(report, study: Path, tmp_path: Path) -> None:
+    exp = study / "sta_emodb_150ep_2s" / "experiment.json"
+    exp.write_text(json.dumps({"command": f"ser-experiment --out {study}/x -- -c a.yaml --data.root {Path.home()}/EMODB "
+                                          f"--trainer.default_root_dir {Path.home()}/runs"}))
+    led = report.Ledger(tmp_path / "led3")
+    led.sync(study, ["sta_emodb_150ep_2s"])
+    assert led.command("sta_emodb_150ep_2s") == ("ser-experiment --out STUDY/sta_emodb_150ep_2s -- -c a.yaml "
+                                                 "--data.root CORPUS_DIR --trainer.default_root_dir ~/runs")
+
+
+def test_sync_refuses_an_aggregate_whose_trials_are_missing(report, study: Path, tmp_path: Path) -> None:
+    (study / "sta_emodb_150ep_2s" / "default" / "paper-seed1" / "result.json").unlink()
+    with pytest.raises(SystemExit, match="paper-seed1"):
+        report.Ledger(tmp_path / "led2").sync(study, ["sta_emodb_150ep_2s"])
+
+
+def test_frozen_rows_are_shown_as_published(report, ledger, tmp_path: Path) -> None:
+    """A study whose files are lost: its published page, frozen into an empty ledger, renders the same rows
+    (marked †), the same side-by-side cells and the same Δ bars; a synced entry wins over a frozen one."""
+    page = report.render(ledger)
+    empty = report.Ledger(tmp_path / "frozen")
+    frozen = report.freeze(page, empty)
+    assert sorted(frozen) == sorted(p.stem for p in ledger.root.iterdir())
+    again = report.render(empty, figure=tmp_path / "img" / "d.png")
+    table = [line for line in page.splitlines() if line.startswith("| ") and "earlier single run" not in line]
+    assert [line.replace(" †", "") for line in again.splitlines()
+            if line.startswith("| ") and "earlier single run" not in line] == table
+    assert "| STA-CNN | emodb | 6:2:2 | 2.0 s segments, best on val. † |" in again
+    assert report.FROZEN_NOTE in again and report.FROZEN_NOTE not in page
+    cells = report.side_by_side(empty)
+    assert "85.33 ± 2.52 / 84.33 ± 1.53 (n=3, Δ UA +4.33 ± 1.53; defaults, 2.0 s) †" in cells
+    assert "82.00 ± 2.00 / 80.00 ± 2.00 (n=3) †" in cells
+    assert report.freeze(page, empty) == []  # nothing left to freeze
+    # A later sync replaces the frozen entry with the real one.
+    empty.root.joinpath("sta_emodb_150ep_2s.json").write_text(ledger.root.joinpath("sta_emodb_150ep_2s.json").read_text())
+    assert "| STA-CNN | emodb | 6:2:2 | 2.0 s segments, best on val. |" in report.render(empty)
+
+
+def test_freeze_refuses_a_row_it_cannot_place(report, tmp_path: Path) -> None:
+    page = ("## Readings\n\n| model | corpus |\n|---|---|\n"
+            "| STRL-SER | emodb | 80/20 | a reading no study folder has | 30 ep, lr x0.9 | 3 | — | 1 | 1 | 1 | +0 ± 0 | — |\n")
+    with pytest.raises(SystemExit, match="cannot tell which study folder"):
+        report.freeze(page, report.Ledger(tmp_path / "l"))
+
+
+def test_main_renders_from_the_ledger_alone(report, ledger, tmp_path: Path) -> None:
+    out = tmp_path / "r.md"
+    report.main(["--ledger", str(ledger.root), "--out", str(out)])
+    assert "| 83.33 ± 5.77 |" in out.read_text()
     with pytest.raises(SystemExit, match="no such folder"):
-        report.main(["--study", str(tmp_path / "nope"), "--out", str(tmp_path / "r.md")])
+        report.main(["--study", str(tmp_path / "nope"), "--ledger", str(ledger.root), "--out", str(out)])
+
+
+def test_committed_pages_match_the_committed_ledger(report, tmp_path: Path) -> None:
+    """docs/reproduction.md and docs/results.md's summary are what `make report` renders from docs/study/:
+    nobody edits a number by hand, and a ledger change without regenerating the pages fails here."""
+    led = report.Ledger(ROOT / "docs" / "study")
+    page = report.render(led, figure=tmp_path / "img" / "reproduction_delta_ua.png")
+    assert page == (ROOT / "docs" / "reproduction.md").read_text(), "run `make report` and commit the pages"
+    results = (ROOT / "docs" / "results.md").read_text()
+    assert report.replace_section(results, report.side_by_side(led)) == results, "run `make report`"
