@@ -199,6 +199,14 @@ NOTES = {
     ),
 }
 
+NOTES["Re-run check"] = (
+    "The study's first machine was lost with its folders (the rows marked † are carried from the page they were "
+    "published in). The linear baseline, rerun from scratch on a fresh machine (`scripts/study_baseline.sh`, openSMILE "
+    "IS10 extraction included), reproduced every published baseline figure exactly: all six rows above and every "
+    "per-split UA the paired Δ columns use (36 splits), so the frozen rows' Δ stand against the same baseline as the "
+    "new ones."
+)
+
 NOT_YET = [
     "STA-CNN on RAVDESS speaker folds (about 6 x 15 CPU-minutes; `STEPS=sta_ravdess_speaker`).",
     "STRL-SER on RAVDESS speaker folds with the paper's 150 epochs (about 6 x 25 CPU-minutes; "
