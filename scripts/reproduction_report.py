@@ -203,8 +203,8 @@ NOTES["Re-run check"] = (
     "The study's first machine was lost with its folders (the rows marked † are carried from the page they were "
     "published in). The linear baseline, rerun from scratch on a fresh machine (`scripts/study_baseline.sh`, openSMILE "
     "IS10 extraction included), reproduced every published baseline figure to the last digit: WA and UA mean and std "
-    "of all six rows (36 splits) and the seed-0 UAs beside the earlier single runs. The splits are seeded and the "
-    "SVM fit is closed-form, so the frozen rows' paired Δ were taken against the same per-split baseline as the new "
+    "of all six rows (36 splits) and the seed-0 UAs beside the earlier single runs. The splits are seeded and "
+    "scikit-learn fits the SVM deterministically, so the frozen rows' paired Δ were taken against the same per-split baseline as the new "
     "rows'."
 )
 
