@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +109,8 @@ STUDY = [
           "scripts/study_recipe.sh (emodb_speaker150)"),
     Study("strl_ravdess_speaker_150ep", "STRL-SER", "ravdess", "speaker", "defaults, bf16", "150 ep, lr x0.95 (paper)",
           "scripts/study_recipe.sh (ravdess_speaker150)"),
+    Study("strl_ravdess_622_recipe", "STRL-SER", "ravdess", "6:2:2", "defaults, bf16", "30 ep, lr x0.9",
+          "scripts/study_recipe.sh (recipe_ravdess)"),
     Study("strl_ravdess_hsf_utterance", "STRL-SER", "ravdess", "80/20", "branch tokens, HSFs per utterance", "30 ep, lr x0.9",
           "scripts/study_strl_ser_ravdess.sh"),
     Study("strl_ravdess_leaky_segment_split", "STRL-SER", "ravdess", "80/20",
@@ -234,11 +237,31 @@ def _row(cells: list[str]) -> str:
     return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
 
 
+# Folders of one machine that must never reach the committed ledger (checked on every entry ``sync`` writes).
+MACHINE_PATH = re.compile(r"(?<![\w.~])/(?:root|home|tmp|work|Users|mnt|scratch)/")
+PLACEHOLDERS = {"--out": "STUDY/{folder}", "--data.root": "CORPUS_DIR"}
+
+
 def _portable(command: str, folder: str) -> str:
-    """The command with this machine's folders replaced by what a reader sets: the study folder and corpus roots."""
-    command = re.sub(r"--out \S+", f"--out STUDY/{folder}", command)
-    command = re.sub(r"--data\.root \S+", "--data.root CORPUS_DIR", command)
-    return command.replace(str(Path.home()), "~")
+    """The command with this machine's folders replaced by what a reader sets: the study folder (``--out``), the
+    corpus root (``--data.root``), and the home folder (``~``) anywhere else; ``--opt value`` and ``--opt=value``."""
+    home = str(Path.home())
+    try:
+        tokens = shlex.split(command)
+    except ValueError:  # unbalanced quotes: not a command ser-experiment wrote; keep it whole, the guard still checks
+        tokens = [command]
+    out: list[str] = []
+    for i, tok in enumerate(tokens):
+        key, eq, value = tok.partition("=")
+        if i and tokens[i - 1] in PLACEHOLDERS:
+            tok = PLACEHOLDERS[tokens[i - 1]].format(folder=folder)
+        elif eq and key in PLACEHOLDERS:
+            tok = f"{key}={PLACEHOLDERS[key].format(folder=folder)}"
+        else:
+            tok = re.sub(rf"(?<![\w.]){re.escape(home)}(?=/|$)", "~", tok)
+        out.append(tok)
+    # '~/...' stays unquoted so that a shell expands it; everything else is quoted as shlex would
+    return " ".join(t if t.startswith("~/") and shlex.quote(t[2:]) == t[2:] else shlex.quote(t) for t in out)
 
 
 class Ledger:
@@ -252,7 +275,13 @@ class Ledger:
 
     def entry(self, folder: str) -> dict[str, Any] | None:
         path = self.root / f"{folder}.json"
-        return json.loads(path.read_text()) if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise SystemExit(f"{path}: not valid JSON ({e}); restore it with `git checkout -- {path}` or resync it "
+                             "with --study") from None
 
     def groups(self, folder: str) -> list[dict[str, Any]] | None:
         e = self.entry(folder)
@@ -272,13 +301,19 @@ class Ledger:
         return (self.entry(folder) or {}).get("command", "")
 
     def sync(self, study: Path, folders: list[str]) -> list[str]:
-        """Write the entry of every folder in ``folders`` that has results under ``study``; returns those written."""
+        """Write the entry of every folder in ``folders`` that has results under ``study``; returns those written.
+        Published rows of a frozen entry that the new results do not cover (another grid point or protocol) are
+        kept, still frozen; the rest are replaced by the results."""
         written = []
         for folder in folders:
             agg = study / folder / "aggregate.json"
             if not agg.is_file():
                 continue
-            groups = json.loads(agg.read_text())["groups"]
+            try:
+                groups = json.loads(agg.read_text())["groups"]
+            except (json.JSONDecodeError, KeyError) as e:
+                raise SystemExit(f"{agg}: not an aggregate ser-experiment wrote ({e!r}); rerun "
+                                 f"`ser-experiment --out {agg.parent} --aggregate-only ...` to rewrite it") from None
             trial_ua: dict[str, dict[str, float]] = {}
             trial_ua_last: dict[str, dict[str, float]] = {}
             for g in groups:
@@ -297,7 +332,17 @@ class Ledger:
             entry = {"folder": folder, "command": command, "groups": groups, "trial_ua": trial_ua}
             if trial_ua_last:
                 entry["trial_ua_last"] = trial_ua_last
-            (self.root / f"{folder}.json").write_text(json.dumps(entry, indent=1, sort_keys=True) + "\n")
+            covered = {(g["point"], g["protocol"]) for g in groups}
+            kept = [r for r in (self.frozen(folder) or []) if (r.get("point"), r.get("protocol")) not in covered]
+            if kept:
+                entry["frozen"] = {**(self.entry(folder) or {})["frozen"], "rows": kept}
+            text = json.dumps(entry, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+            if (leak := MACHINE_PATH.search(text)) or str(Path.home()) + "/" in text:
+                at = leak.start() if leak else text.find(str(Path.home()))
+                raise SystemExit(f"{agg}: its ledger entry would keep a folder of this machine "
+                                 f"(...{text[max(0, at - 40):at + 40]}...); the ledger is committed, so name it "
+                                 "with a placeholder (see _portable) before syncing")
+            (self.root / f"{folder}.json").write_text(text)
             written.append(folder)
         return written
 
@@ -308,8 +353,14 @@ def _study_for_row(cells: list[str], start: int) -> int | None:
     reading = reading.removeprefix("**LEAKY** ")
     for i in range(start, len(STUDY)):
         s = STUDY[i]
+        # a speaker row belongs to a speaker study, or to a paper-protocol study that also ran folds (its groups
+        # hold both protocols: the STRL-SER readings of study_more.sh); a paper row only to its own split
         if (s.model, s.corpus, s.schedule) != (model, corpus, schedule) or split not in (s.split, "speaker"):
             continue
+        if split == "speaker" and s.split != "speaker" and any(
+                (t.model, t.corpus, t.split, t.schedule) == (model, corpus, "speaker", schedule)
+                and (reading == t.reading or reading.startswith((t.reading + ",", t.reading + ":"))) for t in STUDY):
+            continue  # a speaker study of this very reading exists: the row is its
         if reading == s.reading or reading.startswith((s.reading + ",", s.reading + ":")):
             return i
     return None
@@ -327,9 +378,11 @@ def freeze(markdown: str, ledger: Ledger) -> list[str]:
             section = line
         if not line.startswith("| ") or line.startswith(("| model ", "| corpus ", "|---")):
             continue
-        cells = _cells(line)
+        cells = [c.removesuffix(FROZEN_MARK) for c in _cells(line)]  # a page may show frozen rows: store them bare
         if section.startswith("## Linear baseline"):
             corpus, split = cells[0], cells[1]
+            if (corpus, split) not in BASELINE:
+                raise SystemExit(f"baseline row for {corpus} {split}: no baseline folder is known for it (BASELINE): {line}")
             folder, _ = BASELINE[(corpus, split)]
             if cells[4] != "not run":
                 rows.setdefault(folder, []).append({"cells": cells, "baseline": [corpus, split]})
@@ -340,7 +393,8 @@ def freeze(markdown: str, ledger: Ledger) -> list[str]:
         cells[3] = cells[3].removeprefix(f"{cells[0]}, {cells[1]} {cells[2]}, {cells[4].split(',')[0]}: ")
         i = _study_for_row(cells, at)
         if i is None:
-            raise SystemExit(f"cannot tell which study folder this published row belongs to: {line}")
+            raise SystemExit(f"cannot tell which study folder (STUDY) this row of the page given to --freeze-from "
+                             f"belongs to; add its folder to STUDY first: {line}")
         at = i
         s = STUDY[i]
         suffix = cells[3].removeprefix("**LEAKY** ")[len(s.reading):].split(":")[0]
@@ -357,8 +411,11 @@ def freeze(markdown: str, ledger: Ledger) -> list[str]:
     return frozen
 
 
-def _pm(stat: dict[str, float] | None) -> str:
-    return "—" if not stat else f"{100 * stat['mean']:.2f} ± {100 * stat['std']:.2f}"
+def _pm(stat: dict[str, float] | None, n: int | None = None) -> str:
+    """'mean ± std' in percent; a single value (``n`` = 1) has no spread to show, so no '± 0.00'."""
+    if not stat:
+        return "—"
+    return f"{100 * stat['mean']:.2f}" if n == 1 else f"{100 * stat['mean']:.2f} ± {100 * stat['std']:.2f}"
 
 
 def _group(ledger: Ledger, folder: str, protocol: str, point: str | None) -> dict[str, Any] | None:
@@ -407,7 +464,8 @@ def _paired(ledger: Ledger, s: Study, g: dict[str, Any], split: str, last: bool 
     if not found:
         return "—", "—"
     b, delta = found
-    return _pm(b), f"{100 * delta['mean']:+.2f} ± {100 * delta['std']:.2f}"
+    n = len(g["trials"])
+    return _pm(b, n), (f"{100 * delta['mean']:+.2f}" if n == 1 else f"{100 * delta['mean']:+.2f} ± {100 * delta['std']:.2f}")
 
 
 def _frozen_delta(cells: list[str]) -> tuple[float, float] | None:
@@ -454,7 +512,7 @@ def _cell(ledger: Ledger, model: str, corpus: str, split: str, candidates: list[
         if g is not None:
             found = _paired_delta(ledger, Study(folder, model, corpus, split, "", "", ""), g, split)
             delta = f"{100 * found[1]['mean']:+.2f} ± {100 * found[1]['std']:.2f}" if found else "—"
-            return (f"{_pm(g['metrics']['wa'])} / {_pm(g['metrics']['ua'])} (n={g['n']}, Δ UA {delta}; {note})", folder)
+            return (f"{_pm(g['metrics']['wa'], g['n'])} / {_pm(g['metrics']['ua'], g['n'])} (n={g['n']}, Δ UA {delta}; {note})", folder)
         for row in ledger.frozen(folder) or []:
             c = row["cells"]
             if row["protocol"] == protocol and (point is None or row["point"] == point) and not c[3].startswith("**LEAKY"):
@@ -480,7 +538,7 @@ def side_by_side(ledger: Ledger) -> str:
         base = _baseline(ledger, corpus, split)
         old = _frozen_baseline(ledger, corpus, split)
         if base:
-            base_text = f"{_pm(base['metrics']['wa'])} / {_pm(base['metrics']['ua'])} (n={base['n']})"
+            base_text = f"{_pm(base['metrics']['wa'], base['n'])} / {_pm(base['metrics']['ua'], base['n'])} (n={base['n']})"
         else:
             base_text = f"{old[4]} / {old[5]} (n={old[3]}){FROZEN_MARK}" if old else "not run"
         cells = []
@@ -506,11 +564,11 @@ def side_by_side(ledger: Ledger) -> str:
     return "\n".join(lines)
 
 
-def replace_section(text: str, section: str) -> str:
-    """``text`` with the side-by-side section (up to the next '## ' heading) replaced by ``section``."""
+def replace_section(text: str, section: str, name: str = "results file") -> str:
+    """``text`` (of the file ``name``) with the side-by-side section (up to the next '## ' heading) replaced."""
     start = text.find(SIDE_BY_SIDE_HEADING)
     if start < 0:
-        raise SystemExit(f"results file has no section {SIDE_BY_SIDE_HEADING!r}: add that heading where the table belongs")
+        raise SystemExit(f"{name}: has no section {SIDE_BY_SIDE_HEADING!r}; add that heading where the table belongs")
     end = text.find("\n## ", start + len(SIDE_BY_SIDE_HEADING))
     return text[:start] + section + ("\n" + text[end + 1:] if end >= 0 else "")
 
@@ -549,7 +607,7 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
         g = _baseline(ledger, corpus, split)
         old = _frozen_baseline(ledger, corpus, split)
         if g is not None:
-            lines.append(f"| {corpus} | {split} | {protocol} | {g['n']} | {_pm(g['metrics']['wa'])} | {_pm(g['metrics']['ua'])} | "
+            lines.append(f"| {corpus} | {split} | {protocol} | {g['n']} | {_pm(g['metrics']['wa'], g['n'])} | {_pm(g['metrics']['ua'], g['n'])} | "
                          f"`scripts/study_baseline.sh` ({folder}) |")
         elif old is not None:
             frozen_used = True
@@ -568,22 +626,20 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
     bars: list[tuple[str, float, float, int]] = []
     for s in STUDY:
         groups = ledger.groups(s.folder)
-        if groups is None:
-            old_rows = ledger.frozen(s.folder)
-            if old_rows is None:
-                missing.append(f"`{s.folder}` ({s.script})")
-                continue
-            frozen_used = True
-            for row in old_rows:
-                c = list(row["cells"])
-                c[3] += FROZEN_MARK
-                lines.append(_row(c))
-                found = _frozen_delta(c)
-                if not c[3].startswith("**LEAKY") and found:
-                    label = f"{s.model}, {s.corpus} {c[2]}, {s.schedule.split(',')[0]}: {row['cells'][3]}"
-                    bars.append((label if len(label) <= 95 else label[:94] + "…", found[0], found[1], int(c[5])))
+        old_rows = ledger.frozen(s.folder)  # published rows the ledger could not re-derive (all, or those not rerun)
+        if groups is None and old_rows is None:
+            missing.append(f"`{s.folder}` ({s.script})")
             continue
-        for g in groups:
+        for row in old_rows or []:
+            frozen_used = True
+            c = list(row["cells"])
+            c[3] += FROZEN_MARK
+            lines.append(_row(c))
+            found = _frozen_delta(c)
+            if not c[3].startswith("**LEAKY") and found:
+                label = f"{s.model}, {s.corpus} {c[2]}, {s.schedule.split(',')[0]}: {row['cells'][3]}"
+                bars.append((label if len(label) <= 95 else label[:94] + "…", found[0], found[1], int(c[5])))
+        for g in groups or []:
             split = "speaker" if g["protocol"] == "speaker" else s.split
             base = _baseline(ledger, s.corpus, split)
             swept = [f"{k.split('.')[-1]}={v}" for k, v in (g.get("overrides") or {}).items()
@@ -600,19 +656,21 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
                              found_delta[1]["std"], g["n"]))
                 label = s.reading + point
             paper = PAPER_WA.get((s.model, s.corpus, s.split), "—") if g["protocol"] != "speaker" else "—"
-            lines.append(f"| {s.model} | {s.corpus} | {split} | {label} | {s.schedule} | {g['n']} | {_pm(g.get('val_ua'))} | "
-                         f"{_pm(g['metrics']['wa'])} | {_pm(ua)} | {base_ua} | {delta} | {paper} |")
+            lines.append(f"| {s.model} | {s.corpus} | {split} | {label} | {s.schedule} | {g['n']} | {_pm(g.get('val_ua'), g['n'])} | "
+                         f"{_pm(g['metrics']['wa'], g['n'])} | {_pm(ua, g['n'])} | {base_ua} | {delta} | {paper} |")
             if "best_epoch_on_reported_set" in g:
                 b = g["best_epoch_on_reported_set"]
                 lines.append(f"| {s.model} | {s.corpus} | {split} | **LEAKY** {s.reading}{point}: best epoch picked on the reported set | "
-                             f"{s.schedule} | {g['n']} | | {_pm(b['wa'])} | {_pm(b['ua'])} | | | |")
-            if "last_epoch" in g:  # not leaky: the same runs' last epoch beside the checkpoint selected on validation
+                             f"{s.schedule} | {g['n']} | | {_pm(b['wa'], g['n'])} | {_pm(b['ua'], g['n'])} | | | |")
+            if "last_epoch" in g:  # the same runs' last epoch beside the checkpoint selected on validation
                 b = g["last_epoch"]
                 base_ua, delta = _paired(ledger, s, g, split, last=True)
-                reading = f"{s.reading}{point}: the same runs' last epoch (nothing selected)"
+                if s.leaky:
+                    base_ua, delta = "", "n/a (leaky)"
+                reading = f"{label}: the same runs' last epoch (nothing selected)"
                 lines.append(f"| {s.model} | {s.corpus} | {split} | {reading} | {s.schedule} | {g['n']} | | "
-                             f"{_pm(b['wa'])} | {_pm(b['ua'])} | {base_ua} | {delta} | {paper} |")
-                if figure is not None and (found_last := _paired_delta(ledger, s, g, split, last=True)):
+                             f"{_pm(b['wa'], g['n'])} | {_pm(b['ua'], g['n'])} | {base_ua} | {delta} | {paper} |")
+                if figure is not None and not s.leaky and (found_last := _paired_delta(ledger, s, g, split, last=True)):
                     label = f"{s.model}, {s.corpus} {split}, {s.schedule.split(',')[0]}: {s.reading}{point}, last epoch"
                     bars.append((label if len(label) <= 95 else label[:94] + "…", found_last[1]["mean"],
                                  found_last[1]["std"], g["n"]))
@@ -670,6 +728,9 @@ def main(argv: list[str] | None = None) -> None:
                              "(OUT of scripts/study_*.sh), or leave --study out to render from the ledger alone")
         folders = [s.folder for s in STUDY] + sorted({f for f, _ in BASELINE.values()})
         print(f"synced {len(ledger.sync(study, folders))} folders from {study} into {ledger.root}")
+    for option, value in (("--freeze-from", args.freeze_from), ("--results", args.results)):
+        if value and not Path(value).is_file():
+            raise SystemExit(f"{option} {value}: no such file; give {'a page this script wrote' if option == '--freeze-from' else 'docs/results.md'}")
     if args.freeze_from:
         print(f"froze {len(freeze(Path(args.freeze_from).read_text(), ledger))} folders' published rows into {ledger.root}")
     out = Path(args.out)
@@ -678,7 +739,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {out}")
     if args.results:
         results = Path(args.results)
-        results.write_text(replace_section(results.read_text(), side_by_side(ledger)))
+        results.write_text(replace_section(results.read_text(), side_by_side(ledger), str(results)))
         print(f"wrote the side-by-side section of {results}")
 
 

@@ -31,6 +31,8 @@
 #   emodb_speaker150  STRL-SER defaults, EMO-DB speaker folds (leave one speaker out), bf16, the paper's 150 epochs
 #                x0.95 (the short schedule understated the EMO-DB 80/20 margin by 2.2 UA points)
 #   ravdess_speaker150  STRL-SER defaults, RAVDESS speaker folds, bf16, the paper's 150 epochs x0.95
+#   final_ravdess150, final_emodb150  RECIPE on RAVDESS / EMO-DB 80/20 at the paper's 150 epochs x0.95 (the schedule of
+#                the default rows it is compared with: ravdess150, schedule150)
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
 set -euo pipefail
@@ -130,6 +132,14 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
   final_ravdess_speaker)
     ser-experiment --out "$OUT/strl_ravdess_recipe_speaker" --folds --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER + recipe (${RECIPE[*]}), RAVDESS speaker folds" -- $(strl ravdess) "${RAVDESS:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" ;;
+  final_ravdess150)
+    ser-experiment --out "$OUT/strl_ravdess_recipe_8020_150ep" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STRL-SER + recipe (${RECIPE[*]}), RAVDESS 80/20, the paper's 150 epochs x0.95" -- \
+      $(strl ravdess) "${RAVDESS:?}" "${BF16[@]}" "${RECIPE[@]}" ;;
+  final_emodb150)
+    ser-experiment --out "$OUT/strl_emodb_recipe_8020_150ep" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STRL-SER + recipe (${RECIPE[*]}), EMO-DB 80/20, the paper's 150 epochs x0.95" -- \
+      $(strl emodb) "${EMODB:?}" "${BF16[@]}" "${RECIPE[@]}" ;;
   *) echo "unknown step: $step (see the header of $0)" >&2; exit 2 ;;
   esac
 done

@@ -234,8 +234,13 @@ def run_trial(trial_dir: Path) -> dict[str, Any]:
     # nothing, showing what the selection is worth. Tested first: both tests write the run's test_metrics.json,
     # which must end up holding the reported (selected) checkpoint's metrics.
     last_metrics = None
-    last_ckpt = fit_info.get("last_checkpoint")
-    if last_ckpt and Path(last_ckpt).resolve() != Path(fit_info["checkpoint"]).resolve() and Path(last_ckpt).is_file():
+    # fit_done.json files written before the last epoch was recorded: the run folder's last.ckpt is that epoch
+    last_ckpt = fit_info.get("last_checkpoint") or (str(last) if last.is_file() else None)
+    selected = Path(last_ckpt).resolve() != Path(fit_info["checkpoint"]).resolve() if last_ckpt else True
+    if selected and not (last_ckpt and Path(last_ckpt).is_file()):
+        print(f"{trial_dir.name}: no last-epoch checkpoint ({last_ckpt or last} is missing); the trial reports its "
+              "selected checkpoint only, and its group gets no last-epoch reading", flush=True)
+    elif selected:
         last_test = cli_main(["test", *args, f"--ckpt_path={last_ckpt}"])
         last_metrics = json.loads((Path(last_test.trainer.log_dir or last_test.trainer.default_root_dir)
                                    / "test_metrics.json").read_text())

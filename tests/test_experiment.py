@@ -165,6 +165,16 @@ def test_selected_checkpoint_is_reported_and_the_last_epoch_tested_beside_it(ser
     group = aggregate([result])[0]
     assert group["last_epoch"]["ua"]["mean"] == pytest.approx(last["ua"]) and "nothing selected" in group["last_epoch"]["note"]
     assert "last epoch (nothing selected)" in summary_markdown([group], "t", "cmd")
+    # A trial fitted before fit_done.json recorded the last epoch (resumed after an upgrade): the run folder's
+    # last.ckpt is found and tested, giving the same readings again without refitting.
+    done = d / "fit_done.json"
+    info = json.loads(done.read_text())
+    info.pop("last_checkpoint")
+    done.write_text(json.dumps(info))
+    (d / "result.json").unlink()
+    again = experiment.run_trial(d)
+    assert again["last_epoch_metrics"]["ua"] == pytest.approx(last["ua"])
+    assert again["metrics"]["ua"] == pytest.approx(result["metrics"]["ua"]) and again["epochs"] == result["epochs"]
 
 
 def test_aggregate_only_rebuilds_from_result_files(tmp_path: Path) -> None:

@@ -97,6 +97,7 @@ def test_render_labels_leaky_rows_and_lists_missing_folders(report, ledger, tmp_
     assert leaky and all("n/a (leaky)" in line for line in leaky)
     assert "| 83.33 ± 5.77 |" in page  # STA-CNN's val UA column
     assert "`strl_emodb_8020_150ep_bf16`" in page  # not run: listed under "Study folders without results yet"
+    assert "| 1 | — | 99.00 | 99.00 |" in page  # one seed: no '± 0.00' spread shown
     assert (tmp_path / "img" / "delta.png").stat().st_size > 0
 
 
@@ -133,6 +134,23 @@ def test_sync_writes_no_machine_folders(report, study: Path, tmp_path: Path) -> 
     led.sync(study, ["sta_emodb_150ep_2s"])
     assert led.command("sta_emodb_150ep_2s") == ("ser-experiment --out STUDY/sta_emodb_150ep_2s -- -c a.yaml "
                                                  "--data.root CORPUS_DIR --trainer.default_root_dir ~/runs")
+    # --opt=value forms, quoted paths with spaces, and the home folder as a prefix of another folder's name.
+    home = str(Path.home())
+    command = (f"ser-experiment --out='{home}/my study/x' --title 'a b' -- -c {home}/c.yaml "
+               f"--data.root=/srv/EMODB --trainer.default_root_dir {home}fs/runs")
+    assert report._portable(command, "f") == ("ser-experiment --out=STUDY/f --title 'a b' -- -c ~/c.yaml "
+                                              f"--data.root=CORPUS_DIR --trainer.default_root_dir {home}fs/runs")
+
+
+def test_sync_refuses_an_entry_that_would_keep_a_machine_folder(report, study: Path, tmp_path: Path) -> None:
+    agg = study / "sta_emodb_150ep_2s" / "aggregate.json"
+    data = json.loads(agg.read_text())
+    data["groups"][0]["note"] = "features cached under /tmp/cache/is10"
+    agg.write_text(json.dumps(data))
+    led = report.Ledger(tmp_path / "led5")
+    with pytest.raises(SystemExit, match=r"aggregate.json: its ledger entry would keep a folder of this machine"):
+        led.sync(study, ["sta_emodb_150ep_2s"])
+    assert led.entry("sta_emodb_150ep_2s") is None
 
 
 def test_sync_refuses_an_aggregate_whose_trials_are_missing(report, study: Path, tmp_path: Path) -> None:
@@ -158,9 +176,38 @@ def test_frozen_rows_are_shown_as_published(report, ledger, tmp_path: Path) -> N
     assert "85.33 ± 2.52 / 84.33 ± 1.53 (n=3, Δ UA +4.33 ± 1.53; defaults, 2.0 s) †" in cells
     assert "82.00 ± 2.00 / 80.00 ± 2.00 (n=3) †" in cells
     assert report.freeze(page, empty) == []  # nothing left to freeze
-    # A later sync replaces the frozen entry with the real one.
-    empty.root.joinpath("sta_emodb_150ep_2s.json").write_text(ledger.root.joinpath("sta_emodb_150ep_2s.json").read_text())
-    assert "| STA-CNN | emodb | 6:2:2 | 2.0 s segments, best on val. |" in report.render(empty)
+    # Freezing the page that shows frozen rows (marked †) gives the same ledger again.
+    twice = report.Ledger(tmp_path / "twice")
+    assert sorted(report.freeze(again, twice)) == sorted(frozen)
+    assert report.render(twice) == report.render(empty)
+
+
+def test_sync_over_a_frozen_entry_keeps_only_what_it_does_not_rerun(report, ledger, study: Path, tmp_path: Path) -> None:
+    """Rerunning a lost folder replaces its published rows; rows of grid points or protocols the rerun did not
+    cover stay frozen (marked †) instead of vanishing."""
+    frozen = report.Ledger(tmp_path / "frozen")
+    report.freeze(report.render(ledger), frozen)
+    path = frozen.root / "sta_emodb_150ep_2s.json"
+    entry = json.loads(path.read_text())
+    other = json.loads(json.dumps(entry["frozen"]["rows"][0]))
+    other["point"] = "segment_length1.0"
+    other["cells"][3] = "2.0 s segments, best on val., segment_length=1.0"
+    entry["frozen"]["rows"].append(other)
+    path.write_text(json.dumps(entry))
+    assert frozen.sync(study, ["sta_emodb_150ep_2s"]) == ["sta_emodb_150ep_2s"]
+    page = report.render(frozen)
+    assert "| STA-CNN | emodb | 6:2:2 | 2.0 s segments, best on val. |" in page  # rerun: live, unmarked
+    assert "| STA-CNN | emodb | 6:2:2 | 2.0 s segments, best on val., segment_length=1.0 † |" in page  # not rerun
+    assert [r["point"] for r in frozen.frozen("sta_emodb_150ep_2s")] == ["segment_length1.0"]
+
+
+def test_speaker_rows_are_frozen_into_their_speaker_folder(report) -> None:
+    """A speaker-protocol row goes to the speaker study of its reading, not to a paper-protocol study with the
+    same reading and schedule that comes first."""
+    cells = ["STRL-SER", "emodb", "speaker", "defaults, bf16", "150 ep, lr x0.95 (paper)"]
+    assert report.STUDY[report._study_for_row(cells, 0)].folder == "strl_emodb_speaker_150ep"
+    cells = ["STRL-SER", "emodb", "speaker", "fusion tokens = branches, hsf_scope=utterance", "30 ep, lr x0.9"]
+    assert report.STUDY[report._study_for_row(cells, 0)].folder == "strl_emodb_speaker"
 
 
 def test_freeze_refuses_a_row_it_cannot_place(report, tmp_path: Path) -> None:
