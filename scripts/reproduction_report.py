@@ -111,6 +111,18 @@ STUDY = [
           "scripts/study_recipe.sh (ravdess_speaker150)"),
     Study("strl_ravdess_622_recipe", "STRL-SER", "ravdess", "6:2:2", "defaults, bf16", "30 ep, lr x0.9",
           "scripts/study_recipe.sh (recipe_ravdess)"),
+    # The recipe chosen on RAVDESS 6:2:2 validation (recipe_ravdess: label smoothing 0.1 + mixup 0.2), under the
+    # reported protocols, beside the defaults' rows at the same schedule (strl_ravdess_hsf_utterance, *_speaker).
+    Study("strl_ravdess_recipe_8020", "STRL-SER", "ravdess", "80/20", "defaults + opt-in label smoothing 0.1 and mixup 0.2, bf16",
+          "30 ep, lr x0.9", "scripts/study_recipe.sh (final_ravdess)"),
+    Study("strl_ravdess_recipe_speaker", "STRL-SER", "ravdess", "speaker",
+          "defaults + opt-in label smoothing 0.1 and mixup 0.2, bf16", "30 ep, lr x0.9",
+          "scripts/study_recipe.sh (final_ravdess_speaker)"),
+    Study("strl_emodb_recipe_8020", "STRL-SER", "emodb", "80/20", "defaults + opt-in label smoothing 0.1 and mixup 0.2, bf16",
+          "30 ep, lr x0.9", "scripts/study_recipe.sh (final_emodb)"),
+    Study("strl_emodb_recipe_speaker", "STRL-SER", "emodb", "speaker",
+          "defaults + opt-in label smoothing 0.1 and mixup 0.2, bf16", "30 ep, lr x0.9",
+          "scripts/study_recipe.sh (final_emodb)"),
     Study("strl_ravdess_hsf_utterance", "STRL-SER", "ravdess", "80/20", "branch tokens, HSFs per utterance", "30 ep, lr x0.9",
           "scripts/study_strl_ser_ravdess.sh"),
     Study("strl_ravdess_leaky_segment_split", "STRL-SER", "ravdess", "80/20",
