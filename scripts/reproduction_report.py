@@ -181,13 +181,26 @@ NOTES = {
         "The paper's 150 epochs stay the default: the study's short schedule (30 epochs, lr x0.9) scores 2.2 UA points "
         "*below* it on EMO-DB 80/20 (89.65 vs 91.80 on the same 3 splits), so it is not a faithful stand-in; readings "
         "compared under it are compared fairly with each other, but their margins over the baseline are understated.\n\n"
-        "*Opt-in switches* (EMO-DB 6:2:2, 3 seeds, bf16): none beat the defaults on validation UA (defaults 82.9; mixup "
-        "0.2: 81.5; label smoothing 0.1: 82.3; weight decay 1e-4: 82.6; dropout 0.5: 81.8), so none became part of a "
-        "recipe. Label smoothing and mixup did score higher on the *test* sets (+2.8 and +1.6 UA over the defaults), but "
-        "EMO-DB's validation sets (107 utterances) cannot separate them, and choosing them on that test evidence would be "
-        "selection on the reported set; a check on RAVDESS validation (`recipe_ravdess`) is scripted but not run.\n\n"
+        "*Opt-in switches.* On EMO-DB 6:2:2 (3 seeds, bf16) none beat the defaults on validation UA (defaults 82.9; "
+        "mixup 0.2: 81.5; label smoothing 0.1: 82.3; weight decay 1e-4: 82.6; dropout 0.5: 81.8), though label smoothing "
+        "and mixup scored higher on the test sets (+2.8 and +1.6 UA): EMO-DB's validation sets (107 utterances) cannot "
+        "separate them. RAVDESS 6:2:2's larger validation sets (288 utterances; `recipe_ravdess`: label smoothing x "
+        "mixup, 3 seeds) rank label smoothing 0.1 + mixup 0.2 first (val UA 74.05 ± 4.77; defaults 73.08, label "
+        "smoothing alone 73.29, mixup alone 72.31), a margin well inside the seeds' spread; on the held-out test sets "
+        "the pair scores level with the defaults (74.11 vs 74.14 UA; the four settings 74.1-75.3, each +5.4 to +6.6 "
+        "over the baseline on the same splits). By the rule fixed before the runs (best validation UA) that pair is the "
+        "opt-in *recipe*. Under the reported protocols (short schedule, the same splits as the defaults' rows): RAVDESS "
+        "80/20 77.63 ± 0.84 UA / 78.70 ± 0.80 WA, +5.85 ± 1.81 over the baseline and +1.40 over the defaults' 76.23; "
+        "RAVDESS speaker folds 55.99 ± 4.99 UA, +3.19 ± 3.56 over the baseline and +0.98 over the defaults' 55.01. "
+        "*How far to trust it:* those reported sets are random and speaker subsets of the same 1440 utterances whose "
+        "6:2:2 validation parts chose the recipe, so they are not independent of the choice; the check that is "
+        "independent, RAVDESS 6:2:2's held-out test, shows no gain, and EMO-DB under the recipe (`STEPS=final_emodb`) "
+        "is not run yet. We read the recipe as a small gain (about +1 UA) that two protocols agree on but that is not "
+        "yet shown to carry to another corpus, so it stays opt-in and the defaults stay the paper's.\n\n"
         "*Against the baseline.* Paper protocol: with the paper's schedule, +4.22 ± 1.18 UA on RAVDESS 80/20 and "
-        "+3.88 ± 2.04 on EMO-DB 80/20 (paired over the same 3 splits): a real margin, but short of the +5 target on both corpora (the short schedule gave +4.45 and +1.74: on RAVDESS it matches the paper's schedule, on EMO-DB it understates the margin by 2 points). Speaker protocol: EMO-DB 10 folds "
+        "+3.88 ± 2.04 on EMO-DB 80/20 (paired over the same 3 splits), and +5.42 ± 3.94 on RAVDESS 6:2:2 (held-out "
+        "test, short schedule); with the opt-in recipe +5.85 ± 1.81 on RAVDESS 80/20 and +3.19 ± 3.56 on RAVDESS "
+        "speaker folds, the targets' margins, met on RAVDESS only and with the caveat above. On 80/20 the defaults' margin is real but short of the +5 target on both corpora (the short schedule gave +4.45 and +1.74: on RAVDESS it matches the paper's schedule, on EMO-DB it understates the margin by 2 points). Speaker protocol: EMO-DB 10 folds "
         "with the paper's 150 epochs +0.24 ± 5.83 (short schedule −0.41 ± 5.88: the longer schedule moves every fold by "
         "at most 1.8 points) and RAVDESS 6 folds (short schedule) +2.21 ± 2.79 (55.01 ± 4.89 UA against 52.80): across new speakers STRL-SER gains on "
         "RAVDESS but not on EMO-DB, short of the +3 target on both. *bf16* (`--trainer.precision bf16-mixed`) halves the time on "
@@ -227,8 +240,10 @@ NOT_YET = [
     "STA-CNN on RAVDESS speaker folds (about 6 x 15 CPU-minutes; `STEPS=sta_ravdess_speaker`).",
     "STRL-SER on RAVDESS speaker folds with the paper's 150 epochs (about 6 x 25 CPU-minutes; "
     "`STEPS=ravdess_speaker150`); EMO-DB's speaker folds moved by +0.65 UA from the short schedule to it.",
-    "The opt-in switches (label smoothing, mixup) on RAVDESS 6:2:2 validation, the larger validation set "
-    "(`STEPS=recipe_ravdess scripts/study_recipe.sh`).",
+    "The recipe chosen on RAVDESS validation (label smoothing 0.1 + mixup 0.2) on EMO-DB 80/20 and speaker folds, "
+    "the check independent of the corpus that chose it (about 30 CPU-minutes; `RECIPE=\"--model.init_args."
+    "label_smoothing 0.1 --model.init_args.mixup_alpha 0.2\" STEPS=final_emodb scripts/study_recipe.sh`), and "
+    "the recipe at the paper's 150 epochs (`STEPS=final_ravdess150 final_emodb150`).",
     "IEMOCAP and SAVEE: not available in this workplace.",
 ]
 
