@@ -33,6 +33,9 @@
 #   ravdess_speaker150  STRL-SER defaults, RAVDESS speaker folds, bf16, the paper's 150 epochs x0.95
 #   final_ravdess150, final_emodb150  RECIPE on RAVDESS / EMO-DB 80/20 at the paper's 150 epochs x0.95 (the schedule of
 #                the default rows it is compared with: ravdess150, schedule150)
+#   sta_recipe_ravdess, sta_recipe_emodb  STA-CNN defaults + RECIPE (STRL-SER's recipe, label smoothing 0.1 + mixup 0.2)
+#                on RAVDESS / EMO-DB 6:2:2, 3 seeds, 150 epochs, best on validation: does it carry over to the other
+#                model? (compare: sta_ravdess_input 2.0 s, sta_emodb_150ep_2s, the same splits and schedule)
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
 set -euo pipefail
@@ -140,6 +143,14 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     ser-experiment --out "$OUT/strl_emodb_recipe_8020_150ep" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER + recipe (${RECIPE[*]}), EMO-DB 80/20, the paper's 150 epochs x0.95" -- \
       $(strl emodb) "${EMODB:?}" "${BF16[@]}" "${RECIPE[@]}" ;;
+  sta_recipe_ravdess)
+    ser-experiment --out "$OUT/sta_ravdess_622_recipe" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STA-CNN defaults + recipe (${RECIPE[*]}), RAVDESS 6:2:2, 150 epochs (best on validation)" -- \
+      $(sta ravdess) "${RAVDESS:?}" "${RECIPE[@]}" ;;
+  sta_recipe_emodb)
+    ser-experiment --out "$OUT/sta_emodb_622_recipe" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STA-CNN defaults + recipe (${RECIPE[*]}), EMO-DB 6:2:2, 150 epochs (best on validation)" -- \
+      $(sta emodb) "${EMODB:?}" "${RECIPE[@]}" ;;
   *) echo "unknown step: $step (see the header of $0)" >&2; exit 2 ;;
   esac
 done

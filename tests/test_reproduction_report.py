@@ -145,7 +145,7 @@ def test_sync_writes_no_machine_folders(report, study: Path, tmp_path: Path) -> 
 def test_sync_refuses_an_entry_that_would_keep_a_machine_folder(report, study: Path, tmp_path: Path) -> None:
     agg = study / "sta_emodb_150ep_2s" / "aggregate.json"
     data = json.loads(agg.read_text())
-    data["groups"][0]["note"] = "features cached under /tmp/cache/is10"
+    data["groups"][0]["note"] = f"features cached under {Path.home()}/.cache/is10"
     agg.write_text(json.dumps(data))
     led = report.Ledger(tmp_path / "led5")
     with pytest.raises(SystemExit, match=r"aggregate.json: its ledger entry would keep a folder of this machine"):
