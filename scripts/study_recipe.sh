@@ -36,6 +36,8 @@
 #   sta_recipe_ravdess, sta_recipe_emodb  STA-CNN defaults + RECIPE (STRL-SER's recipe, label smoothing 0.1 + mixup 0.2)
 #                on RAVDESS / EMO-DB 6:2:2, 3 seeds, 150 epochs, best on validation: does it carry over to the other
 #                model? (compare: sta_ravdess_input 2.0 s, sta_emodb_150ep_2s, the same splits and schedule)
+#   sta_recipe_ravdess_speaker, sta_recipe_emodb_speaker  the same under the speaker protocol (compare:
+#                sta_ravdess_speaker, sta_emodb_speaker_2s)
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
 set -euo pipefail
@@ -151,6 +153,12 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     ser-experiment --out "$OUT/sta_emodb_622_recipe" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
       --title "STA-CNN defaults + recipe (${RECIPE[*]}), EMO-DB 6:2:2, 150 epochs (best on validation)" -- \
       $(sta emodb) "${EMODB:?}" "${RECIPE[@]}" ;;
+  sta_recipe_ravdess_speaker)
+    ser-experiment --out "$OUT/sta_ravdess_speaker_recipe" --folds --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STA-CNN defaults + recipe (${RECIPE[*]}), RAVDESS speaker folds" -- $(sta ravdess) "${RAVDESS:?}" "${RECIPE[@]}" ;;
+  sta_recipe_emodb_speaker)
+    ser-experiment --out "$OUT/sta_emodb_speaker_recipe" --folds --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STA-CNN defaults + recipe (${RECIPE[*]}), EMO-DB speaker folds" -- $(sta emodb) "${EMODB:?}" "${RECIPE[@]}" ;;
   *) echo "unknown step: $step (see the header of $0)" >&2; exit 2 ;;
   esac
 done
