@@ -38,7 +38,8 @@
 #                model? (compare: sta_ravdess_input 2.0 s, sta_emodb_150ep_2s, the same splits and schedule)
 #   sta_recipe_ravdess_speaker, sta_recipe_emodb_speaker  the same under the speaker protocol (compare:
 #                sta_ravdess_speaker, sta_emodb_speaker_2s)
-#   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step) on EMO-DB 80/20 and
+#   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step; final_* and sta_recipe_*
+#                refuse to run without it) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
 set -euo pipefail
 # JOBS trials at once (default 2); THREADS per trial (default: cores / JOBS; set 1 to run two chains side by side)
@@ -51,6 +52,10 @@ sta() { echo -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c "configs/d
 strl() { echo -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c "configs/data/$1.yaml" --data.root; }  # EMO-DB, RAVDESS: no experiment file
 
 for step in $STEPS; do
+  case $step in final_*|sta_recipe_*)  # these folders are named for the recipe: refuse to fill them with the defaults
+    [ ${#RECIPE[@]} -gt 0 ] || { echo "step $step needs RECIPE (the extra ser arguments), e.g." \
+      "RECIPE=\"--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2\"" >&2; exit 2; } ;;
+  esac
   case $step in
   bf16)
     ser-experiment --out "$OUT/strl_emodb_622_bf16" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" --set 'data.ratios=[0.6,0.2,0.2]' \
