@@ -57,6 +57,9 @@ class Study:
     leaky: bool = False
 
 
+# The reading of every row run with the study's opt-in recipe (scripts/study_recipe.sh, RECIPE).
+RECIPE = "defaults + opt-in label smoothing 0.1 and mixup 0.2"
+
 STUDY = [
     Study("strl_emodb_hsf_segment", "STRL-SER", "emodb", "80/20", "branch tokens, HSFs per segment", "30 ep, lr x0.9",
           "scripts/study_strl_ser_emodb.sh"),
@@ -113,34 +116,34 @@ STUDY = [
           "scripts/study_recipe.sh (recipe_ravdess)"),
     # The recipe chosen on RAVDESS 6:2:2 validation (recipe_ravdess: label smoothing 0.1 + mixup 0.2), under the
     # reported protocols, beside the defaults' rows at the same schedule (strl_ravdess_hsf_utterance, *_speaker).
-    Study("strl_ravdess_recipe_8020", "STRL-SER", "ravdess", "80/20", "defaults + opt-in label smoothing 0.1 and mixup 0.2, bf16",
+    Study("strl_ravdess_recipe_8020", "STRL-SER", "ravdess", "80/20", RECIPE + ", bf16",
           "30 ep, lr x0.9", "scripts/study_recipe.sh (final_ravdess)"),
     Study("strl_ravdess_recipe_speaker", "STRL-SER", "ravdess", "speaker",
-          "defaults + opt-in label smoothing 0.1 and mixup 0.2, bf16", "30 ep, lr x0.9",
+          RECIPE + ", bf16", "30 ep, lr x0.9",
           "scripts/study_recipe.sh (final_ravdess_speaker)"),
-    Study("strl_emodb_recipe_8020", "STRL-SER", "emodb", "80/20", "defaults + opt-in label smoothing 0.1 and mixup 0.2, bf16",
+    Study("strl_emodb_recipe_8020", "STRL-SER", "emodb", "80/20", RECIPE + ", bf16",
           "30 ep, lr x0.9", "scripts/study_recipe.sh (final_emodb)"),
     Study("strl_emodb_recipe_speaker", "STRL-SER", "emodb", "speaker",
-          "defaults + opt-in label smoothing 0.1 and mixup 0.2, bf16", "30 ep, lr x0.9",
+          RECIPE + ", bf16", "30 ep, lr x0.9",
           "scripts/study_recipe.sh (final_emodb)"),
     Study("strl_ravdess_recipe_8020_150ep", "STRL-SER", "ravdess", "80/20",
-          "defaults + opt-in label smoothing 0.1 and mixup 0.2, bf16", "150 ep, lr x0.95 (paper)",
+          RECIPE + ", bf16", "150 ep, lr x0.95 (paper)",
           "scripts/study_recipe.sh (final_ravdess150)"),
     Study("strl_emodb_recipe_8020_150ep", "STRL-SER", "emodb", "80/20",
-          "defaults + opt-in label smoothing 0.1 and mixup 0.2, bf16", "150 ep, lr x0.95 (paper)",
+          RECIPE + ", bf16", "150 ep, lr x0.95 (paper)",
           "scripts/study_recipe.sh (final_emodb150)"),
     # STRL-SER's recipe on STA-CNN (does it carry over?), beside sta_ravdess_input 2.0 s / sta_emodb_150ep_2s.
     Study("sta_ravdess_622_recipe", "STA-CNN", "ravdess", "6:2:2",
-          "defaults + opt-in label smoothing 0.1 and mixup 0.2, best on val.", "150 ep",
+          RECIPE + ", best on val.", "150 ep",
           "scripts/study_recipe.sh (sta_recipe_ravdess)"),
     Study("sta_emodb_622_recipe", "STA-CNN", "emodb", "6:2:2",
-          "defaults + opt-in label smoothing 0.1 and mixup 0.2, best on val.", "150 ep",
+          RECIPE + ", best on val.", "150 ep",
           "scripts/study_recipe.sh (sta_recipe_emodb)"),
     Study("sta_ravdess_speaker_recipe", "STA-CNN", "ravdess", "speaker",
-          "defaults + opt-in label smoothing 0.1 and mixup 0.2, best on val.", "150 ep",
+          RECIPE + ", best on val.", "150 ep",
           "scripts/study_recipe.sh (sta_recipe_ravdess_speaker)"),
     Study("sta_emodb_speaker_recipe", "STA-CNN", "emodb", "speaker",
-          "defaults + opt-in label smoothing 0.1 and mixup 0.2, best on val.", "150 ep",
+          RECIPE + ", best on val.", "150 ep",
           "scripts/study_recipe.sh (sta_recipe_emodb_speaker)"),
     Study("strl_ravdess_hsf_utterance", "STRL-SER", "ravdess", "80/20", "branch tokens, HSFs per utterance", "30 ep, lr x0.9",
           "scripts/study_strl_ser_ravdess.sh"),
