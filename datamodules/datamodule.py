@@ -20,7 +20,7 @@ from datamodules.corpora import Corpus, CorpusEntry, CorpusError, get_corpus
 from datamodules.extract import ExtractionStats, extract_all, format_errors
 from datamodules.features import HSFScope, feature_config_from_hparams, net_dims
 from datamodules.features.settings import FEATURE_SETTINGS, checkpoint_feature_settings, feature_setting_mismatches
-from datamodules.normalize import Standardizer
+from datamodules.normalize import SpeakerStandardizer, Standardizer
 from datamodules.pack import FeaturePack
 from datamodules.predict import PredictSet
 from datamodules.segments import SegmentMode
@@ -76,6 +76,13 @@ class SERDataModule(L.LightningDataModule):
         hsf_scope: Functionals per ``segment`` (default) or per ``utterance``.
         normalize: Standardise the inputs whose extractor asks for it (per dimension; LLDs, functionals)
             with training statistics.
+        speaker_norm: Speaker normalisation (opt-in, beyond the papers): before that, standardise each
+            speaker's inputs with the speaker's own statistics
+            (:class:`~datamodules.normalize.SpeakerStandardizer`): training speakers with their training
+            rows; speakers absent from training (the ``speaker`` protocol's validation and test speakers)
+            with all their rows in that part, which reads the unlabelled test audio (transductive; compare
+            only with a baseline run with it too). ``predict`` treats the files of one call as one
+            speaker. Needs an input standardised per dimension (not STA-CNN's waveform).
         batch_size: Segments per batch.
         num_workers: Ignored (kept so old configs load): batches are cut by index from tensors on the
             model's device (:class:`TensorBatches`), with no worker processes.
@@ -121,6 +128,7 @@ class SERDataModule(L.LightningDataModule):
         features: str | dict[str, str | dict[str, Any]] | None = None,
         hsf_scope: HSFScope = "segment",
         normalize: bool = True,
+        speaker_norm: bool = False,
         batch_size: int = 128,
         num_workers: int = 0,
         extract_workers: int | None = None,
@@ -232,6 +240,14 @@ class SERDataModule(L.LightningDataModule):
         self.inputs = tuple(inputs)
         per_dimension = [k for k, e in self.feature_config.extractors.items() if e.normalization == "per_dimension"]
         self.normalizer = Standardizer(per_dimension if self.hparams["normalize"] else ())
+        self.speaker_normalizer: SpeakerStandardizer | None = None
+        if self.hparams.get("speaker_norm"):
+            if not per_dimension:
+                raise ValueError(
+                    f"data.speaker_norm: true needs an input standardised per dimension (LLDs, functionals); the inputs "
+                    f"{list(self.inputs)} have none (e.g. STA-CNN's waveform). Set data.speaker_norm false."
+                )
+            self.speaker_normalizer = SpeakerStandardizer(per_dimension)
 
     @property
     def input_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -354,12 +370,21 @@ class SERDataModule(L.LightningDataModule):
             segment_base += len(raw[name]["utt_index"])
         if self.hparams["split_unit"] == "segment":
             raw["train"], raw["val"] = self._leaky_segment_resplit(raw["train"], raw["val"])
+        if self.speaker_normalizer is not None:
+            speakers = {name: self._row_speakers(t) for name, t in raw.items()}
+            self.speaker_normalizer.fit(raw["train"], speakers["train"])
+            raw = {name: self.speaker_normalizer.transform(t, speakers[name]) for name, t in raw.items()}
         self.normalizer.fit(raw["train"])
         for name, tensors in raw.items():
             self.datasets[name] = SegmentDataset(self.normalizer.transform(tensors))
         if "test" not in self.datasets:
             self.datasets["test"] = self.datasets["val"]
         self._report()
+
+    def _row_speakers(self, tensors: Mapping[str, torch.Tensor]) -> list[str]:
+        """The speaker of each row (segment) of a part's tensors."""
+        utterances = self.corpus.utterances
+        return [utterances[i].speaker for i in tensors["utt_index"].tolist()]
 
     def _skip_bad_files(self, errors: Mapping[str, str]) -> None:
         """Leave the utterances of unusable files out of every part (``skip_bad_files``)."""
@@ -394,6 +419,13 @@ class SERDataModule(L.LightningDataModule):
             f"{self.split.protocol} split{'' if self.split.fold is None else f' fold {self.split.fold}'}: {parts}"
             f"{', test = val' if self.split.test_is_val else ''}"
         )
+        if self.speaker_normalizer is not None:
+            unseen = sorted({s for k in ("val", "test") if k in self.datasets for s in self._row_speakers(self.datasets[k].tensors)}
+                            - set(self.speaker_normalizer.by_speaker))
+            self.summary += (
+                f" | speaker normalisation: {len(self.speaker_normalizer.by_speaker)} training speakers with their training "
+                f"statistics" + (f", {len(unseen)} unseen speakers with their own (transductive)" if unseen else "")
+            )
         rank_zero_info(self.summary)
         log.info(self.summary)
         for message in self.split.absent_class_warnings(corpus):
@@ -520,6 +552,15 @@ class SERDataModule(L.LightningDataModule):
         extract = lambda files: self._extract(files, load=True, on_error="collect", progress=self.hparams["progress"],  # noqa: E731
                                               desc="features (predict)")
         tensors = self.predict_set.tensors(extract, self.inputs)
+        if self.speaker_normalizer is not None:  # a checkpoint trained with speaker normalisation
+            files = len(torch.unique(tensors["utt_index"])) if len(tensors["utt_index"]) else 0
+            rank_zero_warn(
+                f"data.speaker_norm (from the checkpoint): the {files} files of this predict call are standardised as "
+                "one speaker, with their own statistics; predict each speaker's files in a call of their own"
+                + (" (fewer than 10 files give noisy statistics; one file's functionals become 0)" if files < 10 else "")
+                + "."
+            )
+            tensors = SpeakerStandardizer(self.speaker_normalizer.keys).transform(tensors, ["predict"] * len(tensors["utt_index"]))
         self.datasets["predict"] = SegmentDataset(self.normalizer.transform(tensors))
         return self._loader("predict", shuffle=False)
 

@@ -55,6 +55,14 @@ class Study:
     schedule: str
     script: str
     leaky: bool = False
+    versus: str = ""  # the baseline folder its Δ is paired with (same protocol and trials); "": BASELINE's
+
+
+# The reading of every row run with speaker normalisation (data.speaker_norm), and where its Δ points.
+SPEAKER_NORM = "opt-in speaker normalisation (transductive for unseen speakers)"
+VERSUS_NOTE = "Δ against the baseline with the same speaker normalisation"
+# The models the Δ figure shows (the baseline's own variants are rows of the table, not bars).
+PAIRED_MODELS = ("STRL-SER", "STA-CNN")
 
 
 # The reading of every row run with the study's opt-in recipe (scripts/study_recipe.sh, RECIPE).
@@ -145,6 +153,16 @@ STUDY = [
     Study("sta_emodb_speaker_recipe", "STA-CNN", "emodb", "speaker",
           RECIPE + ", best on val.", "150 ep",
           "scripts/study_recipe.sh (sta_recipe_emodb_speaker)"),
+    # Speaker normalisation (data.speaker_norm): the baseline with it (Δ against the plain baseline), then STRL-SER
+    # with it (Δ against the baseline with it, so both sides see the same normalisation).
+    Study("baseline_emodb_speaker_norm", "linear baseline", "emodb", "80/20", SPEAKER_NORM, "closed form",
+          "scripts/study_recipe.sh (speaker_norm_baseline)"),
+    Study("baseline_ravdess_speaker_norm", "linear baseline", "ravdess", "80/20", SPEAKER_NORM, "closed form",
+          "scripts/study_recipe.sh (speaker_norm_baseline)"),
+    Study("strl_emodb_speaker_norm", "STRL-SER", "emodb", "speaker", f"defaults + {SPEAKER_NORM}, bf16; {VERSUS_NOTE}",
+          "30 ep, lr x0.9", "scripts/study_recipe.sh (speaker_norm_emodb)", versus="baseline_emodb_speaker_norm"),
+    Study("strl_ravdess_speaker_norm", "STRL-SER", "ravdess", "speaker", f"defaults + {SPEAKER_NORM}, bf16; {VERSUS_NOTE}",
+          "30 ep, lr x0.9", "scripts/study_recipe.sh (speaker_norm_ravdess)", versus="baseline_ravdess_speaker_norm"),
     Study("strl_ravdess_hsf_utterance", "STRL-SER", "ravdess", "80/20", "branch tokens, HSFs per utterance", "30 ep, lr x0.9",
           "scripts/study_strl_ser_ravdess.sh"),
     Study("strl_ravdess_leaky_segment_split", "STRL-SER", "ravdess", "80/20",
@@ -509,9 +527,10 @@ def _frozen_baseline(ledger: Ledger, corpus: str, split: str) -> list[str] | Non
     return None
 
 
-def _baseline_trials(ledger: Ledger, corpus: str, split: str, names: list[str]) -> dict[str, float] | None:
-    """The baseline's UA on exactly these trials (same seeds' splits / same folds): name -> UA."""
-    key = BASELINE.get((corpus, split))
+def _baseline_trials(ledger: Ledger, corpus: str, split: str, names: list[str], folder: str = "") -> dict[str, float] | None:
+    """The baseline's UA on exactly these trials (same seeds' splits / same folds): name -> UA; ``folder``: that
+    baseline experiment instead of BASELINE's (e.g. the baseline with speaker normalisation)."""
+    key = (folder, "") if folder else BASELINE.get((corpus, split))
     return ledger.trial_ua(key[0], "default", names) if key else None
 
 
@@ -519,7 +538,7 @@ def _paired_delta(ledger: Ledger, s: Study, g: dict[str, Any], split: str,
                   last: bool = False) -> tuple[dict[str, float], dict[str, float]] | None:
     """Baseline UA on the same splits and the paired difference (reading minus baseline), as mean/std;
     ``last``: of the same runs' last epochs instead of the reported checkpoints."""
-    base = _baseline_trials(ledger, s.corpus, split, g["trials"])
+    base = _baseline_trials(ledger, s.corpus, split, g["trials"], s.versus)
     ours = ledger.trial_ua(s.folder, g["point"], g["trials"], last=last)
     if not base or not ours:
         return None
@@ -721,8 +740,9 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
             base_ua, delta = _paired(ledger, s, g, split) if base else ("—", "—")
             if s.leaky:
                 delta = "n/a (leaky)"
-            elif figure is not None and (found_delta := _paired_delta(ledger, s, g, split)):
-                label = f"{s.model}, {s.corpus} {split}, {s.schedule.split(',')[0]}: {s.reading}{point}"
+            elif s.model in PAIRED_MODELS and figure is not None and (found_delta := _paired_delta(ledger, s, g, split)):
+                reading = s.reading.split(";")[0] + (" [Δ vs the baseline with it]" if s.versus else "")
+                label = f"{s.model}, {s.corpus} {split}, {s.schedule.split(',')[0]}: {reading}{point}"
                 bars.append((label if len(label) <= 95 else label[:94] + "…", found_delta[1]["mean"],
                              found_delta[1]["std"], g["n"]))
                 label = s.reading + point

@@ -38,6 +38,11 @@
 #                model? (compare: sta_ravdess_input 2.0 s, sta_emodb_150ep_2s, the same splits and schedule)
 #   sta_recipe_ravdess_speaker, sta_recipe_emodb_speaker  the same under the speaker protocol (compare:
 #                sta_ravdess_speaker, sta_emodb_speaker_2s)
+#   speaker_norm_baseline  the linear baseline with speaker normalisation (data.speaker_norm: each speaker's features
+#                standardised with that speaker's statistics; unseen speakers with their own, transductive), RAVDESS and
+#                EMO-DB, 80/20 (5 seeds) and every speaker fold (compare: study_baseline.sh, the same splits); seconds
+#   speaker_norm_emodb, speaker_norm_ravdess  STRL-SER defaults + speaker normalisation, speaker folds, bf16, short
+#                schedule (compare: strl_emodb_speaker / strl_ravdess_speaker, and the baseline with it, paired)
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step; final_* and sta_recipe_*
 #                refuse to run without it) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
@@ -46,6 +51,7 @@ set -euo pipefail
 OUT=${OUT:-runs/study}; JOBS=${JOBS:-2}; THREADS=(${THREADS:+--threads "$THREADS"}); STEPS=${STEPS:?set STEPS, e.g. "bf16 recipe"}
 SHORT=(--trainer.max_epochs 30 --model.init_args.scheduler.init_args.gamma 0.9)
 BF16=(--trainer.precision bf16-mixed)
+SN=(--data.speaker_norm true)
 NET=model.init_args.net.init_args
 read -r -a RECIPE <<< "${RECIPE:-}"
 sta() { echo -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c "configs/data/$1.yaml" --data.root; }
@@ -164,6 +170,21 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
   sta_recipe_emodb_speaker)
     ser-experiment --out "$OUT/sta_emodb_speaker_recipe" --folds --jobs "$JOBS" "${THREADS[@]}" \
       --title "STA-CNN defaults + recipe (${RECIPE[*]}), EMO-DB speaker folds" -- $(sta emodb) "${EMODB:?}" "${RECIPE[@]}" ;;
+  speaker_norm_baseline)
+    for corpus in emodb ravdess; do
+      root=$([ $corpus = ravdess ] && echo "${RAVDESS:?}" || echo "${EMODB:?}")
+      ser-experiment --out "$OUT/baseline_${corpus}_speaker_norm" --seeds 0 1 2 3 4 --folds --jobs "$JOBS" "${THREADS[@]}" \
+        --title "Linear baseline + speaker normalisation, $corpus, 80/20 and speaker folds" -- \
+        -c configs/trainer.yaml -c configs/model/baseline.yaml -c "configs/data/$corpus.yaml" --data.root "$root" "${SN[@]}"
+    done ;;
+  speaker_norm_emodb)
+    ser-experiment --out "$OUT/strl_emodb_speaker_norm" --folds --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STRL-SER defaults + speaker normalisation, EMO-DB speaker folds, bf16" -- \
+      $(strl emodb) "${EMODB:?}" "${SHORT[@]}" "${BF16[@]}" "${SN[@]}" ;;
+  speaker_norm_ravdess)
+    ser-experiment --out "$OUT/strl_ravdess_speaker_norm" --folds --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STRL-SER defaults + speaker normalisation, RAVDESS speaker folds, bf16" -- \
+      $(strl ravdess) "${RAVDESS:?}" "${SHORT[@]}" "${BF16[@]}" "${SN[@]}" ;;
   *) echo "unknown step: $step (see the header of $0)" >&2; exit 2 ;;
   esac
 done

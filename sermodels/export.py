@@ -218,6 +218,13 @@ def export_bundle(
     state = datamodule_state(ckpt, ckpt_file)
     names = list(state["class_names"])
     data_hp = trained_data_settings(ckpt, ckpt_file)
+    if data_hp.get("speaker_norm"):
+        raise CheckpointError(
+            f"--ckpt_path {ckpt_file}: trained with data.speaker_norm (speaker normalisation), which standardises each "
+            "speaker's features with statistics of several of that speaker's files; a bundle scores one file at a time, "
+            "so it would feed the net other inputs than training did. Predict with `ser predict --ckpt_path ...` "
+            "(one call per speaker), or export a model trained without data.speaker_norm."
+        )
     features, inputs = feature_config_from_hparams(data_hp)
     module = build_model(ckpt, ckpt_file)
     net = module.net.eval()

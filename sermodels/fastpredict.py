@@ -87,6 +87,8 @@ class CheckpointPredictor(Bundle):
         net_cfg = init.get("net") or {}
         data = dict(config.get("data") or {})
         data.update(dm.get("features") or {})  # the settings the checkpoint was trained with
+        if data.get("speaker_norm"):  # statistics over the call's files: the Lightning path does that
+            raise FastPathUnavailable(f"{path}: trained with data.speaker_norm (the files of a call are normalised together)")
         inputs = list(dm.get("inputs") or data.get("inputs") or ["lld", "hsf"])
         self.class_names = list(dm["class_names"])
         self.aggregation = str(init.get("aggregation") or "mean")

@@ -126,6 +126,22 @@ def test_last_epoch_reading_is_paired_with_the_baseline(report, study: Path, tmp
     assert "LEAKY" not in row
 
 
+def test_speaker_norm_rows_pair_with_the_baseline_that_has_it(report, study: Path, tmp_path: Path) -> None:
+    """A row with ``versus`` is paired with that baseline folder (same trials), not with BASELINE's; the baseline
+    with speaker normalisation is itself paired with the plain baseline, and is a row, not a bar of the figure."""
+    folds = {f"speaker-fold{k}-seed0": None for k in range(3)}
+    _experiment(study, "baseline_emodb_speaker_norm", "speaker", dict(zip(folds, [(0.8, 0.75), (0.8, 0.80), (0.8, 0.85)])))
+    _experiment(study, "strl_emodb_speaker_norm", "speaker", dict(zip(folds, [(0.8, 0.79), (0.8, 0.80), (0.8, 0.87)])))
+    led = report.Ledger(tmp_path / "led-sn")
+    led.sync(study, ["baseline_emodb_8020", "baseline_emodb_speaker_norm", "strl_emodb_speaker_norm"])
+    page = report.render(led, figure=tmp_path / "img" / "delta.png")
+    (strl,) = [line for line in page.splitlines() if line.startswith("| STRL-SER | emodb | speaker |") and "speaker normalisation" in line]
+    # UA 79/80/87 against the normalised baseline's 75/80/85 on the same folds -> Δ +4, 0, +2 (not against 60/70/80).
+    assert "| 80.00 ± 5.00 | +2.00 ± 2.00 |" in strl and report.VERSUS_NOTE in strl
+    (base,) = [line for line in page.splitlines() if line.startswith("| linear baseline | emodb | speaker |")]
+    assert "| 70.00 ± 10.00 | +10.00 ± 5.00 |" in base  # 75/80/85 against the plain baseline's 60/70/80
+
+
 def test_sync_writes_no_machine_folders(report, study: Path, tmp_path: Path) -> None:
     exp = study / "sta_emodb_150ep_2s" / "experiment.json"
     exp.write_text(json.dumps({"command": f"ser-experiment --out {study}/x -- -c a.yaml --data.root {Path.home()}/EMODB "

@@ -30,6 +30,7 @@ FEATURE_SETTINGS: dict[str, tuple[str, ...]] = {
     "frame_shift": ("lld",),
     "hsf_scope": ("hsf",),
     "normalize": ("lld", "hsf"),
+    "speaker_norm": ("lld", "hsf"),
     "features": (),
 }
 
