@@ -16,7 +16,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from datamodules.batches import SegmentDataset, TensorBatches, stack_segments
 from datamodules.cache import FeatureCache, default_cache_dir
-from datamodules.corpora import Corpus, CorpusEntry, CorpusError, get_corpus
+from datamodules.corpora import UNKNOWN_SPEAKER, Corpus, CorpusEntry, CorpusError, get_corpus
 from datamodules.extract import ExtractionStats, extract_all, format_errors
 from datamodules.features import HSFScope, feature_config_from_hparams, net_dims
 from datamodules.features.settings import FEATURE_SETTINGS, checkpoint_feature_settings, feature_setting_mismatches
@@ -372,6 +372,13 @@ class SERDataModule(L.LightningDataModule):
             raw["train"], raw["val"] = self._leaky_segment_resplit(raw["train"], raw["val"])
         if self.speaker_normalizer is not None:
             speakers = {name: self._row_speakers(t) for name, t in raw.items()}
+            unknown = sum(s.count(UNKNOWN_SPEAKER) for s in speakers.values())
+            if unknown:
+                raise ValueError(
+                    f"data.speaker_norm: {unknown} segments of corpus {corpus.name} have no speaker id ({UNKNOWN_SPEAKER!r}); "
+                    "speaker normalisation needs one per utterance (a speaker column in the CSV, or a speaker pattern "
+                    "for a folder corpus). Set data.speaker_norm false, or give the speakers."
+                )
             self.speaker_normalizer.fit(raw["train"], speakers["train"])
             raw = {name: self.speaker_normalizer.transform(t, speakers[name]) for name, t in raw.items()}
         self.normalizer.fit(raw["train"])

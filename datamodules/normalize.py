@@ -41,7 +41,8 @@ class Standardizer:
                 continue
             x = tensors[key].double()
             axes = tuple(a for a in range(x.ndim) if a != 1)
-            std = x.std(dim=axes).float()
+            # One value per dimension (one row, one frame: a speaker with a single segment) has no spread: centred only.
+            std = x.std(dim=axes).float() if x.numel() > x.shape[1] else torch.zeros(x.shape[1])
             self.stats[f"{key}_mean"] = x.mean(dim=axes).float()
             self.stats[f"{key}_std"] = torch.where(std > MIN_STD, std, torch.ones_like(std))
         return self

@@ -169,6 +169,10 @@ STUDY = [
           "segment-level split, branch tokens, HSFs per utterance", "30 ep, lr x0.9", "scripts/study_strl_ser_ravdess.sh", leaky=True),
 ]
 
+for _s in STUDY:  # a typo in versus would pair nothing and show "—" silently
+    if _s.versus and _s.versus not in {t.folder for t in STUDY}:
+        raise ValueError(f"STUDY row {_s.folder}: versus={_s.versus!r} is not a STUDY folder")
+
 # Readings measured before the runner existed (single seed, docs/results.md): kept for context.
 EARLIER = [
     ("STRL-SER", "ravdess", "80/20", "fusion tokens = every dimension (`dims`), HSFs per segment", "150 ep", "62.15", "61.70", 1),
@@ -567,6 +571,17 @@ def _frozen_delta(cells: list[str]) -> tuple[float, float] | None:
         return None
 
 
+def _bar_label(s: Study, split: str, reading: str, suffix: str = "") -> str:
+    """A bar's label, 'model, corpus split, schedule: reading<suffix>', in at most 95 characters: the reading is
+    shortened (…), never the suffix or, for a row paired with another baseline (``versus``), that mark."""
+    if s.versus:
+        reading = reading.split(";")[0].replace(SPEAKER_NORM, "speaker normalisation")
+        suffix += " [Δ vs the baseline with it]"
+    head = f"{s.model}, {s.corpus} {split}, {s.schedule.split(',')[0]}: "
+    room = 95 - len(head) - len(suffix)
+    return head + (reading if len(reading) <= room else reading[: room - 1] + "…") + suffix
+
+
 def delta_figure(rows: list[tuple[str, float, float, int]], path: Path) -> None:
     """Horizontal bars: paired Δ UA (reading minus the linear baseline on the same splits), mean ± std,
     one bar per leak-free reading, with the issue's +5 (paper protocol) and +3 (speaker) targets."""
@@ -726,12 +741,11 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
             c[3] += FROZEN_MARK
             lines.append(_row(c))
             found = _frozen_delta(c)
-            if not c[3].startswith("**LEAKY") and found:
-                label = f"{s.model}, {s.corpus} {c[2]}, {s.schedule.split(',')[0]}: {row['cells'][3]}"
-                bars.append((label if len(label) <= 95 else label[:94] + "…", found[0], found[1], int(c[5])))
+            if not c[3].startswith("**LEAKY") and found and s.model in PAIRED_MODELS:
+                bars.append((_bar_label(s, c[2], row["cells"][3]), found[0], found[1], int(c[5])))
         for g in groups or []:
             split = "speaker" if g["protocol"] == "speaker" else s.split
-            base = _baseline(ledger, s.corpus, split)
+            base = ledger.groups(s.versus) if s.versus else _baseline(ledger, s.corpus, split)
             swept = [f"{k.split('.')[-1]}={v}" for k, v in (g.get("overrides") or {}).items()
                      if g["point"] != "default" and f"{k.split('.')[-1]}{v}" in g["point"]]
             point = f", {', '.join(swept)}" if swept else ""
@@ -741,11 +755,7 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
             if s.leaky:
                 delta = "n/a (leaky)"
             elif s.model in PAIRED_MODELS and figure is not None and (found_delta := _paired_delta(ledger, s, g, split)):
-                reading = s.reading.split(";")[0] + (" [Δ vs the baseline with it]" if s.versus else "")
-                label = f"{s.model}, {s.corpus} {split}, {s.schedule.split(',')[0]}: {reading}{point}"
-                bars.append((label if len(label) <= 95 else label[:94] + "…", found_delta[1]["mean"],
-                             found_delta[1]["std"], g["n"]))
-                label = s.reading + point
+                bars.append((_bar_label(s, split, s.reading + point), found_delta[1]["mean"], found_delta[1]["std"], g["n"]))
             paper = PAPER_WA.get((s.model, s.corpus, s.split), "—") if g["protocol"] != "speaker" else "—"
             lines.append(f"| {s.model} | {s.corpus} | {split} | {label} | {s.schedule} | {g['n']} | {_pm(g.get('val_ua'), g['n'])} | "
                          f"{_pm(g['metrics']['wa'], g['n'])} | {_pm(ua, g['n'])} | {base_ua} | {delta} | {paper} |")
@@ -761,9 +771,9 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
                 reading = f"{label}: the same runs' last epoch (nothing selected)"
                 lines.append(f"| {s.model} | {s.corpus} | {split} | {reading} | {s.schedule} | {g['n']} | | "
                              f"{_pm(b['wa'], g['n'])} | {_pm(b['ua'], g['n'])} | {base_ua} | {delta} | {paper} |")
-                if figure is not None and not s.leaky and (found_last := _paired_delta(ledger, s, g, split, last=True)):
-                    label = f"{s.model}, {s.corpus} {split}, {s.schedule.split(',')[0]}: {s.reading}{point}, last epoch"
-                    bars.append((label if len(label) <= 95 else label[:94] + "…", found_last[1]["mean"],
+                if (figure is not None and not s.leaky and s.model in PAIRED_MODELS
+                        and (found_last := _paired_delta(ledger, s, g, split, last=True))):
+                    bars.append((_bar_label(s, split, s.reading + point, ", last epoch"), found_last[1]["mean"],
                                  found_last[1]["std"], g["n"]))
     for model, corpus, split, reading, schedule, wa, ua, n in EARLIER:
         base0 = _baseline_trials(ledger, corpus, split, ["paper-seed0"])  # the earlier runs used seed 0's split

@@ -42,7 +42,8 @@
 #                standardised with that speaker's statistics; unseen speakers with their own, transductive), RAVDESS and
 #                EMO-DB, 80/20 (5 seeds) and every speaker fold (compare: study_baseline.sh, the same splits); seconds
 #   speaker_norm_emodb, speaker_norm_ravdess  STRL-SER defaults + speaker normalisation, speaker folds, bf16, short
-#                schedule (compare: strl_emodb_speaker / strl_ravdess_speaker, and the baseline with it, paired)
+#                schedule (compare: strl_emodb_speaker's hsf_scopeutterance point, fp32, and strl_emodb_recipe_speaker,
+#                bf16 / strl_ravdess_speaker, bf16; paired with the baseline with the same switch)
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step; final_* and sta_recipe_*
 #                refuse to run without it) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds

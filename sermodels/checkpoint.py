@@ -45,7 +45,7 @@ CONFIG_KEY = "sermodels_config"
 #: Data settings that decide what a model is fed (segmentation, features, normalisation).
 PREDICT_DATA_KEYS = (
     "corpus", "segment_length", "segment_hop", "min_last_segment", "segment_mode", "frame_size", "frame_shift",
-    "inputs", "features", "hsf_scope", "normalize", "batch_size",
+    "inputs", "features", "hsf_scope", "normalize", "speaker_norm", "batch_size",
 )
 # Filled by the CLI's links from the data module: never taken from a stored config.
 _LINK_TARGETS = ("num_classes", "class_names")

@@ -196,7 +196,7 @@ class SERCLI(LightningCLI):
         - Lightning gets ``weights_only=True`` unless ``--weights_only false`` was given (its default
           for ``http(s)://`` checkpoints unpickles arbitrary objects), and the file is first read
           here weights-only, so a crafted checkpoint is refused with a clear error.
-        - Feature settings (segment length, hop, frames, HSF scope, normalisation) must be the ones
+        - Feature settings (segment length, hop, frames, HSF scope, normalisation, speaker normalisation) must be the ones
           the checkpoint was trained with: ``test``/``validate``/resumed ``fit`` refuse a mismatch
           naming both values; ``predict`` uses the checkpoint's settings and says so.
         - ``predict`` takes the class names from the checkpoint, so a csv/folder-corpus model

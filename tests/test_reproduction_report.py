@@ -140,6 +140,10 @@ def test_speaker_norm_rows_pair_with_the_baseline_that_has_it(report, study: Pat
     assert "| 80.00 ± 5.00 | +2.00 ± 2.00 |" in strl and report.VERSUS_NOTE in strl
     (base,) = [line for line in page.splitlines() if line.startswith("| linear baseline | emodb | speaker |")]
     assert "| 70.00 ± 10.00 | +10.00 ± 5.00 |" in base  # 75/80/85 against the plain baseline's 60/70/80
+    (row,) = [s for s in report.STUDY if s.folder == "strl_emodb_speaker_norm"]
+    for suffix in ("", ", last epoch"):  # the bar's label keeps its marks; only the reading is shortened
+        label = report._bar_label(row, "speaker", row.reading, suffix)
+        assert len(label) <= 95 and label.endswith(suffix + " [Δ vs the baseline with it]")
 
 
 def test_sync_writes_no_machine_folders(report, study: Path, tmp_path: Path) -> None:

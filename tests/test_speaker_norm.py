@@ -3,7 +3,9 @@ the data module under both protocols, predict, and the paths that cannot honour 
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,9 @@ import pytest
 import soundfile as sf
 import torch
 
+from datamodules.corpora import UNKNOWN_SPEAKER
 from datamodules.datamodule import SERDataModule
+from datamodules.features.settings import checkpoint_feature_settings, feature_setting_mismatches
 from datamodules.normalize import SpeakerStandardizer, Standardizer, speaker_rows
 from sermodels.checkpoint import CheckpointError
 from sermodels.cli import cli_main
@@ -96,6 +100,37 @@ def test_paper_protocol_validation_rows_use_their_speakers_training_statistics(s
     expected = stats.transform({"hsf": val["hsf"][va]})["hsf"]
     torch.testing.assert_close(dm.datasets["val"].tensors["hsf"][va], expected)
     assert "unseen" not in dm.summary  # the random split shares its speakers
+
+
+def test_a_speaker_with_one_row_is_centred_without_a_degrees_of_freedom_warning() -> None:
+    tensors = {"hsf": torch.tensor([[1.0, 2.0], [3.0, 5.0], [7.0, 7.0]])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns on std() of one value
+        out = SpeakerStandardizer(["hsf"]).fit(tensors, ["a", "a", "b"]).transform(tensors, ["a", "a", "b"])
+    torch.testing.assert_close(out["hsf"][2], torch.zeros(2))  # centred, not scaled
+    assert torch.isfinite(out["hsf"]).all()
+
+
+def test_corpus_without_speaker_ids_is_refused(ser_cache: Path) -> None:
+    dm = SERDataModule(corpus="synthetic", corpus_options=TINY_SYNTHETIC, cache_dir=str(ser_cache), batch_size=8,
+                       progress=False, extract_workers=0, speaker_norm=True)
+    corpus = dm.corpus
+    dm._corpus = dataclasses.replace(corpus, speaker_groups=None, utterances=[
+        dataclasses.replace(u, speaker=UNKNOWN_SPEAKER) for u in corpus.utterances])
+    dm.prepare_data()
+    with pytest.raises(ValueError, match=r"data.speaker_norm: \d+ segments of corpus synthetic have no speaker id"):
+        dm.setup("fit")
+
+
+def test_checkpoints_from_before_the_switch_count_as_without_it() -> None:
+    """An older checkpoint records no speaker_norm: a run that turns it on is a mismatch, one that does not is not."""
+    old = {"SERDataModule": {"features": {"segment_length": 1.4, "normalize": True}, "inputs": ["lld", "hsf"]}}
+    saved = checkpoint_feature_settings(old)
+    on = {"segment_length": 1.4, "normalize": True, "speaker_norm": True, "features": None}
+    assert feature_setting_mismatches(saved, on, saved["inputs"]) == {"speaker_norm": (False, True)}
+    assert feature_setting_mismatches(saved, on | {"speaker_norm": False}, saved["inputs"]) == {}
+    hparams_only = checkpoint_feature_settings({"datamodule_hyper_parameters": {"segment_length": 1.4}})
+    assert hparams_only["speaker_norm"] is False
 
 
 def test_waveform_inputs_refuse_speaker_norm_by_name(ser_cache: Path) -> None:

@@ -40,14 +40,18 @@ def checkpoint_feature_settings(checkpoint: Mapping[str, Any]) -> dict[str, Any]
 
     Read from the data module's state (:meth:`SERDataModule.state_dict`), or, for checkpoints older
     than that, from the data module's saved hyperparameters. Checkpoints from before feature
-    extractors were selectable record no ``features``: theirs are the defaults (``None``).
+    extractors were selectable record no ``features``: theirs are the defaults (``None``); those from
+    before speaker normalisation record no ``speaker_norm``: it was off.
     """
     state = checkpoint.get(DATAMODULE_KEY) or {}
+    # Settings added later are recorded as their value before they existed (speaker normalisation: off), so a
+    # checkpoint older than a switch is still refused for a run that turns the switch on.
+    before = {"features": None, "speaker_norm": False}
     if state.get("features"):
-        return {"features": None} | dict(state["features"]) | {"inputs": list(state.get("inputs") or [])}
+        return before | dict(state["features"]) | {"inputs": list(state.get("inputs") or [])}
     hp = checkpoint.get("datamodule_hyper_parameters") or {}
     found = {k: hp[k] for k in FEATURE_SETTINGS if k in hp}
-    return {"features": None} | found | {"inputs": list(hp.get("inputs") or ["lld", "hsf"])} if found else {}
+    return before | found | {"inputs": list(hp.get("inputs") or ["lld", "hsf"])} if found else {}
 
 
 def feature_setting_mismatches(
