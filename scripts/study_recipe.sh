@@ -44,6 +44,9 @@
 #   speaker_norm_emodb, speaker_norm_ravdess  STRL-SER defaults + speaker normalisation, speaker folds, bf16, short
 #                schedule (compare: strl_emodb_speaker's hsf_scopeutterance point, fp32, and strl_emodb_recipe_speaker,
 #                bf16 / strl_ravdess_speaker, bf16; paired with the baseline with the same switch)
+#   speaker_norm_recipe_emodb, speaker_norm_recipe_ravdess  STRL-SER + RECIPE + speaker normalisation, speaker folds,
+#                bf16, short schedule: both levers at once (compare: strl_*_speaker_norm, strl_*_recipe_speaker; paired
+#                with the baseline with the same switch)
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step; final_* and sta_recipe_*
 #                refuse to run without it) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
@@ -59,7 +62,7 @@ sta() { echo -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c "configs/d
 strl() { echo -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c "configs/data/$1.yaml" --data.root; }  # EMO-DB, RAVDESS: no experiment file
 
 for step in $STEPS; do
-  case $step in final_*|sta_recipe_*)  # these folders are named for the recipe: refuse to fill them with the defaults
+  case $step in final_*|sta_recipe_*|speaker_norm_recipe_*)  # these folders are named for the recipe: refuse to fill them with the defaults
     [ ${#RECIPE[@]} -gt 0 ] || { echo "step $step needs RECIPE (the extra ser arguments), e.g." \
       "RECIPE=\"--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2\"" >&2; exit 2; } ;;
   esac
@@ -186,6 +189,11 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     ser-experiment --out "$OUT/strl_ravdess_speaker_norm" --folds --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER defaults + speaker normalisation, RAVDESS speaker folds, bf16" -- \
       $(strl ravdess) "${RAVDESS:?}" "${SHORT[@]}" "${BF16[@]}" "${SN[@]}" ;;
+  speaker_norm_recipe_emodb|speaker_norm_recipe_ravdess)
+    corpus=${step##*_}; root=$([ "$corpus" = ravdess ] && echo "${RAVDESS:?}" || echo "${EMODB:?}")
+    ser-experiment --out "$OUT/strl_${corpus}_speaker_norm_recipe" --folds --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STRL-SER + recipe (${RECIPE[*]}) + speaker normalisation, $corpus speaker folds, bf16" -- \
+      $(strl "$corpus") "$root" "${SHORT[@]}" "${BF16[@]}" "${SN[@]}" "${RECIPE[@]}" ;;
   *) echo "unknown step: $step (see the header of $0)" >&2; exit 2 ;;
   esac
 done

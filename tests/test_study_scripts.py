@@ -11,7 +11,7 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "study_recipe.sh"
 
 
-@pytest.mark.parametrize("step", ["final_emodb", "sta_recipe_emodb_speaker"])
+@pytest.mark.parametrize("step", ["final_emodb", "sta_recipe_emodb_speaker", "speaker_norm_recipe_ravdess"])
 def test_recipe_steps_need_a_recipe(step: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "RECIPE"}
     env.update(STEPS=step, EMODB=str(tmp_path), OUT=str(tmp_path / "study"))
