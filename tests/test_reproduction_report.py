@@ -179,6 +179,31 @@ def test_sync_refuses_an_aggregate_whose_trials_are_missing(report, study: Path,
         report.Ledger(tmp_path / "led2").sync(study, ["sta_emodb_150ep_2s"])
 
 
+def test_targets_table_scores_every_fixed_configuration(report, study: Path, tmp_path: Path) -> None:
+    """Each configuration of TARGETS is a row: its paired Δ against the target of its protocol (a row with
+    ``versus`` against that baseline), 'not run' where its folder is missing; nothing is picked among them."""
+    folds = {f"speaker-fold{k}-seed0": None for k in range(3)}
+    _experiment(study, "strl_emodb_speaker_150ep", "speaker", dict(zip(folds, [(0.7, 0.65), (0.7, 0.75), (0.7, 0.85)])))
+    _experiment(study, "baseline_emodb_speaker_norm", "speaker", dict(zip(folds, [(0.8, 0.75), (0.8, 0.80), (0.8, 0.85)])))
+    _experiment(study, "strl_emodb_speaker_norm", "speaker", dict(zip(folds, [(0.8, 0.79), (0.8, 0.80), (0.8, 0.87)])))
+    led = report.Ledger(tmp_path / "led-targets")
+    led.sync(study, [p.name for p in study.iterdir()])
+    rows = {tuple(report._cells(line)[:5]): report._cells(line)[5:] for line in report.targets_table(led)
+            if line.startswith(("| STRL-SER ", "| STA-CNN "))}
+    assert len(rows) == sum(len(configs) for *_, configs in report.TARGETS)
+    # 65/75/85 against the baseline's 60/70/80 on the same folds: +5 each, above the +3 speaker target.
+    assert rows[("STRL-SER", "emodb", "speaker folds", "+3", "defaults, 150 ep")] == ["3", "75.00 ± 10.00", "+5.00 ± 0.00", "**yes**"]
+    # 79/80/87 against the normalised baseline's 75/80/85 (not the plain one's 60/70/80): +2.00, 1.00 short.
+    assert rows[("STRL-SER", "emodb", "speaker folds", "+3", "speaker normalisation, 30 ep")] == [
+        "3", "82.00 ± 4.36", "+2.00 ± 2.00 (vs the baseline with it)", "no (1.00 short)"]
+    # 84/83/86 against 78/80/82 on the same 6:2:2 splits: +4.33, short of the +5 paper-protocol target.
+    assert rows[("STA-CNN", "emodb", "paper 6:2:2", "+5", "defaults (2.0 s)")] == ["3", "84.33 ± 1.53", "+4.33 ± 1.53", "no (0.67 short)"]
+    assert rows[("STA-CNN", "emodb", "paper 6:2:2", "+5", "recipe")] == ["", "not run", "", ""]
+    page = report.render(led)
+    assert "Met: STRL-SER emodb speaker (defaults, 150 ep)." in page
+    assert page.index(report.TARGETS_HEADING) < page.index("## Readings")
+
+
 def test_frozen_rows_are_shown_as_published(report, ledger, tmp_path: Path) -> None:
     """A study whose files are lost: its published page, frozen into an empty ledger, renders the same rows
     (marked †), the same side-by-side cells and the same Δ bars; a synced entry wins over a frozen one."""
