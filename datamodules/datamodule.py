@@ -95,10 +95,10 @@ class SERDataModule(L.LightningDataModule):
             a warning, in the corpus summary, in the checkpoint and in ``test_metrics.json``
             (``split.skipped_files``).
         split_unit: ``utterance`` (every protocol: an utterance's segments stay on one side).
-            ``segment`` is a LEAKY diagnostic reading of STRL-SER's "random 80/20 split of the
-            samples": the ``paper`` split's train and validation segments are pooled and re-split
-            at random by segment (same ratio), so sibling segments of one recording sit on both
-            sides. Results are labelled leaky (``split_info``) and must never be reported as the
+            ``segment`` is a LEAKY diagnostic reading of a paper's "random split of the samples"
+            (STRL-SER's 80/20, STA-CNN's 6:2:2): the ``paper`` split's segments (train and
+            validation, and test where it is its own part) are pooled and re-split at random by
+            segment (same ratios), so sibling segments of one recording sit on both sides. Results are labelled leaky (``split_info``) and must never be reported as the
             model's score; checkpoints record every pooled utterance as training data.
         pack: A feature pack (``ser-pack``) to train and test from instead of the corpus and the
             cache: the corpus table and features come from the file, so neither audio nor
@@ -369,7 +369,7 @@ class SERDataModule(L.LightningDataModule):
             raw[name] = stack_segments([features[r] for r in rows], self.inputs, rows, targets, segment_base)
             segment_base += len(raw[name]["utt_index"])
         if self.hparams["split_unit"] == "segment":
-            raw["train"], raw["val"] = self._leaky_segment_resplit(raw["train"], raw["val"])
+            raw = self._leaky_segment_resplit(raw)
         if self.speaker_normalizer is not None:
             speakers = {name: self._row_speakers(t) for name, t in raw.items()}
             unknown = sum(s.count(UNKNOWN_SPEAKER) for s in speakers.values())
@@ -438,30 +438,44 @@ class SERDataModule(L.LightningDataModule):
         for message in self.split.absent_class_warnings(corpus):
             rank_zero_warn(message)
 
-    def _leaky_segment_resplit(
-        self, train: dict[str, torch.Tensor], val: dict[str, torch.Tensor]
-    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """The LEAKY diagnostic split: pool the segments of train and val, re-split them at random."""
+    def _leaky_segment_resplit(self, raw: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, torch.Tensor]]:
+        """The LEAKY diagnostic split: pool the segments of every part (train and val; and test where it is not
+        the validation set) and re-split them at random by segment, in the same ratios."""
         assert self.split is not None
-        if self.split.protocol != "paper" or not self.split.test_is_val:
+        if self.split.protocol != "paper":
             raise ValueError(
-                "data.split_unit=segment (a leaky diagnostic) needs data.protocol=paper with two data.ratios "
-                f"(test = validation, as in STRL-SER); got protocol {self.split.protocol!r}, ratios {list(self.ratios)}."
+                "data.split_unit=segment (a leaky diagnostic) needs data.protocol=paper (a random split of the "
+                f"samples, as in the papers); got protocol {self.split.protocol!r}. Set data.protocol paper, or "
+                "data.split_unit utterance."
             )
-        pooled = {k: torch.cat([train[k], val[k]]) for k in train}
+        names = [n for n in ("train", "val", "test") if n in raw]  # no "test" part when test = validation
+        if len(self.ratios) != len(names):
+            raise ValueError(
+                f"data.split_unit=segment re-splits the segments in data.ratios {list(self.ratios)}, but the split has "
+                f"{len(names)} parts ({', '.join(names)}); give one ratio per part (e.g. [0.8, 0.2] or [0.6, 0.2, 0.2])."
+            )
+        pooled = {k: torch.cat([raw[n][k] for n in names]) for k in raw["train"]}
         n = len(pooled["target"])
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.hparams["seed"]))
-        n_val = round(n * self.ratios[1] / sum(self.ratios))
-        val_idx, train_idx = order[:n_val].sort().values, order[n_val:].sort().values
+        total = sum(self.ratios)
+        sizes = {name: round(n * r / total) for name, r in zip(names[1:], self.ratios[1:])}
+        parts, at = {}, 0
+        for name in names[1:]:  # validation first (as the two-part split always did), then test; train keeps the rest
+            parts[name] = order[at : at + sizes[name]].sort().values
+            at += sizes[name]
+        parts["train"] = order[at:].sort().values
         # Every pooled utterance has segments in training: record them all, so evaluating the
         # checkpoint on any of them later is refused.
-        self.split = dataclasses.replace(self.split, train=tuple(sorted(set(self.split.train) | set(self.split.val))))
-        shared = set(pooled["utt_index"][train_idx].tolist()) & set(pooled["utt_index"][val_idx].tolist())
-        log.warning(
-            "LEAKY segment-level split (data.split_unit=segment): %d of %d validation utterances have segments in training.",
-            len(shared), len(set(pooled["utt_index"][val_idx].tolist())),
-        )
-        return {k: v[train_idx] for k, v in pooled.items()}, {k: v[val_idx] for k, v in pooled.items()}
+        everyone = set(self.split.train) | set(self.split.val) | set(self.split.test)
+        self.split = dataclasses.replace(self.split, train=tuple(sorted(everyone)))
+        trained = set(pooled["utt_index"][parts["train"]].tolist())
+        for name in names[1:]:
+            held = set(pooled["utt_index"][parts[name]].tolist())
+            log.warning(
+                "LEAKY segment-level split (data.split_unit=segment): %d of %d %s utterances have segments in training.",
+                len(held & trained), len(held), "validation" if name == "val" else "test",
+            )
+        return {name: {k: v[parts[name]] for k, v in pooled.items()} for name in ("train", *names[1:])}
 
     def _check_split(self, split: Split) -> None:
         """Refuse a split that leaks or is empty, whatever made it (protocol or ``split_file``):

@@ -153,6 +153,9 @@ STUDY = [
     Study("sta_emodb_speaker_recipe", "STA-CNN", "emodb", "speaker",
           RECIPE + ", best on val.", "150 ep",
           "scripts/study_recipe.sh (sta_recipe_emodb_speaker)"),
+    Study("sta_ravdess_leaky_segment_split", "STA-CNN", "ravdess", "6:2:2",
+          "segment-level split, defaults (2.0 s segments), best on val.", "150 ep",
+          "scripts/study_recipe.sh (sta_leaky_ravdess)", leaky=True),
     # Speaker normalisation (data.speaker_norm): the baseline with it (Δ against the plain baseline), then STRL-SER
     # with it (Δ against the baseline with it, so both sides see the same normalisation).
     Study("baseline_emodb_speaker_norm", "linear baseline", "emodb", "80/20", SPEAKER_NORM, "closed form",

@@ -47,6 +47,9 @@
 #   speaker_norm_recipe_emodb, speaker_norm_recipe_ravdess  STRL-SER + RECIPE + speaker normalisation, speaker folds,
 #                bf16, short schedule: both levers at once (compare: strl_*_speaker_norm, strl_*_recipe_speaker; paired
 #                with the baseline with the same switch)
+#   sta_leaky_ravdess  LEAKY diagnostic: STA-CNN defaults, RAVDESS 6:2:2, 3 seeds, with the split drawn over 2.0 s
+#                segments instead of utterances (data.split_unit=segment: sibling segments of one recording in
+#                training and test), the paper's "random split" read literally (compare: sta_ravdess_input 2.0 s)
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step; final_* and sta_recipe_*
 #                refuse to run without it) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
@@ -189,6 +192,10 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     ser-experiment --out "$OUT/strl_ravdess_speaker_norm" --folds --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER defaults + speaker normalisation, RAVDESS speaker folds, bf16" -- \
       $(strl ravdess) "${RAVDESS:?}" "${SHORT[@]}" "${BF16[@]}" "${SN[@]}" ;;
+  sta_leaky_ravdess)
+    ser-experiment --out "$OUT/sta_ravdess_leaky_segment_split" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+      --set data.split_unit=segment --title "LEAKY: STA-CNN defaults, RAVDESS 6:2:2 drawn over segments" -- \
+      $(sta ravdess) "${RAVDESS:?}" ;;
   speaker_norm_recipe_emodb|speaker_norm_recipe_ravdess)
     corpus=${step##*_}; root=$([ "$corpus" = ravdess ] && echo "${RAVDESS:?}" || echo "${EMODB:?}")
     ser-experiment --out "$OUT/strl_${corpus}_speaker_norm_recipe" --folds --jobs "$JOBS" "${THREADS[@]}" \

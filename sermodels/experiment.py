@@ -286,6 +286,8 @@ def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "trials": sorted(r["name"] for r in rows),
             "n": len(rows),
             "test_is_val": any(r["test_is_val"] for r in rows),
+            # the leaky segment-level split (data.split_unit=segment): a diagnostic, never a model's score
+            "leaky": any(bool((m.get("split") or {}).get("leaky")) for m in metrics),
             "selection": sorted({r["selection"] for r in rows}),
             "metrics": {k: _mean_std([m[k] for m in metrics]) for k in SCALAR_KEYS if all(k in m for m in metrics)},
             "recall": {c: _mean_std([m[f"recall/{c}"] for m in metrics]) for c in names if all(f"recall/{c}" in m for m in metrics)},
@@ -358,12 +360,13 @@ def summary_markdown(groups: list[dict[str, Any]], title: str, command: str) -> 
     for g in groups:
         m = g["metrics"]
         lines.append(
-            f"| {g['point']} | {g['protocol']} | {g['n']} | {_fmt(m.get('wa'))} | {_fmt(m.get('ua'))} | "
+            f"| {g['point']} | {g['protocol']}{' (**LEAKY** segment-level split)' if g.get('leaky') else ''} | {g['n']} | "
+            f"{_fmt(m.get('wa'))} | {_fmt(m.get('ua'))} | "
             f"{_fmt(m.get('macro_f1'))} | {_fmt(m.get('weighted_f1'))} | {'; '.join(g['selection'])} |"
         )
     lines.append("")
     for protocol in sorted({g["protocol"] for g in groups}):
-        rows = [g for g in groups if g["protocol"] == protocol]
+        rows = [g for g in groups if g["protocol"] == protocol and not g.get("leaky")]  # a leaky point never wins
         if len(rows) < 2:
             continue
         if any(g["test_is_val"] for g in rows):

@@ -91,6 +91,21 @@ def test_no_grid_winner_on_the_reported_set() -> None:
     assert "chosen on validation UA (never on test): **b**" in summary_markdown(aggregate(rows), "t", "cmd")
 
 
+def test_leaky_points_are_labelled_and_never_win() -> None:
+    """A point run on the leaky segment-level split (data.split_unit=segment) says so in the table and is left out
+    of the grid's choice, however well it scores on validation."""
+    rows = []
+    for point, ua, val, leaky in (("utterance", 0.6, 0.5, False), ("segment", 0.9, 0.95, True), ("other", 0.5, 0.4, False)):
+        r = _result(point, "paper", "paper-seed0", ua, ua, [[1, 0], [0, 1]], [{"epoch": 0, "wa": val, "ua": val}], False)
+        r["metrics"]["split"] = {"leaky": leaky}
+        rows.append(r)
+    groups = {g["point"]: g for g in aggregate(rows)}
+    assert groups["segment"]["leaky"] is True and groups["utterance"]["leaky"] is False
+    md = summary_markdown(list(groups.values()), "t", "cmd")
+    assert "| segment | paper (**LEAKY** segment-level split) | 1 |" in md and "| utterance | paper | 1 |" in md
+    assert "chosen on validation UA (never on test): **utterance**" in md
+
+
 @pytest.mark.slow
 def test_runner_end_to_end_resumes(ser_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "exp"

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from sermodels.cli import cli_main
@@ -72,8 +73,22 @@ def test_leaky_segment_split_is_labelled_and_leaks(ser_cache: Path, tmp_path: Pa
     assert shared  # sibling segments on both sides: the paper protocol never does this
     assert dm.split_info["leaky"] is True and dm.split_info["split_unit"] == "segment"
     assert set(dm.split.train) >= set(dm.split.val)  # checkpoints record every pooled utterance as trained on
-    with pytest.raises(ValueError, match="split_unit=segment"):
-        bad = cli_main([*args, "--data.ratios=[0.6,0.2,0.2]"], run=False).datamodule
+    # STA-CNN's 6:2:2 reading: all three parts' segments pooled and re-split in the same ratios; the held-out test
+    # part then shares recordings with training too.
+    three = cli_main([*args, "--data.ratios=[0.6,0.2,0.2]", "--data.segment_length=0.5"], run=False).datamodule
+    three.prepare_data()
+    three.setup("fit")
+    parts = {k: three.datasets[k].tensors for k in ("train", "val", "test")}
+    n = sum(len(t["target"]) for t in parts.values())
+    seg = torch.cat([t["segment_index"] for t in parts.values()])
+    assert sorted(seg.tolist()) == list(range(n))  # every segment of the corpus once: none lost or doubled
+    assert len(set(torch.cat([t["utt_index"] for t in parts.values()]).tolist())) == 24
+    assert [len(parts[k]["target"]) for k in ("val", "test")] == [round(n * 0.2 / 1.0)] * 2
+    assert set(parts["train"]["utt_index"].tolist()) & set(parts["test"]["utt_index"].tolist())
+    assert not three.split.test_is_val and three.split_info["leaky"] is True
+    assert set(three.split.train) >= set(three.split.test)
+    with pytest.raises(ValueError, match="split_unit=segment.*protocol paper"):
+        bad = cli_main([*args, "--data.protocol=speaker"], run=False).datamodule
         bad.prepare_data()
         bad.setup("fit")
 
