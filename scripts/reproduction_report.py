@@ -156,6 +156,9 @@ STUDY = [
     Study("sta_ravdess_leaky_segment_split", "STA-CNN", "ravdess", "6:2:2",
           "segment-level split, defaults (2.0 s segments), best on val.", "150 ep",
           "scripts/study_recipe.sh (sta_leaky_ravdess)", leaky=True),
+    Study("sta_ravdess_622_curve", "STA-CNN", "ravdess", "6:2:2",
+          "defaults (2.0 s segments), best on val.; test set also scored every epoch", "150 ep",
+          "scripts/study_recipe.sh (sta_curve_ravdess)"),
     # Speaker normalisation (data.speaker_norm): the baseline with it (Δ against the plain baseline), then STRL-SER
     # with it (Δ against the baseline with it, so both sides see the same normalisation).
     Study("baseline_emodb_speaker_norm", "linear baseline", "emodb", "80/20", SPEAKER_NORM, "closed form",

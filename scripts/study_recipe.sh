@@ -50,6 +50,9 @@
 #   sta_leaky_ravdess  LEAKY diagnostic: STA-CNN defaults, RAVDESS 6:2:2, 3 seeds, with the split drawn over 2.0 s
 #                segments instead of utterances (data.split_unit=segment: sibling segments of one recording in
 #                training and test), the paper's "random split" read literally (compare: sta_ravdess_input 2.0 s)
+#   sta_curve_ravdess  STA-CNN defaults, RAVDESS 6:2:2, 3 seeds, 150 epochs, best on validation, with the held-out
+#                test set also scored after every epoch (sermodels.diagnostics.ReportedSetCurve): the LEAKY reading
+#                "best epoch picked on the test set" beside the reported one (compare: sta_ravdess_input 2.0 s)
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step; final_* and sta_recipe_*
 #                refuse to run without it) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
@@ -196,6 +199,10 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     ser-experiment --out "$OUT/sta_ravdess_leaky_segment_split" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
       --set data.split_unit=segment --title "LEAKY: STA-CNN defaults, RAVDESS 6:2:2 drawn over segments" -- \
       $(sta ravdess) "${RAVDESS:?}" ;;
+  sta_curve_ravdess)
+    ser-experiment --out "$OUT/sta_ravdess_622_curve" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STA-CNN defaults, RAVDESS 6:2:2, test set scored every epoch (LEAKY reading beside)" -- \
+      $(sta ravdess) "${RAVDESS:?}" --trainer.callbacks+=sermodels.diagnostics.ReportedSetCurve ;;
   speaker_norm_recipe_emodb|speaker_norm_recipe_ravdess)
     corpus=${step##*_}; root=$([ "$corpus" = ravdess ] && echo "${RAVDESS:?}" || echo "${EMODB:?}")
     ser-experiment --out "$OUT/strl_${corpus}_speaker_norm_recipe" --folds --jobs "$JOBS" "${THREADS[@]}" \
