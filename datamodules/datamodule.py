@@ -98,8 +98,10 @@ class SERDataModule(L.LightningDataModule):
             ``segment`` is a LEAKY diagnostic reading of a paper's "random split of the samples"
             (STRL-SER's 80/20, STA-CNN's 6:2:2): the ``paper`` split's segments (train and
             validation, and test where it is its own part) are pooled and re-split at random by
-            segment (same ratios), so sibling segments of one recording sit on both sides. Results are labelled leaky (``split_info``) and must never be reported as the
-            model's score; checkpoints record every pooled utterance as training data.
+            segment (same ratios), so sibling segments of one recording sit on both sides.
+            Results are labelled leaky (``split_info``) and must never be reported as the model's
+            score; checkpoints record every pooled utterance as training data, and the part sizes
+            in ``split_info`` are the utterance split's from before the re-split.
         pack: A feature pack (``ser-pack``) to train and test from instead of the corpus and the
             cache: the corpus table and features come from the file, so neither audio nor
             ``root`` is needed. Its feature settings must equal this run's (checked).
@@ -519,6 +521,9 @@ class SERDataModule(L.LightningDataModule):
             "leaky": hp["split_unit"] == "segment",
             "class_counts": self.split.class_counts(self.corpus),
             "skipped_files": [{"path": p, "error": e} for p, e in self.skipped_files.items()],
+            # the leaky re-split is by segment: num_utterances above is the utterance split from before it
+            **({"num_segments_after_resplit": {k: len(v.tensors["target"]) for k, v in self.datasets.items()}}
+               if hp["split_unit"] == "segment" and self.datasets else {}),
         }
 
     # ----------------------------------------------------------------- predict on new audio

@@ -694,16 +694,19 @@ def _cell(ledger: Ledger, model: str, corpus: str, split: str, candidates: list[
 
 
 def _target_delta(ledger: Ledger, model: str, corpus: str, split: str, folder: str,
-                  point: str | None) -> tuple[str, float, float, int, bool] | None:
+                  point: str | None) -> tuple[str, float | None, float | None, int, bool] | None:
     """(UA text, Δ mean, Δ std, n, frozen) of one configuration: its group's paired Δ (against its ``versus``
-    baseline where it has one), else its published (frozen) row's; None where it has not been run."""
+    baseline where it has one; None where no baseline ran on the same splits), else its published (frozen) row's;
+    None where it has not been run. A leaky reading is never a configuration's score."""
     protocol = "speaker" if split == "speaker" else "paper"
     s = next(t for t in STUDY if t.folder == folder)
+    if s.leaky:
+        raise ValueError(f"TARGETS names {folder}, a LEAKY study: it is never a configuration's score")
     g = _group(ledger, folder, protocol, point)
-    if g is not None:
+    if g is not None and not g.get("leaky"):
         found = _paired_delta(ledger, s, g, split)
-        if found:
-            return _pm(g["metrics"]["ua"], g["n"]), found[1]["mean"], found[1]["std"], g["n"], False
+        return (_pm(g["metrics"]["ua"], g["n"]), found[1]["mean"] if found else None,
+                found[1]["std"] if found else None, g["n"], False)
     for row in ledger.frozen(folder) or []:
         c = row["cells"]
         if row["protocol"] == protocol and (point is None or row["point"] == point) and not c[3].startswith("**LEAKY"):
@@ -736,6 +739,10 @@ def targets_table(ledger: Ledger) -> list[str]:
                 continue
             ua, mean, std, n, old = found
             frozen = frozen or old
+            if mean is None or std is None:
+                lines.append(f"| {model} | {corpus} | {where} | +{target:.0f} | {config} | {n} | {ua} | "
+                             "— (no baseline on the same splits) | |")
+                continue
             ok = 100 * mean >= target
             if ok:
                 met.append(f"{model} {corpus} {split} ({config})")

@@ -34,13 +34,16 @@ class ReportedSetCurve(Callback):
             if isinstance(monitor, str) and monitor.startswith(PREFIX):
                 raise ValueError(
                     f"{type(cb).__name__} monitors {monitor!r}, the test set's curve that ReportedSetCurve logs as a "
-                    "LEAKY diagnostic: selecting on it reports a score chosen on the test set. Monitor a val/ metric."
+                    "LEAKY diagnostic: selecting on it reports a score chosen on the test set. Set that callback's "
+                    "monitor to a validation metric (e.g. --trainer.callbacks.init_args.monitor=val/ua), or drop "
+                    "sermodels.diagnostics.ReportedSetCurve from trainer.callbacks."
                 )
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         dm: Any = getattr(trainer, "datamodule", None)
         split = getattr(dm, "split", None)
-        if trainer.sanity_checking or dm is None or split is None or split.test_is_val or "test" not in dm.datasets:
+        fitting = trainer.state.fn is not None and trainer.state.fn.value == "fit"  # not `ser validate`
+        if not fitting or trainer.sanity_checking or dm is None or split is None or split.test_is_val or "test" not in dm.datasets:
             return  # no held-out test set: the validation curve is the reported set's
         hp = pl_module.hparams
         metric = UtteranceMetrics(hp["num_classes"], hp.get("aggregation", "mean"), getattr(pl_module, "class_names", None))

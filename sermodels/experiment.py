@@ -20,7 +20,8 @@ share the device). A re-run skips finished trials and resumes a killed fit from 
 Selection never touches the reported set: a trial whose test set is its validation set (the
 STRL-SER 80/20 protocol) is scored at its last epoch; otherwise the config's monitored checkpoint
 (best on the validation split, disjoint from test) is tested. A grid winner is named only from
-validation metrics, and only where validation is not the reported set. ``aggregate.json`` and
+validation metrics, only where validation is not the reported set, and never among points run on the
+LEAKY segment-level split (``data.split_unit=segment``, whose validation shares recordings with test). ``aggregate.json`` and
 ``summary.md`` hold mean +- std over trials, per-class recall and the pooled confusion matrix per
 point and protocol.
 """
@@ -215,7 +216,9 @@ def run_trial(trial_dir: Path) -> dict[str, Any]:
         last_ckpt = lasts[0] if lasts else None
         if monitored and not test_is_val:
             ckpt = monitored[0].best_model_path
-            selection = f"best {monitored[0].monitor} on the validation split (disjoint from the test set)"
+            selection = f"best {monitored[0].monitor} on the validation split " + (
+                "(LEAKY segment-level split: validation shares recordings with training and test)"
+                if (dm.split_info or {}).get("leaky") else "(disjoint from the test set)")
         else:
             if last_ckpt is None:
                 raise RuntimeError("The fit saved no last.ckpt: keep a ModelCheckpoint(save_last=true) in the config.")

@@ -100,6 +100,7 @@ def _cells_from_aggregate(agg: dict[str, Any]) -> list[Cell]:
         cell = Cell(params, context={
             "model": g.get("model") or "?", "corpus": g.get("corpus") or "?", "protocol": g["protocol"],
             "epochs": g.get("epochs") or [], "test_is_val": bool(g.get("test_is_val")), "n": g.get("n", 0),
+            "leaky": bool(g.get("leaky")),  # the leaky segment-level split: shown, never chosen
         })
         # Aggregates hold mean and n per group: the trials' values are represented by their mean
         # (n copies), so the cell mean is exact; the table shows the group's own std.
@@ -141,6 +142,7 @@ def _cells_from_csv(path: Path) -> list[Cell]:
             "protocol": params.get("data.protocol", "paper"), "epochs": [], "n": 0,
             # A 2-part paper split (ratios [0.8, 0.2]) tests on its validation set.
             "test_is_val": params.get("data.protocol", "paper") == "paper" and len(_parse(str(params.get("data.ratios", "[0.8, 0.2]"))) or []) == 2,
+            "leaky": params.get("data.split_unit") == "segment",
         }))
         cell.context["n"] += 1
         epochs = params.get("trainer.max_epochs")
@@ -207,9 +209,10 @@ def _chosen(cells: Sequence[Cell]) -> tuple[Cell | None, str]:
     if any(c.context.get("test_is_val") for c in cells):
         return None, ("No setting is chosen: the validation set is the reported set here (STRL-SER's 80/20 protocol); "
                       "use a sweep file that selects on a held-out validation split.")
-    scored = [(ua, c) for c in cells if (ua := c.mean("val/ua")) is not None]
+    scored = [(ua, c) for c in cells if (ua := c.mean("val/ua")) is not None and not c.context.get("leaky")]
     if not scored:
-        return None, "No setting is chosen: no validation UA was recorded."
+        return None, ("No setting is chosen: every setting ran on the LEAKY segment-level split (data.split_unit=segment)."
+                      if any(c.context.get("leaky") for c in cells) else "No setting is chosen: no validation UA was recorded.")
     best = max(scored, key=lambda pair: pair[0])[1]
     return best, "on validation UA (never on test)"
 
@@ -228,7 +231,8 @@ def sweep_table(cells: Sequence[Cell], rows: Sequence[str], cols: Sequence[str])
         for y in ys:
             cell = next(c for c in cells if _label(c, rows) == y)
             mark = "**" if cell is best else ""
-            lines.append(f"| {mark}{y}{mark} | " + " | ".join(_pct(cell, m) for m in metrics) + " |")
+            leak = " (LEAKY split)" if cell.context.get("leaky") else ""
+            lines.append(f"| {mark}{y}{mark}{leak} | " + " | ".join(_pct(cell, m) for m in metrics) + " |")
     else:
         xs = sorted({_label(c, cols) for c in cells}, key=_order)
         for m in metrics:

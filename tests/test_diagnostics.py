@@ -45,8 +45,13 @@ def test_selecting_on_the_test_curve_is_refused(ser_cache: Path, tmp_path: Path)
                "--trainer.callbacks.monitor=leaky_test/ua", "--trainer.callbacks.mode=max")
     args = _args(ser_cache, "--data.ratios=[0.6,0.2,0.2]", CURVE, *monitor,
                  f"--trainer.default_root_dir={tmp_path}", f"--trainer.logger.init_args.save_dir={tmp_path}")
-    with pytest.raises(ValueError, match="leaky_test/ua.*LEAKY"):
+    with pytest.raises(ValueError, match="leaky_test/ua.*LEAKY.*monitor=val/ua"):
         cli_main(["fit", *args])
+    checkpoint = ("--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
+                  "--trainer.callbacks.monitor=leaky_test/wa", "--trainer.callbacks.mode=max")
+    with pytest.raises(ValueError, match="ModelCheckpoint monitors 'leaky_test/wa'"):
+        cli_main(["fit", *_args(ser_cache, "--data.ratios=[0.6,0.2,0.2]", CURVE, *checkpoint,
+                                f"--trainer.logger.init_args.save_dir={tmp_path}")])
 
 
 @pytest.mark.slow

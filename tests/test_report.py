@@ -48,6 +48,23 @@ def test_no_choice_where_validation_is_the_reported_set(tmp_path: Path) -> None:
     assert (tmp_path / "sweep_test_ua.png").is_file()  # only test scores: the heatmap says so in its title
 
 
+def test_a_leaky_point_is_shown_but_never_chosen(tmp_path: Path) -> None:
+    """A point run on the LEAKY segment-level split has the best validation UA (its validation shares recordings
+    with training) and is still not chosen; the table labels it."""
+    groups = [_group({"data.split_unit": u, "data.ratios": [0.6, 0.2, 0.2]}, 0.6, v) for u, v in
+              (("utterance", 0.7), ("segment", 0.99))]
+    groups[1]["leaky"] = True
+    (tmp_path / "aggregate.json").write_text(json.dumps({"groups": groups}))
+    render_sweep(tmp_path)
+    md = (tmp_path / "sweep_table.md").read_text()
+    assert "Chosen on validation UA (never on test): **split_unit utterance**" in md
+    assert "| segment (LEAKY split) |" in md
+    groups[0]["leaky"] = True
+    (tmp_path / "aggregate.json").write_text(json.dumps({"groups": groups}))
+    render_sweep(tmp_path)
+    assert "every setting ran on the LEAKY segment-level split" in (tmp_path / "sweep_table.md").read_text()
+
+
 def test_segment_x_kernels_grid_from_wandb_csv(tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
     cols = ["Name", "State", "model.init_args.net.class_path", "data.corpus", "data.protocol", "data.fold", "trainer.max_epochs",

@@ -86,6 +86,11 @@ def test_leaky_segment_split_is_labelled_and_leaks(ser_cache: Path, tmp_path: Pa
     assert [len(parts[k]["target"]) for k in ("val", "test")] == [round(n * 0.2 / 1.0)] * 2
     assert set(parts["train"]["utt_index"].tolist()) & set(parts["test"]["utt_index"].tolist())
     assert not three.split.test_is_val and three.split_info["leaky"] is True
+    assert three.split_info["num_segments_after_resplit"] == {k: len(t["target"]) for k, t in parts.items()}
+    # The two-part re-split is unchanged: validation = the first round(n * 0.2) of the seeded permutation.
+    n2 = len(train["target"]) + len(val["target"])
+    order = torch.randperm(n2, generator=torch.Generator().manual_seed(0))
+    assert sorted(val["segment_index"].tolist()) == sorted(order[: round(n2 * 0.2)].tolist())
     assert set(three.split.train) >= set(three.split.test)
     with pytest.raises(ValueError, match="split_unit=segment.*protocol paper"):
         bad = cli_main([*args, "--data.protocol=speaker"], run=False).datamodule
