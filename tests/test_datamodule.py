@@ -141,6 +141,14 @@ def test_split_file_sharing_speakers_is_refused(ser_cache: Path, tmp_path: Path)
         _ready(_dm(ser_cache, split_file=str(path)))
 
 
+def test_leaky_resplit_needs_one_ratio_per_part(ser_cache: Path, tmp_path: Path) -> None:
+    """A split file with its own test part, re-split by segment with the two default ratios: refused by name."""
+    ids = sorted(u.utt_id for u in _dm(ser_cache).corpus.utterances)
+    path = _write_split(_dm(ser_cache), tmp_path / "three.json", protocol="paper", train=ids[:14], val=ids[14:19], test=ids[19:])
+    with pytest.raises(ValueError, match=r"split_unit=segment .* data.ratios \[0.8, 0.2\].* 3 parts \(train, val, test\)"):
+        _ready(_dm(ser_cache, split_file=str(path), split_unit="segment"))
+
+
 def test_bad_split_is_refused_before_any_extraction(ser_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import datamodules.datamodule as datamodule
 
