@@ -699,6 +699,15 @@ def delta_figure(rows: list[tuple[str, float, float, int]], path: Path) -> None:
     plt.close(fig)
 
 
+def _frozen_cells(ledger: Ledger, folder: str, protocol: str, point: str | None) -> list[str] | None:
+    """The cells of a folder's first published (frozen) leak-free row for this protocol and grid point."""
+    for row in ledger.frozen(folder) or []:
+        c = row["cells"]
+        if row["protocol"] == protocol and (point is None or row["point"] == point) and not c[3].startswith("**LEAKY"):
+            return list(c)
+    return None
+
+
 def _cell(ledger: Ledger, model: str, corpus: str, split: str, candidates: list[Cell]) -> tuple[str, str | None]:
     """'WA / UA (n, Δ UA; note)' of the first candidate folder with results, and that folder."""
     protocol = "speaker" if split == "speaker" else "paper"
@@ -708,10 +717,9 @@ def _cell(ledger: Ledger, model: str, corpus: str, split: str, candidates: list[
             found = _paired_delta(ledger, Study(folder, model, corpus, split, "", "", ""), g, split)
             delta = f"{100 * found[1]['mean']:+.2f} ± {100 * found[1]['std']:.2f}" if found else "—"
             return (f"{_pm(g['metrics']['wa'], g['n'])} / {_pm(g['metrics']['ua'], g['n'])} (n={g['n']}, Δ UA {delta}; {note})", folder)
-        for row in ledger.frozen(folder) or []:
-            c = row["cells"]
-            if row["protocol"] == protocol and (point is None or row["point"] == point) and not c[3].startswith("**LEAKY"):
-                return f"{c[7]} / {c[8]} (n={c[5]}, Δ UA {c[10]}; {note}){FROZEN_MARK}", folder
+        c = _frozen_cells(ledger, folder, protocol, point)
+        if c is not None:
+            return f"{c[7]} / {c[8]} (n={c[5]}, Δ UA {c[10]}; {note}){FROZEN_MARK}", folder
     return ("not run" if candidates else "—"), None
 
 
@@ -729,12 +737,10 @@ def _target_delta(ledger: Ledger, model: str, corpus: str, split: str, folder: s
         found = _paired_delta(ledger, s, g, split)
         return (_pm(g["metrics"]["ua"], g["n"]), found[1]["mean"] if found else None,
                 found[1]["std"] if found else None, g["n"], False)
-    for row in ledger.frozen(folder) or []:
-        c = row["cells"]
-        if row["protocol"] == protocol and (point is None or row["point"] == point) and not c[3].startswith("**LEAKY"):
-            d = _frozen_delta(c)
-            if d:
-                return c[8], d[0], d[1], int(c[5]), True
+    c = _frozen_cells(ledger, folder, protocol, point)
+    d = _frozen_delta(c) if c is not None else None
+    if c is not None and d:
+        return c[8], d[0], d[1], int(c[5]), True
     return None
 
 
