@@ -53,6 +53,13 @@
 #   sta_curve_ravdess  STA-CNN defaults, RAVDESS 6:2:2, 3 seeds, 150 epochs, best on validation, with the held-out
 #                test set also scored after every epoch (sermodels.diagnostics.ReportedSetCurve): the LEAKY reading
 #                "best epoch picked on the test set" beside the reported one (compare: sta_ravdess_input 2.0 s)
+#   sta_masking  STA-CNN defaults + SpecAugment-style masking (2 feature bands of up to 8 of the 117 fused features, 2
+#                frame spans of up to 20 frames = 0.2 s, training only), with and without per-input mean normalisation
+#                of the front-end features (instance_norm=mean), EMO-DB and RAVDESS 6:2:2, 3 seeds, 150 epochs, best on
+#                validation; the point to carry to the speaker protocol is chosen on both corpora's validation UA
+#                (compare: sta_emodb_150ep_2s, sta_ravdess_622_curve, the same splits and schedule)
+#   sta_masking_emodb_speaker, sta_masking_ravdess_speaker  STA_MASKING (the point sta_masking chose) under the
+#                speaker protocol (compare: sta_emodb_speaker_2s, sta_ravdess_speaker)
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step; final_* and sta_recipe_*
 #                refuse to run without it) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
@@ -62,6 +69,8 @@ OUT=${OUT:-runs/study}; JOBS=${JOBS:-2}; THREADS=(${THREADS:+--threads "$THREADS
 SHORT=(--trainer.max_epochs 30 --model.init_args.scheduler.init_args.gamma 0.9)
 BF16=(--trainer.precision bf16-mixed)
 SN=(--data.speaker_norm true)
+MASKS=(--model.init_args.net.init_args.freq_masks 2 --model.init_args.net.init_args.time_masks 2
+  --model.init_args.net.init_args.frontend sermodels.frontends.SpectralFrontEnd)
 NET=model.init_args.net.init_args
 read -r -a RECIPE <<< "${RECIPE:-}"
 sta() { echo -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c "configs/data/$1.yaml" --data.root; }
@@ -203,6 +212,20 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     ser-experiment --out "$OUT/sta_ravdess_622_curve" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
       --title "STA-CNN defaults, RAVDESS 6:2:2, test set scored every epoch (LEAKY reading beside)" -- \
       $(sta ravdess) "${RAVDESS:?}" --trainer.callbacks+=sermodels.diagnostics.ReportedSetCurve ;;
+  sta_masking)
+    for corpus in emodb ravdess; do
+      root=$([ $corpus = ravdess ] && echo "${RAVDESS:?}" || echo "${EMODB:?}")
+      ser-experiment --out "$OUT/sta_${corpus}_622_masking" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+        --set model.init_args.net.init_args.frontend.init_args.instance_norm=none,mean \
+        --title "STA-CNN defaults + SpecAugment-style masking, $corpus 6:2:2, 150 epochs (best on validation)" -- \
+        $(sta $corpus) "$root" "${MASKS[@]}"
+    done ;;
+  sta_masking_emodb_speaker|sta_masking_ravdess_speaker)
+    corpus=${step#sta_masking_}; corpus=${corpus%_speaker}; root=$([ "$corpus" = ravdess ] && echo "${RAVDESS:?}" || echo "${EMODB:?}")
+    read -r -a CHOSEN <<< "${STA_MASKING:?set STA_MASKING to the point sta_masking chose, e.g. --model.init_args.net.init_args.frontend.init_args.instance_norm=mean}"
+    ser-experiment --out "$OUT/sta_${corpus}_speaker_masking" --folds --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STA-CNN defaults + SpecAugment-style masking (${CHOSEN[*]}), $corpus speaker folds" -- \
+      $(sta "$corpus") "$root" "${MASKS[@]}" "${CHOSEN[@]}" ;;
   speaker_norm_recipe_emodb|speaker_norm_recipe_ravdess)
     corpus=${step##*_}; root=$([ "$corpus" = ravdess ] && echo "${RAVDESS:?}" || echo "${EMODB:?}")
     ser-experiment --out "$OUT/strl_${corpus}_speaker_norm_recipe" --folds --jobs "$JOBS" "${THREADS[@]}" \

@@ -20,6 +20,7 @@ from sermodels._validation import check_positive as _check_positive
 
 Block = Literal["logmel", "zcr", "mfcc", "chroma"]
 Fusion = Literal["concat", "sum"]
+InstanceNorm = Literal["none", "mean", "mean_var"]
 
 ALL_BLOCKS: tuple[Block, ...] = ("logmel", "zcr", "mfcc", "chroma")
 _STD_FLOOR = 1e-5
@@ -115,6 +116,14 @@ class SpectralFrontEnd(nn.Module):
     ``standardize=True`` and the statistics are fitted. A constant feature (std below 1e-5)
     is only centred.
 
+    Per-input normalisation (``instance_norm``; opt-in, beyond the paper): after the dataset
+    standardisation, each input (one segment or crop) is normalised over its own frames, per
+    feature: ``"mean"`` subtracts the input's mean (cepstral mean normalisation, Kaldi's
+    ``apply-cmvn`` default), which removes a constant channel or vocal-tract offset from every
+    log-spectral feature; ``"mean_var"`` also divides by the input's standard deviation (floored
+    like the dataset statistics). It uses nothing but the input itself, so it is not transductive.
+    ``"none"`` (default) keeps the paper's reading.
+
     The features are computed in float32 with autocast disabled (``torch.stft`` and the dB floor
     are not safe in half precision); the learnable ``"sum"`` projections run under the caller's
     precision.
@@ -131,6 +140,7 @@ class SpectralFrontEnd(nn.Module):
         fusion: How the blocks are fused.
         standardize: Standardise the features once ``fit_normalization`` has run.
         fusion_dim: Output width of the ``"sum"`` fusion; unused for ``"concat"``.
+        instance_norm: Per-input normalisation over frames after the dataset standardisation.
 
     Raises:
         ValueError: If an argument is out of range or not one of the allowed choices.
@@ -155,6 +165,7 @@ class SpectralFrontEnd(nn.Module):
         fusion: Fusion = "concat",
         standardize: bool = True,
         fusion_dim: int = 64,
+        instance_norm: InstanceNorm = "none",
     ) -> None:
         super().__init__()
         for name, value in (
@@ -184,6 +195,8 @@ class SpectralFrontEnd(nn.Module):
             )
         if fusion not in get_args(Fusion):
             raise ValueError(f"Expected fusion to be one of {get_args(Fusion)}, got {fusion!r}")
+        if instance_norm not in get_args(InstanceNorm):
+            raise ValueError(f"Expected instance_norm to be one of {get_args(InstanceNorm)}, got {instance_norm!r}")
 
         self.sample_rate = sample_rate
         self.n_fft = n_fft
@@ -192,6 +205,7 @@ class SpectralFrontEnd(nn.Module):
         self.blocks: tuple[Block, ...] = blocks
         self.fusion = fusion
         self.standardize = standardize
+        self.instance_norm = instance_norm
         sizes = {"logmel": n_mels, "zcr": 1, "mfcc": n_mfcc, "chroma": n_chroma}
         self.block_sizes: dict[str, int] = {b: sizes[b] for b in blocks}
         self.num_raw_features = sum(self.block_sizes.values())
@@ -359,6 +373,11 @@ class SpectralFrontEnd(nn.Module):
         if self.standardize:
             # torch.where rather than `if self.fitted`: no host-device sync per batch.
             x = torch.where(self.fitted, (x - self.mean[:, None]) / self.std[:, None], x)
+        if self.instance_norm != "none":
+            x = x - x.mean(dim=-1, keepdim=True)
+            if self.instance_norm == "mean_var":
+                std = x.square().mean(dim=-1, keepdim=True).sqrt()
+                x = x / torch.where(std < _STD_FLOOR, torch.ones_like(std), std)
         if self.projections is None:
             return x
         parts = torch.split(x, list(self.block_sizes.values()), dim=1)
@@ -368,4 +387,4 @@ class SpectralFrontEnd(nn.Module):
         return out.transpose(1, 2)
 
 
-__all__ = ["ALL_BLOCKS", "Block", "Fusion", "SpectralFrontEnd", "chroma_filterbank"]
+__all__ = ["ALL_BLOCKS", "Block", "Fusion", "InstanceNorm", "SpectralFrontEnd", "chroma_filterbank"]

@@ -14,6 +14,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+import torchaudio
 from torch import Tensor, nn
 
 from sermodels._validation import check_choice, check_positive
@@ -160,6 +161,12 @@ class STACNN(nn.Module):
       keeps ``x_G``'s scale independent of the input length.
     - ``dropout=0.3`` on ``x_G`` before the classifier (and between stacked LSTM layers); the
       paper regularises with L2 only (weight decay 1e-3, an optimizer setting).
+    - SpecAugment-style masking (opt-in, beyond the paper; Park et al. 2019): in training only,
+      ``freq_masks`` bands of up to ``freq_mask_width`` consecutive front-end features and
+      ``time_masks`` spans of up to ``time_mask_width`` frames are set to 0 (the standardised
+      mean) in each input, independently per input (``torchaudio.transforms.FrequencyMasking``
+      and ``TimeMasking`` with ``iid_masks``). The feature axis is the fused one (log-mel, ZCR,
+      MFCC, chroma in ``blocks`` order), so a band may span two blocks. Defaults 0: off.
 
     Input length: any wave with at least one LFE output frame, i.e. ``1 + samples // hop`` frames
     ``>= pool_size ** 3`` for the sequential layout (0.08 s at the defaults); 0.5 s and longer is
@@ -181,6 +188,11 @@ class STACNN(nn.Module):
         lfe_merge: How the parallel branches are combined.
         gfe_pooling: How the self-attention outputs are reduced over positions.
         lstm_layers: Stacked BiLSTM layers.
+        freq_masks: Feature bands masked per training input (0: none).
+        freq_mask_width: Widest feature band masked (a width is drawn uniformly in
+            ``[0, freq_mask_width)``).
+        time_masks: Frame spans masked per training input (0: none).
+        time_mask_width: Longest frame span masked (drawn uniformly in ``[0, time_mask_width)``).
 
     Raises:
         ValueError: If an argument is out of range or not one of the allowed choices.
@@ -205,6 +217,10 @@ class STACNN(nn.Module):
         lfe_merge: LFEMerge = "concat",
         gfe_pooling: GFEPooling = "sum",
         lstm_layers: int = 1,
+        freq_masks: int = 0,
+        freq_mask_width: int = 8,
+        time_masks: int = 0,
+        time_mask_width: int = 20,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -213,8 +229,13 @@ class STACNN(nn.Module):
             ("lstm_hidden", lstm_hidden),
             ("num_heads", num_heads),
             ("lstm_layers", lstm_layers),
+            ("freq_mask_width", freq_mask_width),
+            ("time_mask_width", time_mask_width),
         ):
             check_positive(name, value)
+        for name, value in (("freq_masks", freq_masks), ("time_masks", time_masks)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"Expected {name} to be an integer >= 0 (0 turns the masking off), got {value!r}")
         if (
             isinstance(kernel_size, bool)
             or not isinstance(kernel_size, int)
@@ -300,6 +321,12 @@ class STACNN(nn.Module):
             self.frames_per_step = pool_size
         self.lfe = nn.ModuleList(stages)
 
+        # SpecAugment-style masking of the front-end output (training only).
+        self.freq_masks = freq_masks
+        self.time_masks = time_masks
+        self.freq_masking = torchaudio.transforms.FrequencyMasking(freq_mask_width, iid_masks=True)
+        self.time_masking = torchaudio.transforms.TimeMasking(time_mask_width, iid_masks=True)
+
         # CFE (Eq. 3).
         self.cfe = nn.LSTM(
             self.lfe_dim,
@@ -334,6 +361,25 @@ class STACNN(nn.Module):
         if x.dim() == 4:
             x = x.flatten(1, 2)
         return x.transpose(1, 2)
+
+    def augment(self, feats: Tensor) -> Tensor:
+        """Apply the SpecAugment-style masks (training mode only; identity otherwise).
+
+        Args:
+            feats: Front-end output ``(batch, features, frames)``.
+
+        Returns:
+            ``feats`` with ``freq_masks`` feature bands and ``time_masks`` frame spans set to 0
+            in each input (drawn independently per input).
+        """
+        if not self.training or (self.freq_masks == 0 and self.time_masks == 0):
+            return feats
+        x = feats.unsqueeze(1)  # iid_masks needs (batch, channel, features, frames)
+        for _ in range(self.freq_masks):
+            x = self.freq_masking(x)
+        for _ in range(self.time_masks):
+            x = self.time_masking(x)
+        return x.squeeze(1)
 
     def local_features(self, feats: Tensor) -> Tensor:
         """LFE layer.
@@ -378,7 +424,7 @@ class STACNN(nn.Module):
                 f"to one step), got {feats.shape[-1]} from {wave.shape[-1]} samples; use longer "
                 f"waves"
             )
-        x = self.local_features(feats)  # (batch, steps, lfe_dim)
+        x = self.local_features(self.augment(feats))  # (batch, steps, lfe_dim)
         x, _ = self.cfe(x)  # (batch, steps, 2 * lstm_hidden)
         w_sum = self.gfe(x)  # (batch, steps, attention_dim)
         x_g = w_sum.sum(dim=1) if self.gfe_pooling == "sum" else w_sum.mean(dim=1)

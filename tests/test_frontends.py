@@ -213,9 +213,37 @@ def test_autocast_keeps_float32_features() -> None:
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
 
 
+@pytest.mark.parametrize("mode", ["mean", "mean_var"])
+def test_instance_norm_normalises_each_input_over_its_own_frames(mode: str) -> None:
+    wave = _waves(batch=3, samples=12000)
+    plain = SpectralFrontEnd()
+    plain.fit_normalization([wave])
+    inst = SpectralFrontEnd(instance_norm=mode)  # type: ignore[arg-type]
+    inst.load_state_dict(plain.state_dict())
+    x, y = plain(wave), inst(wave)
+    expected = x - x.mean(-1, keepdim=True)
+    if mode == "mean_var":
+        std = expected.std(-1, unbiased=False, keepdim=True)
+        expected = expected / torch.where(std < 1e-5, torch.ones_like(std), std)
+    torch.testing.assert_close(y, expected)
+    torch.testing.assert_close(y.mean(-1), torch.zeros(3, 117), atol=1e-4, rtol=0)
+    # per input: another batch mate, or a louder copy of the same input, gives the same features
+    torch.testing.assert_close(inst(wave[1:2]), y[1:2], atol=1e-4, rtol=1e-4)
+    # a constant gain shifts every log-mel band by the same amount: mean normalisation removes it
+    logmel_only = SpectralFrontEnd(blocks=("logmel",), instance_norm=mode)  # type: ignore[arg-type]
+    torch.testing.assert_close(logmel_only(4.0 * wave), logmel_only(wave), atol=1e-3, rtol=1e-3)
+
+
+def test_instance_norm_off_by_default() -> None:
+    wave = _waves()
+    assert SpectralFrontEnd().instance_norm == "none"
+    torch.testing.assert_close(SpectralFrontEnd()(wave), SpectralFrontEnd().raw_features(wave))
+
+
 @pytest.mark.parametrize(
     ("kwargs", "name"),
     [
+        ({"instance_norm": "cmvn"}, "instance_norm"),
         ({"n_mfcc": 80}, "n_mfcc"),
         ({"win_length": 600}, "win_length"),
         ({"hop_length": 0}, "hop_length"),

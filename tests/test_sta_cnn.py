@@ -151,12 +151,49 @@ def test_num_parameters() -> None:
         ({"dropout": -0.1}, "dropout"),
         ({"pool_size": 0}, "pool_size"),
         ({"frontend": torch.nn.Identity()}, "frontend"),
+        ({"freq_masks": -1}, "freq_masks"),
+        ({"time_masks": 1.5}, "time_masks"),
+        ({"freq_mask_width": 0}, "freq_mask_width"),
+        ({"time_mask_width": 0}, "time_mask_width"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
 def test_bad_arguments(kwargs: dict[str, Any], name: str) -> None:
     with pytest.raises(ValueError, match=name):
         STACNN(NUM_CLASSES, **kwargs)
+
+
+def test_masking_is_off_by_default_and_in_eval() -> None:
+    feats = torch.randn(4, 117, 50)
+    assert torch.equal(_net(**SMALL).augment(feats), feats)  # training mode, no masks asked for
+    masked = _net(**SMALL, freq_masks=2, time_masks=2).eval()
+    assert torch.equal(masked.augment(feats), feats)
+    waves = _waves(samples=16000)
+    plain = _net(**SMALL).eval()
+    masked.load_state_dict(plain.state_dict())
+    torch.testing.assert_close(masked(waves), plain(waves))
+
+
+def test_masks_zero_bands_and_spans_independently_per_input() -> None:
+    torch.manual_seed(1)
+    net = _net(**SMALL, freq_masks=1, freq_mask_width=30, time_masks=1, time_mask_width=40).train()
+    feats = torch.randn(8, 117, 200) + 5.0  # no zeros of its own
+    out = net.augment(feats)
+    zero = out == 0
+    kept = ~zero
+    torch.testing.assert_close(out[kept], feats[kept])  # what is not masked is untouched
+    rows = zero.all(dim=2)  # masked feature bands: zero over every frame
+    cols = zero.all(dim=1)  # masked frame spans: zero over every feature
+    for b in range(8):
+        for line in (rows[b], cols[b]):
+            idx = line.nonzero().flatten()
+            if idx.numel():  # one contiguous band / span, narrower than the width asked for
+                assert idx[-1] - idx[0] + 1 == idx.numel()
+        assert rows[b].sum() < 30 and cols[b].sum() < 40
+        # every zero lies in the input's band or span
+        assert torch.equal(zero[b], rows[b][:, None] | cols[b][None, :])
+    # drawn per input, not once per batch
+    assert len({tuple(r.nonzero().flatten().tolist()) for r in rows}) > 1
 
 
 def test_too_short_wave() -> None:
