@@ -91,6 +91,24 @@ def test_segment_x_kernels_grid_from_wandb_csv(tmp_path: Path) -> None:
     assert "| 1.2 | 55.50 ± 0.71 | 57.50 ± 0.71 |" in table
 
 
+def test_a_leaky_run_in_a_wandb_csv_is_labelled_and_never_chosen(tmp_path: Path) -> None:
+    """The W&B-export branch marks a run leaky from its config (data.split_unit=segment), as the aggregate branch does."""
+    path = tmp_path / "export.csv"
+    cols = ["Name", "State", "model.init_args.net.class_path", "data.corpus", "data.protocol", "data.ratios",
+            "trainer.max_epochs", "data.split_unit", "val/ua", "test/ua"]
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(cols)
+        for unit, val in (("utterance", 0.70), ("segment", 0.99)):
+            w.writerow([unit, "finished", "sermodels.sta_cnn.STACNN", "ravdess", "paper", "[0.6, 0.2, 0.2]", 150, unit, val, 0.6])
+    cells = load_sweep(path)
+    assert {c.context["leaky"] for c in cells} == {False, True}
+    render_sweep(path, tmp_path / "out", rows=["data.split_unit"])
+    md = (tmp_path / "out" / "sweep_table.md").read_text()
+    assert "Chosen on validation UA (never on test): **split_unit utterance**" in md
+    assert "| segment (LEAKY split) |" in md
+
+
 def test_report_errors_name_the_input_and_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(ReportError, match="no aggregate.json"):
         load_sweep(tmp_path)
