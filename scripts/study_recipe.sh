@@ -53,8 +53,8 @@
 #   sta_curve_ravdess  STA-CNN defaults, RAVDESS 6:2:2, 3 seeds, 150 epochs, best on validation, with the held-out
 #                test set also scored after every epoch (sermodels.diagnostics.ReportedSetCurve): the LEAKY reading
 #                "best epoch picked on the test set" beside the reported one (compare: sta_ravdess_input 2.0 s)
-#   sta_masking  STA-CNN defaults + SpecAugment-style masking (2 feature bands of up to 8 of the 117 fused features, 2
-#                frame spans of up to 20 frames = 0.2 s, training only), 6:2:2, 3 seeds, 150 epochs, best on validation:
+#   sta_masking  STA-CNN defaults + SpecAugment-style masking (2 feature bands of fewer than 8 of the 117 fused
+#                features, 2 frame spans of fewer than 20 frames = 0.2 s, training only), 6:2:2, 3 seeds, 150 epochs, best on validation:
 #                EMO-DB with and without per-input mean normalisation of the front-end features (instance_norm=mean),
 #                RAVDESS without it (on EMO-DB it cost 10.5 validation UA points; not spent on RAVDESS's 4x longer runs)
 #                (compare: sta_emodb_150ep_2s, sta_ravdess_622_curve, the same splits and schedule)

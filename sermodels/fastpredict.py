@@ -44,6 +44,15 @@ def _import(class_path: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+def _instantiate(value: Any) -> Any:
+    """A config value with every nested ``{"class_path": ..., "init_args": {...}}`` built (as jsonargparse does),
+    e.g. STA-CNN's ``frontend`` when the run set it explicitly."""
+    if isinstance(value, dict) and "class_path" in value:
+        args = {k: _instantiate(v) for k, v in (value.get("init_args") or {}).items()}
+        return _import(str(value["class_path"]))(**args)
+    return value
+
+
 def net_link_values(class_path: str, names: list[str], data: dict[str, Any]) -> dict[str, Any]:
     """What the CLI links into a net of ``class_path`` (those of its arguments it has): the class count
     and the feature shapes of the data settings ``data`` (``lld_dim``, ``hsf_dim``)."""
@@ -94,7 +103,8 @@ class CheckpointPredictor(Bundle):
         self.aggregation = str(init.get("aggregation") or "mean")
         try:
             links = net_link_values(str(net_cfg["class_path"]), self.class_names, {**data, "inputs": inputs})
-            self.net = _import(net_cfg["class_path"])(**{**(net_cfg.get("init_args") or {}), **links})
+            net_args = {k: _instantiate(v) for k, v in (net_cfg.get("init_args") or {}).items()}
+            self.net = _import(net_cfg["class_path"])(**{**net_args, **links})
             weights = {k[len("net."):]: v for k, v in state["state_dict"].items() if k.startswith("net.")}
             self.net.load_state_dict(weights)
         except Exception as err:  # noqa: BLE001

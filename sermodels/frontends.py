@@ -27,6 +27,11 @@ _STD_FLOOR = 1e-5
 """Standard deviations below this (a constant feature) are replaced by 1 in standardisation."""
 
 
+def _floored(std: Tensor) -> Tensor:
+    """``std`` with every value below ``_STD_FLOOR`` replaced by 1 (a constant feature is only centred)."""
+    return torch.where(std < _STD_FLOOR, torch.ones_like(std), std)
+
+
 def chroma_filterbank(
     sample_rate: int,
     n_fft: int,
@@ -119,10 +124,12 @@ class SpectralFrontEnd(nn.Module):
     Per-input normalisation (``instance_norm``; opt-in, beyond the paper): after the dataset
     standardisation, each input (one segment or crop) is normalised over its own frames, per
     feature: ``"mean"`` subtracts the input's mean (cepstral mean normalisation, Kaldi's
-    ``apply-cmvn`` default), which removes a constant channel or vocal-tract offset from every
-    log-spectral feature; ``"mean_var"`` also divides by the input's standard deviation (floored
-    like the dataset statistics). It uses nothing but the input itself, so it is not transductive.
-    ``"none"`` (default) keeps the paper's reading.
+    ``apply-cmvn`` default), which removes a constant channel offset (a gain) from the log-mel and
+    MFCC features; ``"mean_var"`` also divides by the input's standard deviation (floored like the
+    dataset statistics). It uses nothing but the input itself, so it is not transductive. Two
+    limits: it normalises every block, so each input's average ZCR and chroma profile is removed
+    too; and the frames are all the input's frames, so a zero-padded last segment's silence
+    counts (its gain is then not removed exactly). ``"none"`` (default) keeps the paper's reading.
 
     The features are computed in float32 with autocast disabled (``torch.stft`` and the dB floor
     are not safe in half precision); the learnable ``"sum"`` projections run under the caller's
@@ -350,8 +357,7 @@ class SpectralFrontEnd(nn.Module):
             raise ValueError("Expected at least one wave in fit_normalization, got none")
         mean = total / count
         var = (total_sq / count - mean.square()).clamp(min=0.0)
-        std = var.sqrt()
-        std = torch.where(std < _STD_FLOOR, torch.ones_like(std), std)
+        std = _floored(var.sqrt())
         self.mean.copy_(mean.to(self.mean.dtype))
         self.std.copy_(std.to(self.std.dtype))
         self.fitted.fill_(True)
@@ -376,8 +382,7 @@ class SpectralFrontEnd(nn.Module):
         if self.instance_norm != "none":
             x = x - x.mean(dim=-1, keepdim=True)
             if self.instance_norm == "mean_var":
-                std = x.square().mean(dim=-1, keepdim=True).sqrt()
-                x = x / torch.where(std < _STD_FLOOR, torch.ones_like(std), std)
+                x = x / _floored(x.square().mean(dim=-1, keepdim=True).sqrt())
         if self.projections is None:
             return x
         parts = torch.split(x, list(self.block_sizes.values()), dim=1)

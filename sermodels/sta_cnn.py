@@ -162,11 +162,13 @@ class STACNN(nn.Module):
     - ``dropout=0.3`` on ``x_G`` before the classifier (and between stacked LSTM layers); the
       paper regularises with L2 only (weight decay 1e-3, an optimizer setting).
     - SpecAugment-style masking (opt-in, beyond the paper; Park et al. 2019): in training only,
-      ``freq_masks`` bands of up to ``freq_mask_width`` consecutive front-end features and
-      ``time_masks`` spans of up to ``time_mask_width`` frames are set to 0 (the standardised
-      mean) in each input, independently per input (``torchaudio.transforms.FrequencyMasking``
-      and ``TimeMasking`` with ``iid_masks``). The feature axis is the fused one (log-mel, ZCR,
-      MFCC, chroma in ``blocks`` order), so a band may span two blocks. Defaults 0: off.
+      ``freq_masks`` bands of fewer than ``freq_mask_width`` consecutive front-end features and
+      ``time_masks`` spans of fewer than ``time_mask_width`` frames are set to 0 in each input,
+      drawn independently per input (``torchaudio.transforms.FrequencyMasking`` and
+      ``TimeMasking`` with ``iid_masks``). The masked axis is the front end's output: with the
+      default ``fusion="concat"`` the standardised log-mel, ZCR, MFCC and chroma features in
+      ``blocks`` order (0 is the training mean; a band may span two blocks), with ``"sum"`` the
+      projection units. Defaults 0: off.
 
     Input length: any wave with at least one LFE output frame, i.e. ``1 + samples // hop`` frames
     ``>= pool_size ** 3`` for the sequential layout (0.08 s at the defaults); 0.5 s and longer is
@@ -189,10 +191,12 @@ class STACNN(nn.Module):
         gfe_pooling: How the self-attention outputs are reduced over positions.
         lstm_layers: Stacked BiLSTM layers.
         freq_masks: Feature bands masked per training input (0: none).
-        freq_mask_width: Widest feature band masked (a width is drawn uniformly in
-            ``[0, freq_mask_width)``).
+        freq_mask_width: Bound on a masked feature band (its width is drawn uniformly in
+            ``[0, freq_mask_width)``); at least 2, and with ``freq_masks > 0`` at most the front
+            end's ``out_features``.
         time_masks: Frame spans masked per training input (0: none).
-        time_mask_width: Longest frame span masked (drawn uniformly in ``[0, time_mask_width)``).
+        time_mask_width: Bound on a masked frame span (drawn uniformly in
+            ``[0, time_mask_width)``); at least 2.
 
     Raises:
         ValueError: If an argument is out of range or not one of the allowed choices.
@@ -229,10 +233,14 @@ class STACNN(nn.Module):
             ("lstm_hidden", lstm_hidden),
             ("num_heads", num_heads),
             ("lstm_layers", lstm_layers),
-            ("freq_mask_width", freq_mask_width),
-            ("time_mask_width", time_mask_width),
         ):
             check_positive(name, value)
+        for name, value in (("freq_mask_width", freq_mask_width), ("time_mask_width", time_mask_width)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+                raise ValueError(
+                    f"Expected {name} to be an integer >= 2 (widths are drawn in [0, {name}): 1 would never mask), "
+                    f"got {value!r}"
+                )
         for name, value in (("freq_masks", freq_masks), ("time_masks", time_masks)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"Expected {name} to be an integer >= 0 (0 turns the masking off), got {value!r}")
@@ -283,6 +291,11 @@ class STACNN(nn.Module):
         self.pool_size = pool_size
         self.frontend = frontend if frontend is not None else SpectralFrontEnd()
         features = self.frontend.out_features
+        if freq_masks > 0 and freq_mask_width > features:
+            raise ValueError(
+                f"Expected freq_mask_width <= the front end's {features} output features when freq_masks > 0, "
+                f"got {freq_mask_width}"
+            )
         in_channels = features if conv_type == "1d" else 1
         feature_size = features if conv_type == "2d" else 1
 

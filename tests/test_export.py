@@ -23,10 +23,14 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 ROOT = Path(__file__).resolve().parents[1]
-# (config folder, extra fit arguments): STA-CNN reads 1 s waveform segments, the baseline utterance HSFs.
+# (config folder, extra fit arguments): STA-CNN reads 1 s waveform segments, the baseline utterance HSFs. STA-CNN
+# runs with its opt-in masking and per-input normalisation, its front end set explicitly (a nested class_path in the
+# stored config): the bundle, the export and the fast predict path must all rebuild it.
+NET = "--model.init_args.net.init_args"
 MODELS = {
     "strl_ser": [],
-    "sta_cnn": ["--data.segment_length=1.0"],
+    "sta_cnn": ["--data.segment_length=1.0", f"{NET}.freq_masks=1", f"{NET}.time_masks=1",
+                f"{NET}.frontend=sermodels.frontends.SpectralFrontEnd", f"{NET}.frontend.init_args.instance_norm=mean"],
     "baseline": [],
 }
 

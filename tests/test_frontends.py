@@ -227,7 +227,7 @@ def test_instance_norm_normalises_each_input_over_its_own_frames(mode: str) -> N
         expected = expected / torch.where(std < 1e-5, torch.ones_like(std), std)
     torch.testing.assert_close(y, expected)
     torch.testing.assert_close(y.mean(-1), torch.zeros(3, 117), atol=1e-4, rtol=0)
-    # per input: another batch mate, or a louder copy of the same input, gives the same features
+    # per input: the same input in another batch gives the same features
     torch.testing.assert_close(inst(wave[1:2]), y[1:2], atol=1e-4, rtol=1e-4)
     # a constant gain shifts every log-mel band by the same amount: mean normalisation removes it
     logmel_only = SpectralFrontEnd(blocks=("logmel",), instance_norm=mode)  # type: ignore[arg-type]

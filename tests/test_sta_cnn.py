@@ -153,7 +153,8 @@ def test_num_parameters() -> None:
         ({"frontend": torch.nn.Identity()}, "frontend"),
         ({"freq_masks": -1}, "freq_masks"),
         ({"time_masks": 1.5}, "time_masks"),
-        ({"freq_mask_width": 0}, "freq_mask_width"),
+        ({"freq_mask_width": 1}, "freq_mask_width"),
+        ({"freq_masks": 1, "freq_mask_width": 118}, "freq_mask_width"),
         ({"time_mask_width": 0}, "time_mask_width"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
@@ -192,8 +193,18 @@ def test_masks_zero_bands_and_spans_independently_per_input() -> None:
         assert rows[b].sum() < 30 and cols[b].sum() < 40
         # every zero lies in the input's band or span
         assert torch.equal(zero[b], rows[b][:, None] | cols[b][None, :])
+    assert rows.any() and cols.any()  # both kinds of mask ran
     # drawn per input, not once per batch
     assert len({tuple(r.nonzero().flatten().tolist()) for r in rows}) > 1
+    assert len({tuple(c.nonzero().flatten().tolist()) for c in cols}) > 1
+
+
+def test_forward_masks_in_training_mode() -> None:
+    waves = _waves(batch=4, samples=16000)
+    plain = _net(**SMALL, dropout=0.0).train()
+    masked = _net(**SMALL, dropout=0.0, freq_masks=2, time_masks=2).train()
+    masked.load_state_dict(plain.state_dict())
+    assert not torch.allclose(masked(waves), plain(waves))
 
 
 def test_too_short_wave() -> None:
