@@ -181,6 +181,9 @@ STUDY = [
     Study("sta_ravdess_622_curve", "STA-CNN", "ravdess", "6:2:2",
           "defaults (2.0 s segments), best on val.; test set also scored every epoch", "150 ep",
           "scripts/study_recipe.sh (sta_curve_ravdess)"),
+    Study("sta_emodb_622_curve", "STA-CNN", "emodb", "6:2:2",
+          "defaults (2.0 s segments), best on val.; test set also scored every epoch", "150 ep",
+          "scripts/study_recipe.sh (sta_curve_emodb)"),
     # Speaker normalisation (data.speaker_norm): the baseline with it (Δ against the plain baseline), then STRL-SER
     # with it (Δ against the baseline with it, so both sides see the same normalisation).
     Study("baseline_emodb_speaker_norm", "linear baseline", "emodb", "80/20", SPEAKER_NORM, "closed form",
@@ -269,6 +272,7 @@ TARGETS: list[tuple[str, str, str, list[Target]]] = [
                                      ("masking", "sta_ravdess_622_masking", None),
                                      ("masking + recipe", "sta_ravdess_622_masking_recipe", None)]),
     ("STA-CNN", "emodb", "6:2:2", [("defaults (2.0 s)", "sta_emodb_150ep_2s", None),
+                                   ("defaults (2.0 s), rerun", "sta_emodb_622_curve", None),
                                    ("recipe", "sta_emodb_622_recipe", None),
                                    ("masking", "sta_emodb_622_masking", "instance_normnone"),
                                    ("masking + per-input mean normalisation", "sta_emodb_622_masking", "instance_normmean"),

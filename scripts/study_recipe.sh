@@ -53,6 +53,7 @@
 #   sta_curve_ravdess  STA-CNN defaults, RAVDESS 6:2:2, 3 seeds, 150 epochs, best on validation, with the held-out
 #                test set also scored after every epoch (sermodels.diagnostics.ReportedSetCurve): the LEAKY reading
 #                "best epoch picked on the test set" beside the reported one (compare: sta_ravdess_input 2.0 s)
+#   sta_curve_emodb  the same on EMO-DB 6:2:2 (compare: sta_emodb_150ep_2s)
 #   sta_masking  STA-CNN defaults + SpecAugment-style masking (2 feature bands of fewer than 8 of the 117 fused
 #                features, 2 frame spans of fewer than 20 frames = 0.2 s, training only), 6:2:2, 3 seeds, 150 epochs, best on validation:
 #                EMO-DB with and without per-input mean normalisation of the front-end features (instance_norm=mean),
@@ -210,10 +211,11 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     ser-experiment --out "$OUT/sta_ravdess_leaky_segment_split" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
       --set data.split_unit=segment --title "LEAKY: STA-CNN defaults, RAVDESS 6:2:2 drawn over segments" -- \
       $(sta ravdess) "${RAVDESS:?}" ;;
-  sta_curve_ravdess)
-    ser-experiment --out "$OUT/sta_ravdess_622_curve" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
-      --title "STA-CNN defaults, RAVDESS 6:2:2, test set scored every epoch (LEAKY reading beside)" -- \
-      $(sta ravdess) "${RAVDESS:?}" --trainer.callbacks+=sermodels.diagnostics.ReportedSetCurve ;;
+  sta_curve_ravdess|sta_curve_emodb)
+    corpus=${step#sta_curve_}; root=$([ "$corpus" = ravdess ] && echo "${RAVDESS:?}" || echo "${EMODB:?}")
+    ser-experiment --out "$OUT/sta_${corpus}_622_curve" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STA-CNN defaults, $([ "$corpus" = ravdess ] && echo RAVDESS || echo EMO-DB) 6:2:2, test set scored every epoch (LEAKY reading beside)" -- \
+      $(sta "$corpus") "$root" --trainer.callbacks+=sermodels.diagnostics.ReportedSetCurve ;;
   sta_masking)
     ser-experiment --out "$OUT/sta_emodb_622_masking" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
       --set model.init_args.net.init_args.frontend.init_args.instance_norm=none,mean \
