@@ -186,6 +186,9 @@ def test_targets_table_scores_every_fixed_configuration(report, study: Path, tmp
     _experiment(study, "strl_emodb_speaker_150ep", "speaker", dict(zip(folds, [(0.7, 0.65), (0.7, 0.75), (0.7, 0.85)])))
     _experiment(study, "baseline_emodb_speaker_norm", "speaker", dict(zip(folds, [(0.8, 0.75), (0.8, 0.80), (0.8, 0.85)])))
     _experiment(study, "strl_emodb_speaker_norm", "speaker", dict(zip(folds, [(0.8, 0.79), (0.8, 0.80), (0.8, 0.87)])))
+    seeds = {f"paper-seed{k}": None for k in range(3)}
+    _experiment(study, "sta_emodb_622_masking", "paper", dict(zip(seeds, [(0.8, 0.80), (0.8, 0.80), (0.8, 0.82)])),
+                point="instance_normmean")
     led = report.Ledger(tmp_path / "led-targets")
     led.sync(study, [p.name for p in study.iterdir()])
     rows = {tuple(report._cells(line)[:5]): report._cells(line)[5:] for line in report.targets_table(led)
@@ -199,6 +202,9 @@ def test_targets_table_scores_every_fixed_configuration(report, study: Path, tmp
     # 84/83/86 against 78/80/82 on the same 6:2:2 splits: +4.33, short of the +5 paper-protocol target.
     assert rows[("STA-CNN", "emodb", "paper 6:2:2", "+5", "defaults (2.0 s)")] == ["3", "84.33 ± 1.53", "+4.33 ± 1.53", "no (0.67 short)"]
     assert rows[("STA-CNN", "emodb", "paper 6:2:2", "+5", "recipe")] == ["", "not run", "", ""]
+    # A configuration named for a normalisation but paired with the plain baseline (no ``versus``) is not marked.
+    assert rows[("STA-CNN", "emodb", "paper 6:2:2", "+5", "masking + per-input mean normalisation")] == [
+        "3", "80.67 ± 1.15", "+0.67 ± 1.15", "no (4.33 short)"]
     page = report.render(led)
     assert "Met: STRL-SER emodb speaker (defaults, 150 ep)." in page
     assert page.index(report.TARGETS_HEADING) < page.index("## Readings")
