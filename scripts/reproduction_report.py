@@ -159,22 +159,12 @@ STUDY = [
           "scripts/study_recipe.sh (sta_recipe_emodb_speaker)"),
     # STA-CNN's own opt-in switch (scripts/study_recipe.sh sta_masking*): SpecAugment-style masking, alone (on EMO-DB
     # also with per-input mean normalisation of the front-end features) and with the recipe.
-    Study("sta_emodb_622_masking", "STA-CNN", "emodb", "6:2:2", MASKING + ", best on val.", "150 ep",
-          "scripts/study_recipe.sh (sta_masking)"),
-    Study("sta_ravdess_622_masking", "STA-CNN", "ravdess", "6:2:2", MASKING + ", best on val.", "150 ep",
-          "scripts/study_recipe.sh (sta_masking)"),
-    Study("sta_emodb_622_masking_recipe", "STA-CNN", "emodb", "6:2:2", MASKING_RECIPE + ", best on val.", "150 ep",
-          "scripts/study_recipe.sh (sta_masking_recipe)"),
-    Study("sta_ravdess_622_masking_recipe", "STA-CNN", "ravdess", "6:2:2", MASKING_RECIPE + ", best on val.", "150 ep",
-          "scripts/study_recipe.sh (sta_masking_recipe)"),
-    Study("sta_emodb_speaker_masking", "STA-CNN", "emodb", "speaker", MASKING + ", best on val.", "150 ep",
-          "scripts/study_recipe.sh (sta_masking_emodb_speaker)"),
-    Study("sta_ravdess_speaker_masking", "STA-CNN", "ravdess", "speaker", MASKING + ", best on val.", "150 ep",
-          "scripts/study_recipe.sh (sta_masking_ravdess_speaker)"),
-    Study("sta_emodb_speaker_masking_recipe", "STA-CNN", "emodb", "speaker", MASKING_RECIPE + ", best on val.", "150 ep",
-          "scripts/study_recipe.sh (sta_masking_recipe_emodb_speaker)"),
-    Study("sta_ravdess_speaker_masking_recipe", "STA-CNN", "ravdess", "speaker", MASKING_RECIPE + ", best on val.", "150 ep",
-          "scripts/study_recipe.sh (sta_masking_recipe_ravdess_speaker)"),
+    *(Study(f"sta_{corpus}_{split_tag}_{name}", "STA-CNN", corpus, split, reading + ", best on val.", "150 ep",
+            f"scripts/study_recipe.sh ({step})")
+      for split, split_tag in (("6:2:2", "622"), ("speaker", "speaker"))
+      for name, reading in (("masking", MASKING), ("masking_recipe", MASKING_RECIPE))
+      for corpus in ("emodb", "ravdess")
+      for step in [("sta_" + name if split == "6:2:2" else f"sta_{name}_{corpus}_speaker")]),
     Study("sta_ravdess_leaky_segment_split", "STA-CNN", "ravdess", "6:2:2",
           "segment-level split, defaults (2.0 s segments), best on val.", "150 ep",
           "scripts/study_recipe.sh (sta_leaky_ravdess)", leaky=True),
