@@ -31,6 +31,8 @@
 #   emodb_speaker150  STRL-SER defaults, EMO-DB speaker folds (leave one speaker out), bf16, the paper's 150 epochs
 #                x0.95 (the short schedule understated the EMO-DB 80/20 margin by 2.2 UA points)
 #   ravdess_speaker150  STRL-SER defaults, RAVDESS speaker folds, bf16, the paper's 150 epochs x0.95
+#   final_emodb_speaker150, final_ravdess_speaker150  RECIPE on EMO-DB / RAVDESS speaker folds at the paper's 150 epochs
+#                x0.95 (compare: emodb_speaker150 / ravdess_speaker150, the defaults on the same folds and schedule)
 #   final_ravdess150, final_emodb150  RECIPE on RAVDESS / EMO-DB 80/20 at the paper's 150 epochs x0.95 (the schedule of
 #                the default rows it is compared with: ravdess150, schedule150)
 #   sta_recipe_ravdess, sta_recipe_emodb  STA-CNN defaults + RECIPE (STRL-SER's recipe, label smoothing 0.1 + mixup 0.2)
@@ -76,8 +78,11 @@ MASKS=(--model.init_args.net.init_args.freq_masks 2 --model.init_args.net.init_a
   --model.init_args.net.init_args.frontend sermodels.frontends.SpectralFrontEnd)
 NET=model.init_args.net.init_args
 read -r -a RECIPE <<< "${RECIPE:-}"
-sta() { echo -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c "configs/data/$1.yaml" --data.root; }
-strl() { echo -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c "configs/data/$1.yaml" --data.root; }  # EMO-DB, RAVDESS: no experiment file
+# The corpus variables (RAVDESS, EMODB) name a corpus folder, or a feature pack (`ser-pack`, *.npz) made with the
+# step's feature settings: a GPU box runs the study from packs, without the audio (a pack with other settings is refused).
+src() { case $1 in *.npz) echo --data.pack ;; *) echo --data.root ;; esac; }
+sta() { local v=${1^^}; echo -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c "configs/data/$1.yaml" "$(src "${!v:-}")"; }
+strl() { local v=${1^^}; echo -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c "configs/data/$1.yaml" "$(src "${!v:-}")"; }  # EMO-DB, RAVDESS: no experiment file
 
 for step in $STEPS; do
   case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*)  # these folders are named for the recipe: refuse to fill them with the defaults
@@ -91,10 +96,10 @@ for step in $STEPS; do
   sta_input)
     ser-experiment --out "$OUT/sta_emodb_input" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" --set data.segment_length=1.0,2.0,3.0 \
       --title "STA-CNN, EMO-DB 6:2:2, segment length (best on validation)" -- \
-      -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c configs/data/emodb.yaml --data.root "${EMODB:?}"
+      $(sta emodb) "${EMODB:?}"
     ser-experiment --out "$OUT/sta_emodb_crop" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" --set data.segment_mode=crop \
       --set data.segment_length=3.0 --title "STA-CNN, EMO-DB 6:2:2, whole utterance cropped/padded to 3 s" -- \
-      -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c configs/data/emodb.yaml --data.root "${EMODB:?}" ;;
+      $(sta emodb) "${EMODB:?}" ;;
   recipe)
     for sw in "model.init_args.mixup_alpha=0.2" "model.init_args.label_smoothing=0.1" \
               "model.init_args.optimizer.init_args.weight_decay=0.0001" "$NET.dropout=0.5"; do
@@ -119,7 +124,7 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     echo "segment length chosen on validation UA: $seg s"
     ser-experiment --out "$OUT/sta_emodb_150ep" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" --set data.segment_length="$seg" \
       --set trainer.max_epochs=150 --title "STA-CNN, EMO-DB 6:2:2, $seg s segments, 150 epochs (best on validation)" -- \
-      -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c configs/data/emodb.yaml --data.root "${EMODB:?}" ;;
+      $(sta emodb) "${EMODB:?}" ;;
   ravdess150)
     ser-experiment --out "$OUT/strl_ravdess_8020_150ep_bf16" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER defaults, RAVDESS 80/20, bf16, the paper's 150 epochs x0.95" -- $(strl ravdess) "${RAVDESS:?}" "${BF16[@]}" ;;
@@ -178,6 +183,11 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     ser-experiment --out "$OUT/strl_emodb_recipe_8020_150ep" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER + recipe (${RECIPE[*]}), EMO-DB 80/20, the paper's 150 epochs x0.95" -- \
       $(strl emodb) "${EMODB:?}" "${BF16[@]}" "${RECIPE[@]}" ;;
+  final_emodb_speaker150|final_ravdess_speaker150)  # the recipe across speakers at the paper's schedule (compare:
+    c=${step#final_}; c=${c%_speaker150}; v=${c^^}  # strl_*_speaker_150ep, the defaults on the same folds and schedule)
+    ser-experiment --out "$OUT/strl_${c}_recipe_speaker_150ep" --folds --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STRL-SER + recipe (${RECIPE[*]}), ${v} speaker folds, the paper's 150 epochs x0.95" -- \
+      $(strl "$c") "${!v:?}" "${BF16[@]}" "${RECIPE[@]}" ;;
   sta_recipe_ravdess)
     ser-experiment --out "$OUT/sta_ravdess_622_recipe" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
       --title "STA-CNN defaults + recipe (${RECIPE[*]}), RAVDESS 6:2:2, 150 epochs (best on validation)" -- \

@@ -203,3 +203,7 @@ def main() -> None:
         tmp.replace(cached)
     if code not in (0, None):
         raise SystemExit(code)
+
+
+if __name__ == "__main__":  # `python -m sermodels.launcher ...` is `ser ...` (it did nothing before)
+    main()
