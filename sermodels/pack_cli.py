@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="ser-pack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="pack file to write (.npz)")
     ap.add_argument("--dtype", choices=["float16", "float32"], default="float16")
+    ap.add_argument("--waveform-codec", choices=["raw", "flac"], default="raw",
+                    help="waveform inputs (STA-CNN's `wave`) as --dtype arrays (raw) or as 16-bit FLAC per utterance "
+                         "(flac: ~3x smaller; lossless for 16-bit audio at its own rate)")
     args = ap.parse_args(own)
     if not passthrough:
         ap.error("give the configs after --, e.g. -- -c configs/trainer.yaml -c configs/model/strl_ser.yaml "
@@ -35,7 +38,8 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("--data.pack is set: a pack is written from the corpus, not from another pack")
     corpus = dm.corpus
     feats, _ = dm._extract([u.path for u in corpus.utterances], load=True, on_error="raise", progress=dm.hparams["progress"])
-    meta = write_pack(args.out, corpus, dm.feature_config, feats, dm._corpus_identity(), args.dtype)
+    meta = write_pack(args.out, corpus, dm.feature_config, feats, dm._corpus_identity(), args.dtype,
+                      args.waveform_codec)
     size = Path(args.out).stat().st_size / 2**20
     print(f"wrote {args.out}: {len(corpus.utterances)} utterances of {corpus.name}, {size:.1f} MiB, "
           f"stored {meta['dtypes']}, max relative rounding {meta['max_relative_rounding']}")

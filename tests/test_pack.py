@@ -92,3 +92,60 @@ def test_pack_with_other_settings_is_refused(tmp_path: Path) -> None:
     np.savez(tmp_path / "other.npz", meta=np.asarray(json.dumps({"format": "x"})))
     with pytest.raises(ValueError, match="Re-export"):
         FeaturePack(tmp_path / "other.npz")
+
+
+def _wave_args(root: Path, cache: Path) -> list[str]:
+    return [*config_args("sta_cnn"), *_args(root, cache)[len(config_args("strl_ser")):]]
+
+
+def test_flac_waveform_pack_matches_the_audio(tmp_path: Path) -> None:
+    """STA-CNN's waveform input FLAC-coded: within half a 16-bit step of the float32 pack, loud peaks kept by
+    the per-utterance gain, and smaller than the raw pack."""
+    root, cache = tmp_path / "corpus", tmp_path / "cache"
+    raw, flac = tmp_path / "raw.npz", tmp_path / "flac.npz"
+    pack_main(["--out", str(raw), "--dtype", "float32", "--", *_wave_args(root, cache)])
+    pack_main(["--out", str(flac), "--waveform-codec", "flac", "--", *_wave_args(root, cache)])
+    a, b = FeaturePack(raw), FeaturePack(flac)
+    assert b.meta["version"] == 2 and b.meta["dtypes"]["wave"] == "flac16" and a.meta["dtypes"]["wave"] == "float32"
+    assert flac.stat().st_size < raw.stat().st_size
+    assert b.meta["max_relative_rounding"]["wave"] <= 1 / 32768 * 1.01  # 0 here: 16-bit WAVs at 16 kHz are lossless
+    for u in a.meta["corpus"]["utterances"]:
+        x, y = a.features(u["utt_id"]), b.features(u["utt_id"])
+        assert x.keys() == y.keys() and y["wave"].dtype == np.float32 and y["wave"].shape == x["wave"].shape
+        assert np.max(np.abs(x["wave"] - y["wave"])) <= 1 / 32768 * 1.01
+        np.testing.assert_array_equal(x["bounds"], y["bounds"])
+    # the training tensors built from either pack agree to the same tolerance
+    shutil.rmtree(root)
+    shutil.rmtree(cache)
+    base = _wave_args(tmp_path / "absent", tmp_path / "empty")
+    ta = _setup([*base, f"--data.pack={raw}"]).datasets["train"].tensors
+    tb = _setup([*base, f"--data.pack={flac}"]).datasets["train"].tensors
+    assert torch.equal(ta["target"], tb["target"]) and torch.allclose(ta["wave"], tb["wave"], atol=1.01 / 32768, rtol=0)
+
+
+def test_flac_codec_keeps_peaks_above_full_scale(tmp_path: Path) -> None:
+    from datamodules.pack import _flac_encode
+
+    rng = np.random.default_rng(0)
+    loud, quiet, empty = rng.uniform(-1.7, 1.7, 4000).astype(np.float32), rng.uniform(-0.1, 0.1, 300).astype(np.float32), np.zeros(0, np.float32)
+    data, offsets, gains, error = _flac_encode([loud, quiet, empty], 16000)
+    assert data.dtype == np.uint8 and len(offsets) == 4 and offsets[-1] == data.size and offsets[3] == offsets[2]
+    assert gains[0] >= np.abs(loud).max() and gains[1] == 1.0 and error <= 1.7 * 1.01 / 32768
+
+
+def test_version_1_packs_still_read(tmp_path: Path) -> None:
+    root, cache = tmp_path / "corpus", tmp_path / "cache"
+    pack = tmp_path / "p.npz"
+    pack_main(["--out", str(pack), "--dtype", "float32", "--", *_args(root, cache)])
+    with np.load(pack) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    meta["version"] = 1
+    np.savez_compressed(tmp_path / "v1.npz", meta=np.asarray(json.dumps(meta)), **arrays)
+    old, new = FeaturePack(tmp_path / "v1.npz"), FeaturePack(pack)
+    u = new.meta["corpus"]["utterances"][0]["utt_id"]
+    assert all(np.array_equal(old.features(u)[k], v) for k, v in new.features(u).items())
+    with pytest.raises(ValueError, match="waveform_codec"):
+        from datamodules.pack import write_pack
+
+        write_pack(tmp_path / "x.npz", new.corpus(), new.config, [], "x", waveform_codec="mp3")  # type: ignore[arg-type]
