@@ -284,3 +284,37 @@ def test_committed_pages_match_the_committed_ledger(report, tmp_path: Path) -> N
     assert page == (ROOT / "docs" / "reproduction.md").read_text(), "run `make report` and commit the pages"
     results = (ROOT / "docs" / "results.md").read_text()
     assert report.replace_section(results, report.side_by_side(led)) == results, "run `make report`"
+
+
+def test_rows_run_on_a_gpu_are_marked_and_named(report, study: Path, tmp_path: Path) -> None:
+    """sync keeps where each folder's trials ran (result.json's ``device``); rows run on a GPU carry ‡ in every
+    table with the note, the commands list names the device, and entries synced before devices existed are CPU."""
+    for d in (study / "sta_emodb_150ep_2s" / "default").iterdir():
+        r = json.loads((d / "result.json").read_text())
+        (d / "result.json").write_text(json.dumps({**r, "device": "NVIDIA H100 80GB HBM3"}))
+    d = study / "baseline_emodb_622" / "default" / "paper-seed0"
+    (d / "result.json").write_text(json.dumps({**json.loads((d / "result.json").read_text()), "device": "cpu (2 threads)"}))
+    led = report.Ledger(tmp_path / "led-gpu")
+    led.sync(study, [p.name for p in study.iterdir()])
+    assert led.devices("sta_emodb_150ep_2s") == ["NVIDIA H100 80GB HBM3"]
+    assert led.devices("baseline_emodb_622") == ["CPU"]  # one trial said cpu, the others said nothing
+    entry = json.loads((tmp_path / "led-gpu" / "strl_emodb_speaker.json").read_text())
+    del entry["devices"]  # an entry synced before devices were recorded
+    (tmp_path / "led-gpu" / "strl_emodb_speaker.json").write_text(json.dumps(entry))
+    assert led.devices("strl_emodb_speaker") == ["CPU"]
+    page = report.render(led)
+    gpu_rows = [line for line in page.splitlines() if report.GPU_MARK in line and line.startswith("| ")]
+    assert gpu_rows and all("| STA-CNN | emodb |" in line for line in gpu_rows)
+    assert page.count(report.GPU_NOTE) == 2  # under the targets table and under the readings table
+    assert "- `sta_emodb_150ep_2s`: `scripts/study_recipe.sh (sta_emodb_2s150)`, on NVIDIA H100 80GB HBM3" in page
+    assert "- `strl_emodb_speaker`: `scripts/study_more.sh`\n" in page
+    side = report.side_by_side(led)
+    assert report.GPU_NOTE in side and any(report.GPU_MARK in line for line in side.splitlines() if "EMO-DB 6:2:2" in line)
+
+
+def test_sync_replaces_a_pack_path_in_the_command(report, study: Path, tmp_path: Path) -> None:
+    exp = study / "sta_emodb_150ep_2s" / "experiment.json"
+    exp.write_text(json.dumps({"command": "ser-experiment --out /tmp/x -- --data.pack .gpu/sta.npz"}))
+    led = report.Ledger(tmp_path / "led-pack")
+    led.sync(study, ["sta_emodb_150ep_2s"])
+    assert led.command("sta_emodb_150ep_2s") == "ser-experiment --out STUDY/sta_emodb_150ep_2s -- --data.pack CORPUS_PACK"

@@ -26,3 +26,33 @@ def test_unknown_step_is_named(tmp_path: Path) -> None:
     proc = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "unknown step: no_such_step" in proc.stderr
+
+
+def _capture(tmp_path: Path, **env: str) -> list[list[str]]:
+    """Run the study script with a stub ``ser-experiment`` that records its arguments (one call per line)."""
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls.txt"
+    bin_dir.mkdir(parents=True)
+    stub = bin_dir / "ser-experiment"
+    stub.write_text(f'#!/usr/bin/env bash\nprintf "%s\\x1f" "$@" >> {calls}\necho >> {calls}\n')
+    stub.chmod(0o755)
+    full = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", OUT=str(tmp_path / "study"), **env)
+    proc = subprocess.run(["bash", str(SCRIPT)], env=full, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return [line.rstrip("\x1f").split("\x1f") for line in calls.read_text().splitlines()]
+
+
+def test_corpus_variables_take_a_folder_or_a_feature_pack(tmp_path: Path) -> None:
+    pack = tmp_path / "strl_ravdess.npz"
+    recipe = "--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2"
+    calls = _capture(tmp_path, STEPS="final_emodb_speaker150 final_ravdess_speaker150", RECIPE=recipe,
+                     EMODB=str(tmp_path / "EMODB"), RAVDESS=str(pack))
+    emodb, ravdess = calls
+    assert emodb[emodb.index("--data.root") + 1] == str(tmp_path / "EMODB") and "--data.pack" not in emodb
+    assert ravdess[ravdess.index("--data.pack") + 1] == str(pack) and "--data.root" not in ravdess
+    for call, corpus in ((emodb, "emodb"), (ravdess, "ravdess")):
+        assert call[call.index("--out") + 1] == str(tmp_path / "study" / f"strl_{corpus}_recipe_speaker_150ep")
+        assert "--folds" in call and f"configs/data/{corpus}.yaml" in call
+        assert call[-4:] == recipe.split() and call[-6:-4] == ["--trainer.precision", "bf16-mixed"]
+        assert "--trainer.max_epochs" not in call  # the paper's schedule, not the short one
+    sta = _capture(tmp_path / "sta", STEPS="sta_emodb_speaker_2s", EMODB=str(tmp_path / "e.npz"))[0]
+    assert sta[sta.index("--data.pack") + 1] == str(tmp_path / "e.npz") and "configs/model/sta_cnn.yaml" in sta
