@@ -117,6 +117,11 @@ def write_pack(
                 data = half
         arrays[key], arrays[f"{key}__offsets"] = data, offsets
         stored[key] = str(data.dtype)
+    if waveform_codec == "flac" and "flac16" not in stored.values():
+        raise ValueError(
+            f"waveform_codec 'flac': the features {sorted(config.extractors)} hold no waveform input to code "
+            "(only waveform models, e.g. STA-CNN with data.inputs [wave], have one); leave the codec at 'raw'."
+        )
     meta = {
         "format": PACK_FORMAT,
         "version": PACK_VERSION,

@@ -36,10 +36,17 @@ def main(argv: list[str] | None = None) -> None:
     dm = cli_main(passthrough, run=False).datamodule
     if dm.hparams["pack"]:
         ap.error("--data.pack is set: a pack is written from the corpus, not from another pack")
+    extractors = dm.feature_config.extractors
+    if args.waveform_codec == "flac" and not any(e.normalization == "none" for e in extractors.values()):
+        ap.error(f"--waveform-codec flac: these features ({', '.join(extractors)}) hold no waveform input to code "
+                 "(only waveform models, e.g. STA-CNN with data.inputs [wave], have one); leave it at raw")
     corpus = dm.corpus
     feats, _ = dm._extract([u.path for u in corpus.utterances], load=True, on_error="raise", progress=dm.hparams["progress"])
-    meta = write_pack(args.out, corpus, dm.feature_config, feats, dm._corpus_identity(), args.dtype,
-                      args.waveform_codec)
+    try:
+        meta = write_pack(args.out, corpus, dm.feature_config, feats, dm._corpus_identity(), args.dtype,
+                          args.waveform_codec)
+    except ValueError as err:  # e.g. --waveform-codec flac for features without a waveform
+        ap.error(f"--waveform-codec/--dtype: {err}")
     size = Path(args.out).stat().st_size / 2**20
     print(f"wrote {args.out}: {len(corpus.utterances)} utterances of {corpus.name}, {size:.1f} MiB, "
           f"stored {meta['dtypes']}, max relative rounding {meta['max_relative_rounding']}")

@@ -145,7 +145,21 @@ def test_version_1_packs_still_read(tmp_path: Path) -> None:
     old, new = FeaturePack(tmp_path / "v1.npz"), FeaturePack(pack)
     u = new.meta["corpus"]["utterances"][0]["utt_id"]
     assert all(np.array_equal(old.features(u)[k], v) for k, v in new.features(u).items())
-    with pytest.raises(ValueError, match="waveform_codec"):
-        from datamodules.pack import write_pack
+    from datamodules.pack import write_pack
 
+    with pytest.raises(ValueError, match="waveform_codec"):
         write_pack(tmp_path / "x.npz", new.corpus(), new.config, [], "x", waveform_codec="mp3")  # type: ignore[arg-type]
+    feats = [new.features(u["utt_id"]) for u in new.meta["corpus"]["utterances"]]
+    with pytest.raises(ValueError, match=r"no waveform input to code .*leave the codec at 'raw'"):
+        write_pack(tmp_path / "x.npz", new.corpus(), new.config, feats, "x", waveform_codec="flac")  # STRL-SER: LLDs, HSFs
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_ser_pack_refuses_flac_without_a_waveform_before_extracting(tmp_path: Path, capsys) -> None:
+    root, cache = tmp_path / "corpus", tmp_path / "cache"
+    with pytest.raises(SystemExit) as exit_info:
+        pack_main(["--out", str(tmp_path / "p.npz"), "--waveform-codec", "flac", "--", *_args(root, cache)])
+    assert exit_info.value.code == 2
+    assert "--waveform-codec flac: these features (lld, hsf) hold no waveform input" in capsys.readouterr().err
+    assert not (tmp_path / "p.npz").exists() and not cache.exists()  # refused before any extraction
+
