@@ -346,7 +346,7 @@ NOTES = {
         "+1.37 ± 3.17 with the paper's 150 epochs (54.17 ± 5.72; `STEPS=ravdess_speaker150`, on the H100): across new "
         "speakers STRL-SER gains on RAVDESS but not on EMO-DB, short of the +3 target on both. The recipe at the paper's "
         "schedule across speakers (`STEPS=\"final_emodb_speaker150 final_ravdess_speaker150\"`, on the H100, the same "
-        "folds) gives RAVDESS 55.79 ± 3.54 UA, +2.99 ± 2.50 (0.01 short of +3; above the baseline in 5 of 6 folds), "
+        "folds) gives RAVDESS 55.79 ± 3.54 UA, +2.99 ± 2.50 (0.01 short of +3; above the baseline in 5 of 6 folds, level in the sixth), "
         "and EMO-DB 72.82 ± 12.62, +1.87 ± 5.36 (+1.6 over the defaults at that schedule): the recipe's one speaker "
         "margin holds at both schedules on RAVDESS (+3.19 short, +2.99 long) and stays small on EMO-DB. *bf16* (`--trainer.precision bf16-mixed`) halves the time on "
         "this CPU and gave the same test predictions as fp32 on two of three splits and one utterance different on the "
