@@ -314,7 +314,8 @@ def test_rows_run_on_a_gpu_are_marked_and_named(report, study: Path, tmp_path: P
 
 def test_sync_replaces_a_pack_path_in_the_command(report, study: Path, tmp_path: Path) -> None:
     exp = study / "sta_emodb_150ep_2s" / "experiment.json"
-    exp.write_text(json.dumps({"command": "ser-experiment --out /tmp/x -- --data.pack .gpu/sta.npz"}))
+    out = tmp_path / "study-on-the-gpu-box" / "x"
+    exp.write_text(json.dumps({"command": f"ser-experiment --out {out} -- --data.pack .gpu/sta.npz"}))
     led = report.Ledger(tmp_path / "led-pack")
     led.sync(study, ["sta_emodb_150ep_2s"])
     assert led.command("sta_emodb_150ep_2s") == "ser-experiment --out STUDY/sta_emodb_150ep_2s -- --data.pack CORPUS_PACK"
