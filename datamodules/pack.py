@@ -17,7 +17,8 @@ standardised per dimension (LLDs, functionals, encoder states) are stored per fe
 each dimension's spread (recorded in ``meta``), whatever its magnitude; waveforms as they are, or with
 ``waveform_codec="flac"`` (``ser-pack --waveform-codec flac``) each utterance's samples (all its segments, in
 order) as one 16-bit FLAC stream (``k`` is then the bytes, ``k__flac_offsets`` their offsets, ``k__tail`` the
-shape after the first axis, and ``k__gain`` a per-utterance gain that keeps peaks above full scale): lossless for 16-bit audio at its own rate, otherwise within half a 16-bit step
+shape after the first axis, and ``k__gain`` a per-utterance gain that keeps peaks beyond full scale from
+clipping): lossless for 16-bit mono audio at its own rate, otherwise within half a 16-bit step times the gain
 (``max_relative_rounding`` holds the largest absolute error), and about 3x smaller than float16 (RAVDESS at
 16 kHz: ~50 MB instead of ~150 MB), so a waveform model's corpus fits where packs travel.
 
@@ -41,8 +42,8 @@ from datamodules.features import FeatureConfig
 __all__ = ["FeaturePack", "write_pack", "PACK_FORMAT"]
 
 PACK_FORMAT = "sermodels-feature-pack"
-PACK_VERSION = 2  # 2: waveforms may be FLAC-coded (``meta["dtypes"][k] == "flac16"``); version 1 packs still read
-_READABLE_VERSIONS = (1, 2)
+PACK_VERSION = 2  # 2: waveforms FLAC-coded (``meta["dtypes"][k] == "flac16"``); written only then, so that a pack
+_READABLE_VERSIONS = (1, 2)  # without FLAC stays version 1 and readable by older installs
 _FLOAT16_MAX = 60000.0  # a margin below float16's 65504
 _INDEX_KEYS = ("bounds", "num_samples")
 
@@ -65,8 +66,8 @@ def write_pack(
         features: Per-utterance dicts from :func:`~datamodules.features.compute_features`.
         corpus_identity: The corpus's identity for leak checks (name and resolved root).
         dtype: Storage type of the float features.
-        waveform_codec: ``"flac"`` stores waveform inputs (extractors without normalisation whose features are
-            1-D sample arrays) as 16-bit FLAC per utterance; ``"raw"`` as ``dtype``.
+        waveform_codec: ``"flac"`` stores waveform inputs (extractors of kind ``samples``) as 16-bit FLAC per
+            utterance; ``"raw"`` as ``dtype``.
 
     Returns:
         The pack's ``meta`` (also stored in the file).
@@ -89,9 +90,9 @@ def write_pack(
         parts = [np.atleast_1d(f[key]) if key == "num_samples" else f[key] for f in features]
         data = np.concatenate(parts)
         offsets = np.cumsum([0] + [len(p) for p in parts]).astype(np.int64)
-        waveform = config.extractors[key].normalization == "none" if key in config.extractors else False
+        waveform = key in config.extractors and config.extractors[key].kind == "samples"
         if waveform_codec == "flac" and waveform and data.dtype.kind == "f":
-            arrays[f"{key}__tail"] = np.asarray(data.shape[1:], np.int64)  # (segments, samples): one stream each
+            arrays[f"{key}__tail"] = np.asarray(data.shape[1:], np.int64)  # one stream per utterance, its segments in order
             data, arrays[f"{key}__flac_offsets"], arrays[f"{key}__gain"], rounding[key] = _flac_encode(
                 [p.reshape(-1) for p in parts], config.sample_rate)
             arrays[key], arrays[f"{key}__offsets"] = data, offsets
@@ -124,7 +125,7 @@ def write_pack(
         )
     meta = {
         "format": PACK_FORMAT,
-        "version": PACK_VERSION,
+        "version": PACK_VERSION if "flac16" in stored.values() else 1,
         "corpus": {
             "name": corpus.name,
             "identity": corpus_identity,
@@ -156,17 +157,21 @@ def _flac_encode(parts: Sequence[np.ndarray], sample_rate: int) -> tuple[np.ndar
 
     import soundfile as sf
 
-    blobs, gains, error = [], np.ones(len(parts), np.float32), 0.0
+    blobs: list[bytes] = []
+    gains, error = np.ones(len(parts), np.float32), 0.0
     for i, x in enumerate(parts):
         x = np.asarray(x, np.float32)
-        peak = float(np.max(np.abs(x))) if x.size else 0.0
-        gains[i] = max(1.0, peak * 32768.0 / 32767.0)  # soundfile clips PCM_16 at full scale: keep peaks below it
+        if not x.size:
+            blobs.append(b"")
+            continue
+        # PCM_16 holds [-1, 32767/32768]; soundfile clips beyond it. A gain only where a peak would clip, so that
+        # 16-bit audio (which reaches -1.0 exactly, never +1.0) is stored as it is.
+        gains[i] = max(1.0, float(x.max()) * 32768.0 / 32767.0, float(-x.min()))
         buf = io.BytesIO()
         sf.write(buf, x / gains[i], sample_rate, format="FLAC", subtype="PCM_16")
         blobs.append(buf.getvalue())
-        if x.size:
-            restored = sf.read(io.BytesIO(blobs[-1]), dtype="float32")[0] * gains[i]
-            error = max(error, float(np.max(np.abs(restored - x))))
+        restored = sf.read(io.BytesIO(blobs[-1]), dtype="float32")[0] * gains[i]
+        error = max(error, float(np.max(np.abs(restored - x))))
     byte_offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
     return np.frombuffer(b"".join(blobs), np.uint8), byte_offsets, gains, error
 
@@ -191,9 +196,12 @@ class FeaturePack:
         except (OSError, ValueError, KeyError) as err:
             raise ValueError(f"data.pack: {self.path} is not a feature pack ({err}).") from err
         if self.meta.get("format") != PACK_FORMAT or self.meta.get("version") not in _READABLE_VERSIONS:
+            newer = self.meta.get("format") == PACK_FORMAT and isinstance(self.meta.get("version"), int) \
+                and self.meta["version"] > max(_READABLE_VERSIONS)
             raise ValueError(
                 f"data.pack: {self.path} has format {self.meta.get('format')!r} version {self.meta.get('version')!r}; "
-                f"expected {PACK_FORMAT!r} version {PACK_VERSION}. Re-export it with this version's `ser-pack`."
+                f"expected {PACK_FORMAT!r} version {' or '.join(map(str, _READABLE_VERSIONS))}. "
+                + ("Upgrade sermodels to read it." if newer else "Re-export it with this version's `ser-pack`.")
             )
         self._cache: dict[str, np.ndarray] = {}
         self._row = {u["utt_id"]: i for i, u in enumerate(self.meta["corpus"]["utterances"])}

@@ -347,8 +347,9 @@ NOTES = {
         "speakers STRL-SER gains on RAVDESS but not on EMO-DB, short of the +3 target on both. The recipe at the paper's "
         "schedule across speakers (`STEPS=\"final_emodb_speaker150 final_ravdess_speaker150\"`, on the H100, the same "
         "folds) gives RAVDESS 55.79 ± 3.54 UA, +2.99 ± 2.50 (0.01 short of +3; above the baseline in 5 of 6 folds, level in the sixth), "
-        "and EMO-DB 72.82 ± 12.62, +1.87 ± 5.36 (+1.6 over the defaults at that schedule): the recipe's one speaker "
-        "margin holds at both schedules on RAVDESS (+3.19 short, +2.99 long) and stays small on EMO-DB. *bf16* (`--trainer.precision bf16-mixed`) halves the time on "
+        "and EMO-DB 72.82 ± 12.62, +1.87 ± 5.36 (+1.6 over the defaults at that schedule): the recipe's RAVDESS speaker "
+        "margin is about the same at both schedules (+3.19 short, meeting +3; +2.99 long, 0.01 short) and stays small "
+        "on EMO-DB. *bf16* (`--trainer.precision bf16-mixed`) halves the time on "
         "this CPU and gave the same test predictions as fp32 on two of three splits and one utterance different on the "
         "third (EMO-DB 6:2:2)."
     ),
@@ -399,7 +400,7 @@ NOTES = {
         "recipe 78.38, masking 77.35, the defaults 74.24), so masking was not chosen for the speaker protocol: on "
         "6:2:2 it is a real but smaller regulariser than the recipe, and neither closes the gap to +5. Run across "
         "EMO-DB's speakers anyway once the H100 made it cheap (`STEPS=\"sta_masking_emodb_speaker "
-        "sta_masking_recipe_emodb_speaker\"`, 10 folds, 3-4 minutes each step for all ten at once), masking scores "
+        "sta_masking_recipe_emodb_speaker\"`, 10 folds, about 3 minutes each step for all ten at once), masking scores "
         "63.10 ± 9.67 UA (−7.85 ± 12.13) and masking with the recipe 63.29 ± 12.62 (−7.65 ± 11.99), level with the "
         "recipe's 62.21 and 8.6 points above the defaults' 54.50: every regulariser tried lifts STA-CNN across speakers "
         "by about the same amount, and none brings it near the linear baseline there. "
@@ -494,18 +495,25 @@ PLACEHOLDERS = {"--out": "STUDY/{folder}", "--data.root": "CORPUS_DIR", "--data.
 
 CPU_DEVICE = "CPU"
 GPU_MARK = " ‡"
-GPU_NOTE = ("‡ run on one NVIDIA H100 GPU (the precision the row names, fp32 where it names none; the same configs and "
-            "splits, from feature packs: `ser-pack`, README 'Speed'); every other row ran on 2 CPU cores.")
+GPU_NOTE = ("‡ run on a lent GPU (one NVIDIA H100; each folder's device is in the commands list of reproduction.md) "
+            "in the precision the row names (fp32 where it names none), with the same configs and splits, from float16 "
+            "feature packs (`ser-pack`: features rounded by about 1e-3 of each dimension's spread; STA-CNN's waveforms "
+            "as FLAC, within half a 16-bit step; README 'Speed'); every other row ran on 2 CPU cores.")
 
 
 def _device(name: str) -> str:
-    """A trial's device as the ledger keeps it: ``CPU`` or the GPU's name (``result.json``'s ``device``)."""
-    return CPU_DEVICE if not name or name.lower().startswith("cpu") else name
+    """A trial's device as the ledger keeps it: ``CPU`` or the GPU's name, from where its test ran
+    (``"cuda:0 (NVIDIA H100 80GB HBM3)"`` -> ``"NVIDIA H100 80GB HBM3"``; ``"cpu"``, ``"cpu (2 threads)"`` -> CPU)."""
+    if not name or name.lower().startswith("cpu"):
+        return CPU_DEVICE
+    named = re.fullmatch(r"\w+(?::\d+)? \((.+)\)", name)
+    return named.group(1) if named else name
 
 
 def _portable(command: str, folder: str) -> str:
     """The command with this machine's folders replaced by what a reader sets: the study folder (``--out``), the
-    corpus root (``--data.root``), and the home folder (``~``) anywhere else; ``--opt value`` and ``--opt=value``."""
+    corpus root (``--data.root``) or feature pack (``--data.pack``), and the home folder (``~``) anywhere else;
+    ``--opt value`` and ``--opt=value``."""
     home = str(Path.home())
     try:
         tokens = shlex.split(command)
@@ -591,7 +599,7 @@ class Ledger:
                                          "(it resumes) so its aggregate and trials agree")
                     r = json.loads(result.read_text())
                     trial_ua.setdefault(g["point"], {})[name] = r["metrics"]["ua"]
-                    devices.add(_device(r.get("device", "")))
+                    devices.add(_device(r["metrics"].get("device") or r.get("device", "")))
                     if "last_epoch_metrics" in r:
                         trial_ua_last.setdefault(g["point"], {})[name] = r["last_epoch_metrics"]["ua"]
             exp = study / folder / "experiment.json"
@@ -889,7 +897,8 @@ def side_by_side(ledger: Ledger) -> str:
              "models: the current defaults (STRL-SER: branch tokens, functionals per utterance, the paper's 150 epochs;",
              "STA-CNN: 2.0 s segments, 150 epochs, best checkpoint on validation), nothing selected on the reported set;",
              "a short-schedule cell is shown (and labelled) where the 150-epoch run was not made. Every reading, the",
-             "leaky diagnostics and the study's conclusions: [reproduction.md](reproduction.md). 2 CPU cores, no GPU.",
+             "leaky diagnostics and the study's conclusions: [reproduction.md](reproduction.md). 2 CPU cores; rows marked ‡ "
+             "ran on a lent H100.",
              "Generated by `make report` (`scripts/reproduction_report.py`) from the study ledger in `docs/study/`.", "",
              "| corpus, split | protocol | linear baseline | STRL-SER | STA-CNN | paper (WA) |", "|---|---|---|---|---|---|"]
     scripts: dict[str, list[str]] = {"scripts/study_baseline.sh": []}
@@ -944,7 +953,7 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
         "Generated by `make report` (`python scripts/reproduction_report.py`) from the study ledger in",
         "`docs/study/` (one JSON per `ser-experiment` folder: its aggregate, every trial's UA and the command), which",
         "`make report STUDY=folder` first syncs from the folders that the scripts named in each row made. Machine:",
-        "2 CPU cores, no GPU (none was lent to this work). Utterance-level metrics, mean ± sample std over seeds (paper",
+        "2 CPU cores (torch 2.9.1); rows marked ‡ ran on one lent NVIDIA H100 (torch 2.11.0+cu130). Utterance-level metrics, mean ± sample std over seeds (paper",
         "protocol: another random split *and* initialisation per seed) or folds (speaker protocol).",
         "",
         "- **paper 80/20** (STRL-SER): seeded stratified random split of utterances, *speaker-dependent*; the",
@@ -1024,14 +1033,14 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
             if "best_epoch_on_reported_set" in g and s.model in PAIRED_MODELS:  # a closed-form fit has no epochs to pick
                 b = g["best_epoch_on_reported_set"]
                 lines.append(f"| {s.model} | {s.corpus} | {split} | **LEAKY** {s.reading}{point}: best epoch picked on the reported set | "
-                             f"{s.schedule} | {g['n']} | | {_pm(b['wa'], g['n'])} | {_pm(b['ua'], g['n'])} | | | |")
+                             f"{schedule} | {g['n']} | | {_pm(b['wa'], g['n'])} | {_pm(b['ua'], g['n'])} | | | |")
             if "last_epoch" in g:  # the same runs' last epoch beside the checkpoint selected on validation
                 b = g["last_epoch"]
                 base_ua, delta = _paired(ledger, s, g, split, last=True)
                 if s.leaky:
                     base_ua, delta = "", "n/a (leaky)"
                 reading = f"{label}: the same runs' last epoch (nothing selected)"
-                lines.append(f"| {s.model} | {s.corpus} | {split} | {reading} | {s.schedule} | {g['n']} | | "
+                lines.append(f"| {s.model} | {s.corpus} | {split} | {reading} | {schedule} | {g['n']} | | "
                              f"{_pm(b['wa'], g['n'])} | {_pm(b['ua'], g['n'])} | {base_ua} | {delta} | {paper} |")
                 if (figure is not None and not s.leaky and s.model in PAIRED_MODELS
                         and (found_last := _paired_delta(ledger, s, g, split, last=True))):

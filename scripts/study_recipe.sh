@@ -81,8 +81,9 @@ read -r -a RECIPE <<< "${RECIPE:-}"
 # The corpus variables (RAVDESS, EMODB) name a corpus folder, or a feature pack (`ser-pack`, *.npz) made with the
 # step's feature settings: a GPU box runs the study from packs, without the audio (a pack with other settings is refused).
 src() { case $1 in *.npz) echo --data.pack ;; *) echo --data.root ;; esac; }
-sta() { local v=${1^^}; echo -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c "configs/data/$1.yaml" "$(src "${!v:-}")"; }
-strl() { local v=${1^^}; echo -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c "configs/data/$1.yaml" "$(src "${!v:-}")"; }  # EMO-DB, RAVDESS: no experiment file
+var() { tr a-z A-Z <<< "$1"; }  # emodb -> EMODB, the corpus variable (bash 3 has no ${x^^})
+sta() { local v; v=$(var "$1"); echo -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c "configs/data/$1.yaml" "$(src "${!v:-}")"; }
+strl() { local v; v=$(var "$1"); echo -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c "configs/data/$1.yaml" "$(src "${!v:-}")"; }  # EMO-DB, RAVDESS: no experiment file
 
 for step in $STEPS; do
   case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*)  # these folders are named for the recipe: refuse to fill them with the defaults
@@ -184,9 +185,10 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
       --title "STRL-SER + recipe (${RECIPE[*]}), EMO-DB 80/20, the paper's 150 epochs x0.95" -- \
       $(strl emodb) "${EMODB:?}" "${BF16[@]}" "${RECIPE[@]}" ;;
   final_emodb_speaker150|final_ravdess_speaker150)  # the recipe across speakers at the paper's schedule (compare:
-    c=${step#final_}; c=${c%_speaker150}; v=${c^^}  # strl_*_speaker_150ep, the defaults on the same folds and schedule)
+    c=${step#final_}; c=${c%_speaker150}; v=$(var "$c")  # strl_*_speaker_150ep, the defaults on the same folds and schedule)
+    name=$([ "$c" = emodb ] && echo EMO-DB || echo RAVDESS)
     ser-experiment --out "$OUT/strl_${c}_recipe_speaker_150ep" --folds --jobs "$JOBS" "${THREADS[@]}" \
-      --title "STRL-SER + recipe (${RECIPE[*]}), ${v} speaker folds, the paper's 150 epochs x0.95" -- \
+      --title "STRL-SER + recipe (${RECIPE[*]}), $name speaker folds, the paper's 150 epochs x0.95" -- \
       $(strl "$c") "${!v:?}" "${BF16[@]}" "${RECIPE[@]}" ;;
   sta_recipe_ravdess)
     ser-experiment --out "$OUT/sta_ravdess_622_recipe" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
@@ -207,7 +209,7 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
       root=$([ $corpus = ravdess ] && echo "${RAVDESS:?}" || echo "${EMODB:?}")
       ser-experiment --out "$OUT/baseline_${corpus}_speaker_norm" --seeds 0 1 2 3 4 --folds --jobs "$JOBS" "${THREADS[@]}" \
         --title "Linear baseline + speaker normalisation, $corpus, 80/20 and speaker folds" -- \
-        -c configs/trainer.yaml -c configs/model/baseline.yaml -c "configs/data/$corpus.yaml" --data.root "$root" "${SN[@]}"
+        -c configs/trainer.yaml -c configs/model/baseline.yaml -c "configs/data/$corpus.yaml" $(src "$root") "$root" "${SN[@]}"
     done ;;
   speaker_norm_emodb)
     ser-experiment --out "$OUT/strl_emodb_speaker_norm" --folds --jobs "$JOBS" "${THREADS[@]}" \

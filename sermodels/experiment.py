@@ -259,7 +259,9 @@ def run_trial(trial_dir: Path) -> dict[str, Any]:
         **fit_info,
         "val_history": history,
         **({"test_history": test_history} if test_history else {}),
-        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)",
+        # where the test ran (the model's device, test_metrics.json), not merely what this process could see
+        "device": metrics.get("device") or (torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"),
+        "threads": torch.get_num_threads(),
         "wall_seconds": time.time() - started,
         "args": spec["args"],
     }

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dtype", choices=["float16", "float32"], default="float16")
     ap.add_argument("--waveform-codec", choices=["raw", "flac"], default="raw",
                     help="waveform inputs (STA-CNN's `wave`) as --dtype arrays (raw) or as 16-bit FLAC per utterance "
-                         "(flac: ~3x smaller; lossless for 16-bit audio at its own rate)")
+                         "(flac: ~3x smaller; lossless for 16-bit mono audio at its own rate)")
     args = ap.parse_args(own)
     if not passthrough:
         ap.error("give the configs after --, e.g. -- -c configs/trainer.yaml -c configs/model/strl_ser.yaml "
@@ -37,16 +37,12 @@ def main(argv: list[str] | None = None) -> None:
     if dm.hparams["pack"]:
         ap.error("--data.pack is set: a pack is written from the corpus, not from another pack")
     extractors = dm.feature_config.extractors
-    if args.waveform_codec == "flac" and not any(e.normalization == "none" for e in extractors.values()):
+    if args.waveform_codec == "flac" and not any(e.kind == "samples" for e in extractors.values()):
         ap.error(f"--waveform-codec flac: these features ({', '.join(extractors)}) hold no waveform input to code "
                  "(only waveform models, e.g. STA-CNN with data.inputs [wave], have one); leave it at raw")
     corpus = dm.corpus
     feats, _ = dm._extract([u.path for u in corpus.utterances], load=True, on_error="raise", progress=dm.hparams["progress"])
-    try:
-        meta = write_pack(args.out, corpus, dm.feature_config, feats, dm._corpus_identity(), args.dtype,
-                          args.waveform_codec)
-    except ValueError as err:  # e.g. --waveform-codec flac for features without a waveform
-        ap.error(f"--waveform-codec/--dtype: {err}")
+    meta = write_pack(args.out, corpus, dm.feature_config, feats, dm._corpus_identity(), args.dtype, args.waveform_codec)
     size = Path(args.out).stat().st_size / 2**20
     print(f"wrote {args.out}: {len(corpus.utterances)} utterances of {corpus.name}, {size:.1f} MiB, "
           f"stored {meta['dtypes']}, max relative rounding {meta['max_relative_rounding']}")

@@ -116,6 +116,8 @@ def test_runner_end_to_end_resumes(ser_cache: Path, tmp_path: Path, capsys: pyte
     assert groups["paper"]["n"] == 2 and groups["speaker"]["n"] == 3
     results = [json.loads(p.read_text()) for p in sorted(out.glob("default/*/result.json"))]
     assert len(results) == 5
+    # where each trial's test ran (the model's device), and its threads (--jobs 2 on this machine's cores)
+    assert all(r["device"] == r["metrics"]["device"] == "cpu" and r["threads"] >= 1 for r in results)
     # The aggregate is the plain mean of the trials' own test_metrics.json values.
     paper_wa = [r["metrics"]["wa"] for r in results if r["protocol"] == "paper"]
     assert groups["paper"]["metrics"]["wa"]["mean"] == pytest.approx(sum(paper_wa) / 2)

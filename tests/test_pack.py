@@ -99,54 +99,82 @@ def _wave_args(root: Path, cache: Path) -> list[str]:
 
 
 def test_flac_waveform_pack_matches_the_audio(tmp_path: Path) -> None:
-    """STA-CNN's waveform input FLAC-coded: within half a 16-bit step of the float32 pack, loud peaks kept by
-    the per-utterance gain, and smaller than the raw pack."""
+    """STA-CNN's waveform input FLAC-coded: the synthetic corpus (16-bit WAVs at 16 kHz) comes back bit-exact,
+    the training tensors agree with a float32 pack's, and the file is smaller."""
     root, cache = tmp_path / "corpus", tmp_path / "cache"
     raw, flac = tmp_path / "raw.npz", tmp_path / "flac.npz"
     pack_main(["--out", str(raw), "--dtype", "float32", "--", *_wave_args(root, cache)])
     pack_main(["--out", str(flac), "--waveform-codec", "flac", "--", *_wave_args(root, cache)])
     a, b = FeaturePack(raw), FeaturePack(flac)
     assert b.meta["version"] == 2 and b.meta["dtypes"]["wave"] == "flac16" and a.meta["dtypes"]["wave"] == "float32"
+    assert a.meta["version"] == 1  # no FLAC inside: older installs still read it
     assert flac.stat().st_size < raw.stat().st_size
-    assert b.meta["max_relative_rounding"]["wave"] <= 1 / 32768 * 1.01  # 0 here: 16-bit WAVs at 16 kHz are lossless
+    assert b.meta["max_relative_rounding"]["wave"] == 0.0  # 16-bit mono at its own rate: lossless
     for u in a.meta["corpus"]["utterances"]:
         x, y = a.features(u["utt_id"]), b.features(u["utt_id"])
-        assert x.keys() == y.keys() and y["wave"].dtype == np.float32 and y["wave"].shape == x["wave"].shape
-        assert np.max(np.abs(x["wave"] - y["wave"])) <= 1 / 32768 * 1.01
+        assert x.keys() == y.keys() and y["wave"].dtype == np.float32
+        np.testing.assert_array_equal(x["wave"], y["wave"])
         np.testing.assert_array_equal(x["bounds"], y["bounds"])
-    # the training tensors built from either pack agree to the same tolerance
     shutil.rmtree(root)
     shutil.rmtree(cache)
     base = _wave_args(tmp_path / "absent", tmp_path / "empty")
     ta = _setup([*base, f"--data.pack={raw}"]).datasets["train"].tensors
     tb = _setup([*base, f"--data.pack={flac}"]).datasets["train"].tensors
-    assert torch.equal(ta["target"], tb["target"]) and torch.allclose(ta["wave"], tb["wave"], atol=1.01 / 32768, rtol=0)
+    assert torch.equal(ta["target"], tb["target"]) and torch.equal(ta["wave"], tb["wave"])
 
 
-def test_flac_codec_keeps_peaks_above_full_scale(tmp_path: Path) -> None:
-    from datamodules.pack import _flac_encode
+def test_flac_pack_round_trips_loud_quiet_full_scale_and_empty_utterances(tmp_path: Path) -> None:
+    """Through write_pack and FeaturePack: a gain keeps peaks beyond full scale (error within half a step times
+    the gain), 16-bit samples including -1.0 come back exactly, an empty utterance stays empty."""
+    from datamodules.pack import write_pack
 
+    root, cache = tmp_path / "corpus", tmp_path / "cache"
+    src = tmp_path / "src.npz"
+    pack_main(["--out", str(src), "--dtype", "float32", "--", *_wave_args(root, cache)])
+    p = FeaturePack(src)
+    utts = p.meta["corpus"]["utterances"]
+    feats = [p.features(u["utt_id"]) for u in utts]
     rng = np.random.default_rng(0)
-    loud, quiet, empty = rng.uniform(-1.7, 1.7, 4000).astype(np.float32), rng.uniform(-0.1, 0.1, 300).astype(np.float32), np.zeros(0, np.float32)
-    data, offsets, gains, error = _flac_encode([loud, quiet, empty], 16000)
-    assert data.dtype == np.uint8 and len(offsets) == 4 and offsets[-1] == data.size and offsets[3] == offsets[2]
-    assert gains[0] >= np.abs(loud).max() and gains[1] == 1.0 and error <= 1.7 * 1.01 / 32768
+    shape = feats[0]["wave"].shape
+    feats[0]["wave"] = rng.uniform(-1.7, 1.7, shape).astype(np.float32)  # beyond full scale
+    feats[1]["wave"] = (rng.integers(-32768, 32768, shape) / 32768).astype(np.float32)
+    feats[1]["wave"].flat[0] = -1.0  # 16-bit negative full scale: no gain needed
+    feats[2]["wave"] = np.zeros((0, shape[1]), np.float32)
+    meta = write_pack(tmp_path / "f.npz", p.corpus(), p.config, feats, p.identity, waveform_codec="flac")
+    back = FeaturePack(tmp_path / "f.npz")
+    loud = back.features(utts[0]["utt_id"])["wave"]
+    assert loud.shape == shape and np.max(np.abs(loud - feats[0]["wave"])) <= 1.7 / 65536 * 1.01
+    assert meta["max_relative_rounding"]["wave"] <= 1.7 / 65536 * 1.01
+    np.testing.assert_array_equal(back.features(utts[1]["utt_id"])["wave"], feats[1]["wave"])
+    assert back.features(utts[2]["utt_id"])["wave"].shape == (0, shape[1])
+    for u, f in zip(utts[3:], feats[3:]):
+        np.testing.assert_array_equal(back.features(u["utt_id"])["wave"], f["wave"])
 
 
-def test_version_1_packs_still_read(tmp_path: Path) -> None:
+def test_version_1_packs_still_read_and_newer_ones_ask_for_an_upgrade(tmp_path: Path) -> None:
     root, cache = tmp_path / "corpus", tmp_path / "cache"
     pack = tmp_path / "p.npz"
     pack_main(["--out", str(pack), "--dtype", "float32", "--", *_args(root, cache)])
     with np.load(pack) as z:
         arrays = {k: z[k] for k in z.files}
     meta = json.loads(str(arrays.pop("meta")))
-    meta["version"] = 1
-    np.savez_compressed(tmp_path / "v1.npz", meta=np.asarray(json.dumps(meta)), **arrays)
-    old, new = FeaturePack(tmp_path / "v1.npz"), FeaturePack(pack)
+    assert meta["version"] == 1  # LLDs and functionals only: written as version 1
+    new = FeaturePack(pack)
     u = new.meta["corpus"]["utterances"][0]["utt_id"]
-    assert all(np.array_equal(old.features(u)[k], v) for k, v in new.features(u).items())
+    meta["version"] = 3
+    np.savez_compressed(tmp_path / "v3.npz", meta=np.asarray(json.dumps(meta)), **arrays)
+    with pytest.raises(ValueError, match=r"version 1 or 2\. Upgrade sermodels"):
+        FeaturePack(tmp_path / "v3.npz")
+    assert all(np.array_equal(new.features(u)[k], v) for k, v in new.features(u).items())
+
+
+def test_write_pack_refuses_a_bad_codec_or_flac_without_a_waveform(tmp_path: Path) -> None:
     from datamodules.pack import write_pack
 
+    root, cache = tmp_path / "corpus", tmp_path / "cache"
+    pack = tmp_path / "p.npz"
+    pack_main(["--out", str(pack), "--dtype", "float32", "--", *_args(root, cache)])
+    new = FeaturePack(pack)
     with pytest.raises(ValueError, match="waveform_codec"):
         write_pack(tmp_path / "x.npz", new.corpus(), new.config, [], "x", waveform_codec="mp3")  # type: ignore[arg-type]
     feats = [new.features(u["utt_id"]) for u in new.meta["corpus"]["utterances"]]

@@ -289,15 +289,21 @@ def test_committed_pages_match_the_committed_ledger(report, tmp_path: Path) -> N
 def test_rows_run_on_a_gpu_are_marked_and_named(report, study: Path, tmp_path: Path) -> None:
     """sync keeps where each folder's trials ran (result.json's ``device``); rows run on a GPU carry ‡ in every
     table with the note, the commands list names the device, and entries synced before devices existed are CPU."""
-    for d in (study / "sta_emodb_150ep_2s" / "default").iterdir():
+    for d in (study / "sta_emodb_150ep_2s" / "default").iterdir():  # where the test ran, as test_metrics.json says
         r = json.loads((d / "result.json").read_text())
-        (d / "result.json").write_text(json.dumps({**r, "device": "NVIDIA H100 80GB HBM3"}))
+        r["metrics"]["device"] = "cuda:0 (NVIDIA H100 80GB HBM3)"
+        (d / "result.json").write_text(json.dumps({**r, "last_epoch_metrics": {"ua": 0.8}}))
+    agg = json.loads((study / "sta_emodb_150ep_2s" / "aggregate.json").read_text())
+    agg["groups"][0]["last_epoch"] = {"wa": _stat([0.8, 0.8, 0.8]), "ua": _stat([0.8, 0.8, 0.8])}
+    (study / "sta_emodb_150ep_2s" / "aggregate.json").write_text(json.dumps(agg))
     d = study / "baseline_emodb_622" / "default" / "paper-seed0"
-    (d / "result.json").write_text(json.dumps({**json.loads((d / "result.json").read_text()), "device": "cpu (2 threads)"}))
+    r = json.loads((d / "result.json").read_text())
+    r["metrics"]["device"] = "cpu"
+    (d / "result.json").write_text(json.dumps({**r, "device": "NVIDIA H100 80GB HBM3"}))  # a CPU trial on a GPU box
     led = report.Ledger(tmp_path / "led-gpu")
     led.sync(study, [p.name for p in study.iterdir()])
     assert led.devices("sta_emodb_150ep_2s") == ["NVIDIA H100 80GB HBM3"]
-    assert led.devices("baseline_emodb_622") == ["CPU"]  # one trial said cpu, the others said nothing
+    assert led.devices("baseline_emodb_622") == ["CPU"]  # where the test ran (cpu) counts, not what the box had
     entry = json.loads((tmp_path / "led-gpu" / "strl_emodb_speaker.json").read_text())
     del entry["devices"]  # an entry synced before devices were recorded
     (tmp_path / "led-gpu" / "strl_emodb_speaker.json").write_text(json.dumps(entry))
@@ -305,6 +311,8 @@ def test_rows_run_on_a_gpu_are_marked_and_named(report, study: Path, tmp_path: P
     page = report.render(led)
     gpu_rows = [line for line in page.splitlines() if report.GPU_MARK in line and line.startswith("| ")]
     assert gpu_rows and all("| STA-CNN | emodb |" in line for line in gpu_rows)
+    folder_rows = [line for line in page.splitlines() if line.startswith("| STA-CNN | emodb | 6:2:2 | 2.0 s segments")]
+    assert len(folder_rows) == 2 and all(report.GPU_MARK in line for line in folder_rows)  # its last-epoch row too
     assert page.count(report.GPU_NOTE) == 2  # under the targets table and under the readings table
     assert "- `sta_emodb_150ep_2s`: `scripts/study_recipe.sh (sta_emodb_2s150)`, on NVIDIA H100 80GB HBM3" in page
     assert "- `strl_emodb_speaker`: `scripts/study_more.sh`\n" in page
