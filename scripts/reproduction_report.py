@@ -146,18 +146,10 @@ STUDY = [
     Study("strl_emodb_recipe_speaker", "STRL-SER", "emodb", "speaker",
           RECIPE + ", bf16", "30 ep, lr x0.9",
           "scripts/study_recipe.sh (final_emodb)"),
-    Study("strl_ravdess_recipe_speaker_150ep", "STRL-SER", "ravdess", "speaker",
-          RECIPE + ", bf16", "150 ep, lr x0.95 (paper)",
-          "scripts/study_recipe.sh (final_ravdess_speaker150)"),
-    Study("strl_emodb_recipe_speaker_150ep", "STRL-SER", "emodb", "speaker",
-          RECIPE + ", bf16", "150 ep, lr x0.95 (paper)",
-          "scripts/study_recipe.sh (final_emodb_speaker150)"),
-    Study("strl_ravdess_recipe_8020_150ep", "STRL-SER", "ravdess", "80/20",
-          RECIPE + ", bf16", "150 ep, lr x0.95 (paper)",
-          "scripts/study_recipe.sh (final_ravdess150)"),
-    Study("strl_emodb_recipe_8020_150ep", "STRL-SER", "emodb", "80/20",
-          RECIPE + ", bf16", "150 ep, lr x0.95 (paper)",
-          "scripts/study_recipe.sh (final_emodb150)"),
+    # The recipe at the paper's schedule: 80/20 (final_<corpus>150) and across speakers (final_<corpus>_speaker150).
+    *(Study(f"strl_{corpus}_recipe_{tag}_150ep", "STRL-SER", corpus, split, RECIPE + ", bf16", "150 ep, lr x0.95 (paper)",
+            f"scripts/study_recipe.sh (final_{corpus}{step}150)")
+      for tag, split, step in (("speaker", "speaker", "_speaker"), ("8020", "80/20", "")) for corpus in ("ravdess", "emodb")),
     # STRL-SER's recipe on STA-CNN (does it carry over?), beside sta_ravdess_input 2.0 s / sta_emodb_150ep_2s.
     Study("sta_ravdess_622_recipe", "STA-CNN", "ravdess", "6:2:2",
           RECIPE + ", best on val.", "150 ep",
