@@ -19,8 +19,9 @@ each dimension's spread (recorded in ``meta``), whatever its magnitude; waveform
 order) as one 16-bit FLAC stream (``k`` is then the bytes, ``k__flac_offsets`` their offsets, ``k__tail`` the
 shape after the first axis, and ``k__gain`` a per-utterance gain that keeps peaks beyond full scale from
 clipping): lossless for 16-bit mono audio at its own rate, otherwise within half a 16-bit step times the gain
-(``max_relative_rounding`` holds the largest absolute error), and about 3x smaller than float16 (RAVDESS at
-16 kHz: ~50 MB instead of ~150 MB), so a waveform model's corpus fits where packs travel.
+(``max_relative_rounding`` holds the largest absolute error), and 2.6x smaller than float16 (RAVDESS at
+16 kHz: 47.3 MiB with a largest error of 1.5e-5, against 122.9 MiB and 2.4e-4), so a waveform model's corpus fits
+where packs travel.
 
 The ``ser-pack`` command is :mod:`sermodels.pack_cli` (it builds the data module through the CLI, so
 it lives beside the CLI: ``datamodules`` never imports ``sermodels``).

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dtype", choices=["float16", "float32"], default="float16")
     ap.add_argument("--waveform-codec", choices=["raw", "flac"], default="raw",
                     help="waveform inputs (STA-CNN's `wave`) as --dtype arrays (raw) or as 16-bit FLAC per utterance "
-                         "(flac: ~3x smaller; lossless for 16-bit mono audio at its own rate)")
+                         "(flac: 2.6x smaller on RAVDESS; lossless for 16-bit mono audio at its own rate)")
     args = ap.parse_args(own)
     if not passthrough:
         ap.error("give the configs after --, e.g. -- -c configs/trainer.yaml -c configs/model/strl_ser.yaml "
