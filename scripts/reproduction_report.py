@@ -832,8 +832,45 @@ def _target_delta(ledger: Ledger, model: str, corpus: str, split: str, folder: s
     return None
 
 
-def targets_table(ledger: Ledger) -> list[str]:
-    """The section that scores every fixed configuration against the issue's targets, one row each."""
+TARGETS_FIGURE = "reproduction_targets.png"
+
+
+def targets_figure(panels: list[tuple[str, float, list[tuple[str, float, float, int]]]], path: Path) -> None:
+    """One panel per model, corpus and protocol of TARGETS: each configuration's paired Δ UA (mean ± std) as a
+    bar, the panel's target as a dashed line; configurations not run yet are left out."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = 2
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(14, 2.3 * rows + 1.0), sharex=True, squeeze=False)
+    for ax, (title, target, bars) in zip(axes.flat, panels):
+        y = list(range(len(bars)))[::-1]
+        ax.barh(y, [100 * m for _, m, _, _ in bars], xerr=[100 * sd for _, _, sd, _ in bars], alpha=0.75,
+                color=["tab:green" if 100 * m >= target else ("tab:orange" if m > 0 else "tab:red") for _, m, _, _ in bars],
+                error_kw={"elinewidth": 1, "capsize": 2})
+        ax.set_yticks(y, [f"{label} (n={n})" for label, _, _, n in bars], fontsize=7)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.axvline(target, color="gray", ls="--", lw=1)
+        ax.set_title(f"{title}: target +{target:.0f}", fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.supxlabel("UA minus the linear baseline's UA on the same splits (points; mean ± std over seeds / folds)", fontsize=8)
+    fig.suptitle("Each fixed configuration against the targets (green: met; orange: above the baseline, short of the target;\n"
+                 "red: below it). Utterance-level UA; best checkpoint on validation where the protocol has one, else the last epoch.",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.02, 1, 0.95))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def targets_table(ledger: Ledger, figure: Path | None = None) -> list[str]:
+    """The section that scores every fixed configuration against the issue's targets, one row each (and, with
+    ``figure``, the same as a picture written there)."""
     lines = [TARGETS_HEADING, "",
              "The targets: each model beats the linear baseline by at least **+5 UA** under the paper protocol and **+3 UA**",
              "across speakers (paired Δ on the same splits, mean over seeds or folds). Every configuration fixed before its",
@@ -845,10 +882,15 @@ def targets_table(ledger: Ledger) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|"]
     met: list[str] = []
     frozen = gpu_used = False
+    panels: list[tuple[str, float, list[tuple[str, float, float, int]]]] = []
     for model, corpus, split, configs in TARGETS:
         protocol = "speaker" if split == "speaker" else "paper"
         target = TARGET_UA[protocol]
         where = "speaker folds" if split == "speaker" else f"paper {split}"
+        name = {"emodb": "EMO-DB", "ravdess": "RAVDESS"}.get(corpus, corpus)
+        panel = (f"{model}, {name}, {'speaker folds (speaker-independent)' if split == 'speaker' else f'{split} (speaker-dependent)'}",
+                 target, [])
+        panels.append(panel)
         for config, folder, point in configs:
             found = _target_delta(ledger, model, corpus, split, folder, point)
             if found is None:
@@ -860,6 +902,7 @@ def targets_table(ledger: Ledger) -> list[str]:
                 lines.append(f"| {model} | {corpus} | {where} | +{target:.0f} | {config} | {n} | {ua} | "
                              "— (no baseline on the same splits) | |")
                 continue
+            panel[2].append((config, mean, std, n))
             ok = 100 * mean >= target
             if ok:
                 met.append(f"{model} {corpus} {split} ({config})")
@@ -877,6 +920,12 @@ def targets_table(ledger: Ledger) -> list[str]:
         lines += ["", FROZEN_NOTE]
     if gpu_used:
         lines += ["", GPU_NOTE]
+    if figure is not None:
+        targets_figure([p for p in panels if p[2]], figure)
+        lines += ["", f"![each fixed configuration's paired Δ UA against its target](img/{figure.name})", "",
+                  "*The table above as a picture: one panel per model, corpus and protocol, one bar per configuration",
+                  "that has run (paired Δ UA over the linear baseline, mean ± std over seeds or folds; n on each label),",
+                  "the dashed line at the panel's target. Made by this script.*"]
     return lines + [""]
 
 
@@ -978,7 +1027,7 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
             lines.append(_row(old[:-1] + [old[-1] + FROZEN_MARK]))
         else:
             lines.append(f"| {corpus} | {split} | {protocol} | — | not run | | `scripts/study_baseline.sh` |")
-    lines += [""] + targets_table(ledger)
+    lines += [""] + targets_table(ledger, figure.parent / TARGETS_FIGURE if figure is not None else None)
     lines += ["## Readings", "",
               "Baseline UA is the linear baseline on exactly the same splits (same seeds or folds); Δ UA is the",
               "paired difference (reading minus baseline per split), mean ± std.",

@@ -327,3 +327,21 @@ def test_sync_replaces_a_pack_path_in_the_command(report, study: Path, tmp_path:
     led = report.Ledger(tmp_path / "led-pack")
     led.sync(study, ["sta_emodb_150ep_2s"])
     assert led.command("sta_emodb_150ep_2s") == "ser-experiment --out STUDY/sta_emodb_150ep_2s -- --data.pack CORPUS_PACK"
+
+
+def test_targets_figure_shows_each_configuration_that_ran(report, ledger, tmp_path: Path, monkeypatch) -> None:
+    seen: list = []
+    monkeypatch.setattr(report, "targets_figure", lambda panels, path: seen.append((panels, path)))
+    lines = report.targets_table(ledger, tmp_path / "img" / "t.png")
+    (panels, path), = seen
+    assert path == tmp_path / "img" / "t.png" and "![each fixed configuration's paired Δ UA against its target](img/t.png)" in lines
+    # the fixture ran one configuration with a baseline on its splits: STA-CNN defaults on EMO-DB 6:2:2 (+4.33)
+    assert [(title, target, [b[0] for b in bars]) for title, target, bars in panels] == [
+        ("STA-CNN, EMO-DB, 6:2:2 (speaker-dependent)", 5.0, ["defaults (2.0 s)"])]
+    (_, mean, std, n), = next(bars for _, _, bars in panels if bars)
+    assert (mean, std, n) == (pytest.approx(13 / 300), pytest.approx(0.0153, abs=1e-4), 3)  # 84/83/86 vs 78/80/82
+    assert len(panels) == 1  # panels where nothing ran yet are left out of the picture
+    monkeypatch.undo()
+    page = report.render(ledger, figure=tmp_path / "img" / "delta.png")
+    assert (tmp_path / "img" / "delta.png").is_file() and (tmp_path / "img" / report.TARGETS_FIGURE).is_file()
+    assert f"](img/{report.TARGETS_FIGURE})" in page
