@@ -757,21 +757,39 @@ def _bar_label(s: Study, split: str, reading: str, suffix: str = "") -> str:
     return head + (reading if len(reading) <= room else reading[: room - 1] + "…") + suffix
 
 
-def delta_figure(rows: list[tuple[str, float, float, int]], path: Path) -> None:
+Bar = tuple[str, float, float, int]  # (label, paired Δ UA mean, its std, n), Δ as a fraction
+
+
+def _figure(**kwargs: Any) -> Any:
+    """A matplotlib figure on its own Agg canvas (no pyplot state; ``kwargs`` go to ``Figure``)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _delta_bars(ax: Any, bars: list[Bar], colors: list[str]) -> None:
+    """One horizontal bar per row (top to bottom), Δ UA in points with its std, labelled with n; a line at 0."""
+    y = list(range(len(bars)))[::-1]
+    ax.barh(y, [100 * m for _, m, _, _ in bars], xerr=[100 * sd for _, _, sd, _ in bars], color=colors, alpha=0.75,
+            error_kw={"elinewidth": 1, "capsize": 2})
+    ax.set_yticks(y, [f"{label} (n={n})" for label, _, _, n in bars], fontsize=7)
+    ax.axvline(0, color="black", lw=0.8)
+
+
+def _save_figure(fig: Any, path: Path, dpi: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+
+
+def delta_figure(rows: list[Bar], path: Path) -> None:
     """Horizontal bars: paired Δ UA (reading minus the linear baseline on the same splits), mean ± std,
     one bar per leak-free reading, with the issue's +5 (paper protocol) and +3 (speaker) targets."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(13, 0.3 * len(rows) + 1.8))
-    y = list(range(len(rows)))[::-1]
-    colors = ["tab:green" if m > 0 else "tab:red" for _, m, _, _ in rows]
-    ax.barh(y, [100 * m for _, m, _, _ in rows], xerr=[100 * sd for _, _, sd, _ in rows], color=colors, alpha=0.7,
-            error_kw={"elinewidth": 1, "capsize": 2})
-    ax.set_yticks(y, [f"{label} (n={n})" for label, _, _, n in rows], fontsize=7)
-    ax.axvline(0, color="black", lw=0.8)
+    fig = _figure(figsize=(13, 0.3 * len(rows) + 1.8))
+    ax = fig.subplots()
+    _delta_bars(ax, rows, ["tab:green" if m > 0 else "tab:red" for _, m, _, _ in rows])
     for x, style, text in ((5, "--", "+5 target (paper protocol)"), (3, ":", "+3 target (speaker)")):
         ax.axvline(x, color="gray", ls=style, lw=0.8, label=text)
     ax.set_xlabel("UA minus the baseline's UA on the same splits (points; mean ± std over seeds / folds)", fontsize=8)
@@ -779,9 +797,7 @@ def delta_figure(rows: list[tuple[str, float, float, int]], path: Path) -> None:
                  "RAVDESS and EMO-DB, paper protocol (speaker-dependent) and speaker folds, utterance-level UA", fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     fig.subplots_adjust(left=0.45, right=0.98, top=0.93, bottom=0.08)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save_figure(fig, path, dpi=110)
 
 
 def _frozen_cells(ledger: Ledger, folder: str, protocol: str, point: str | None) -> list[str] | None:
@@ -834,24 +850,16 @@ def _target_delta(ledger: Ledger, model: str, corpus: str, split: str, folder: s
 TARGETS_FIGURE = "reproduction_targets.png"
 
 
-def targets_figure(panels: list[tuple[str, float, list[tuple[str, float, float, int]]]], path: Path) -> None:
+def targets_figure(panels: list[tuple[str, float, list[Bar]]], path: Path) -> None:
     """One panel per model, corpus and protocol of TARGETS: each configuration's paired Δ UA (mean ± std) as a
     bar, the panel's target as a dashed line; configurations not run yet are left out."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     cols = 2
     rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(14, 2.3 * rows + 1.0), sharex=True, squeeze=False)
+    fig = _figure(figsize=(14, 2.3 * rows + 1.0))
+    axes = fig.subplots(rows, cols, sharex=True, squeeze=False)
     for ax, (title, target, bars) in zip(axes.flat, panels):
-        y = list(range(len(bars)))[::-1]
-        ax.barh(y, [100 * m for _, m, _, _ in bars], xerr=[100 * sd for _, _, sd, _ in bars], alpha=0.75,
-                color=["tab:green" if 100 * m >= target else ("tab:orange" if m > 0 else "tab:red") for _, m, _, _ in bars],
-                error_kw={"elinewidth": 1, "capsize": 2})
-        ax.set_yticks(y, [f"{label} (n={n})" for label, _, _, n in bars], fontsize=7)
-        ax.axvline(0, color="black", lw=0.8)
+        _delta_bars(ax, bars, ["tab:green" if 100 * m >= target else ("tab:orange" if m > 0 else "tab:red")
+                               for _, m, _, _ in bars])
         ax.axvline(target, color="gray", ls="--", lw=1)
         ax.set_title(f"{title}: target +{target:.0f}", fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
@@ -862,9 +870,7 @@ def targets_figure(panels: list[tuple[str, float, list[tuple[str, float, float, 
                  "red: below it). Utterance-level UA; best checkpoint on validation where the protocol has one, else the last epoch.",
                  fontsize=10)
     fig.tight_layout(rect=(0, 0.02, 1, 0.95))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save_figure(fig, path, dpi=100)
 
 
 def targets_table(ledger: Ledger, figure: Path | None = None) -> list[str]:
@@ -881,7 +887,7 @@ def targets_table(ledger: Ledger, figure: Path | None = None) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|"]
     met: list[str] = []
     frozen = gpu_used = False
-    panels: list[tuple[str, float, list[tuple[str, float, float, int]]]] = []
+    panels: list[tuple[str, float, list[Bar]]] = []
     for model, corpus, split, configs in TARGETS:
         protocol = "speaker" if split == "speaker" else "paper"
         target = TARGET_UA[protocol]
@@ -1036,7 +1042,7 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
               "| model | corpus | split | reading | schedule | n | val UA | WA | UA | baseline UA (same splits) | Δ UA (paired) | paper WA |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     missing = []
-    bars: list[tuple[str, float, float, int]] = []
+    bars: list[Bar] = []
     for s in STUDY:
         groups = ledger.groups(s.folder)
         old_rows = ledger.frozen(s.folder)  # published rows the ledger could not re-derive (all, or those not rerun)
