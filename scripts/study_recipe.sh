@@ -65,6 +65,13 @@
 #   sta_masking_emodb_speaker, sta_masking_ravdess_speaker, sta_masking_recipe_emodb_speaker,
 #   sta_masking_recipe_ravdess_speaker  masking (+ RECIPE) under the speaker protocol (compare: sta_emodb_speaker_2s,
 #                sta_ravdess_speaker, sta_emodb_speaker_recipe)
+#   averaging_622  opt-in EMA of the weights (model.init_args.ema_half_life=1: half-life one epoch) x opt-in dropout 0.2
+#                on the 1582 functionals (net hsf_dropout), on top of RECIPE, STRL-SER, EMO-DB and RAVDESS 6:2:2, 3 seeds,
+#                short schedule, bf16: chosen by the mean validation UA over both corpora (compare: the grid's own
+#                ema 0 / dropout 0 point, RECIPE alone on the same splits)
+#   averaged_final CHOSEN (the winning averaging_622 switches, extra ser arguments) + RECIPE on the four reported settings,
+#                short schedule: EMO-DB and RAVDESS 80/20 (3 seeds) and speaker folds (compare: final_emodb, final_ravdess,
+#                final_ravdess_speaker, the same splits and schedule)
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step; final_* and sta_recipe_*
 #                refuse to run without it) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
@@ -86,7 +93,7 @@ sta() { local v; v=$(var "$1"); echo -c configs/trainer.yaml -c configs/model/st
 strl() { local v; v=$(var "$1"); echo -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c "configs/data/$1.yaml" "$(src "${!v:-}")"; }  # EMO-DB, RAVDESS: no experiment file
 
 for step in $STEPS; do
-  case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*)  # these folders are named for the recipe: refuse to fill them with the defaults
+  case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*)  # these folders are named for the recipe: refuse to fill them with the defaults
     [ ${#RECIPE[@]} -gt 0 ] || { echo "step $step needs RECIPE (the extra ser arguments), e.g." \
       "RECIPE=\"--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2\"" >&2; exit 2; } ;;
   esac
@@ -254,6 +261,25 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     ser-experiment --out "$OUT/strl_${corpus}_speaker_norm_recipe" --folds --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER + recipe (${RECIPE[*]}) + speaker normalisation, $corpus speaker folds, bf16" -- \
       $(strl "$corpus") "$root" "${SHORT[@]}" "${BF16[@]}" "${SN[@]}" "${RECIPE[@]}" ;;
+  averaging_622)
+    for corpus in emodb ravdess; do
+      v=$(var "$corpus")
+      ser-experiment --out "$OUT/strl_${corpus}_622_averaging" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+        --set 'data.ratios=[0.6,0.2,0.2]' --set model.init_args.ema_half_life=0.0,1.0 --set "$NET.hsf_dropout=0.0,0.2" \
+        --title "STRL-SER + recipe (${RECIPE[*]}), $corpus 6:2:2, bf16: weight EMA x functionals dropout (chosen on validation UA)" -- \
+        $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}"
+    done ;;
+  averaged_final)
+    read -r -a CHOSEN <<< "${CHOSEN:?set CHOSEN to the switches averaging_622 chose, e.g. CHOSEN=\"--model.init_args.ema_half_life 1.0\"}"
+    for corpus in emodb ravdess; do
+      v=$(var "$corpus")
+      ser-experiment --out "$OUT/strl_${corpus}_averaged_8020" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+        --title "STRL-SER + recipe (${RECIPE[*]}) + ${CHOSEN[*]}, $corpus 80/20" -- \
+        $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" "${CHOSEN[@]}"
+      ser-experiment --out "$OUT/strl_${corpus}_averaged_speaker" --folds --jobs "$JOBS" "${THREADS[@]}" \
+        --title "STRL-SER + recipe (${RECIPE[*]}) + ${CHOSEN[*]}, $corpus speaker folds" -- \
+        $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" "${CHOSEN[@]}"
+    done ;;
   *) echo "unknown step: $step (see the header of $0)" >&2; exit 2 ;;
   esac
 done

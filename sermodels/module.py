@@ -79,6 +79,10 @@ class SERModule(L.LightningModule):
         mixup_alpha: Opt-in mixup of segments within a batch (inputs and targets), mixing weight
             drawn from Beta(alpha, alpha); 0 (default, as in the papers) turns it off. Not in
             either paper: an improvement reported as its own row.
+        ema_half_life: Opt-in exponential moving average of the weights, its half-life in epochs
+            (:class:`sermodels.averaging.EpochEMA`, which this module then adds to the trainer):
+            validation, checkpoints and the final model hold the averaged weights. 0 (default, as in
+            the papers) turns it off. Not in either paper: reported as its own row.
     """
 
     def __init__(
@@ -93,10 +97,15 @@ class SERModule(L.LightningModule):
         artifacts: bool = True,
         compile: bool = False,
         mixup_alpha: float = 0.0,
+        ema_half_life: float = 0.0,
     ) -> None:
         super().__init__()
         if not mixup_alpha >= 0:
             raise ValueError(f"Expected model.init_args.mixup_alpha >= 0 (0 = off, e.g. 0.2), got {mixup_alpha!r}")
+        if not ema_half_life >= 0:
+            raise ValueError(
+                f"Expected model.init_args.ema_half_life >= 0 epochs (0 = off, e.g. 1.0), got {ema_half_life!r}"
+            )
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         net_inputs(net)  # the net must say which batch keys it reads
         self.net = net
@@ -125,6 +134,16 @@ class SERModule(L.LightningModule):
             )
         net = self._compiled if self._compiled is not None else self.net
         return net(*[batch[k] for k in inputs]).float()  # float32 logits under bf16 autocast too
+
+    def configure_callbacks(self) -> list[L.Callback]:
+        half_life = float(self.hparams.get("ema_half_life") or 0.0)
+        trainer = self._trainer
+        fitting = trainer is not None and trainer.state.fn is not None and trainer.state.fn.value == "fit"
+        if half_life > 0 and fitting:  # test/predict read the averaged weights from the checkpoint: nothing to average
+            from sermodels.averaging import EpochEMA
+
+            return [EpochEMA(half_life)]
+        return []
 
     def configure_model(self) -> None:
         if self.hparams.get("compile") and self._compiled is None:

@@ -243,6 +243,9 @@ class STRLSER(nn.Module):
         transformer_heads: Heads of the ``"transformer"`` temporal encoder; divides
             ``2 * lstm_hidden``.
         multiscale_activation: ReLU after the parallel frequency/time convs.
+        hsf_dropout: Opt-in dropout on the (standardised) functionals before the utterance branch, in
+            training only; 0 (default, as in the paper) turns it off. Not in the paper: a regulariser
+            of the 1582-input layer, reported as its own row.
 
     Raises:
         ValueError: If an argument is out of range or not one of the allowed choices.
@@ -273,6 +276,7 @@ class STRLSER(nn.Module):
         fusion_readout: FusionReadout = "flatten",
         transformer_heads: int = 4,
         multiscale_activation: bool = True,
+        hsf_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -324,6 +328,8 @@ class STRLSER(nn.Module):
             )
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"Expected dropout in [0, 1), got {dropout!r}")
+        if not 0.0 <= hsf_dropout < 1.0:
+            raise ValueError(f"Expected hsf_dropout in [0, 1) (0 = off, e.g. 0.2), got {hsf_dropout!r}")
 
         self.num_classes = num_classes
         self.lld_dim = lld_dim
@@ -396,6 +402,8 @@ class STRLSER(nn.Module):
         if use_hsf:
             self.hsf_fc = nn.Sequential(nn.Linear(hsf_dim, hsf_hidden), nn.ReLU(), nn.Dropout(dropout))
             branch_widths.append(hsf_hidden)
+        # Opt-in dropout on the functionals themselves (kept out of hsf_fc: earlier checkpoints' keys stay valid).
+        self.hsf_dropout = nn.Dropout(hsf_dropout)
         self.branch_widths: tuple[int, ...] = tuple(branch_widths)
 
         # 4. Fusion (Eq. 16-21) and classifier.
@@ -484,7 +492,7 @@ class STRLSER(nn.Module):
         branches = [self.spatial_features(lld), self.temporal_features(lld)]
         if self.hsf_fc is not None:
             assert hsf is not None
-            branches.append(self.hsf_fc(hsf))
+            branches.append(self.hsf_fc(self.hsf_dropout(hsf)))
         return branches
 
     def _check_inputs(self, lld: Tensor, hsf: Tensor | None) -> None:
