@@ -54,13 +54,15 @@ class EpochEMA(WeightAveraging):
         if stage != "fit":
             return
         compiled = pl_module.__dict__.get("_compiled")
-        object.__setattr__(pl_module, "_compiled", None)
+        if compiled is not None:
+            object.__setattr__(pl_module, "_compiled", None)
         try:
             self._average_model = AveragedModel(
                 model=pl_module, device=self._device or pl_module.device, use_buffers=self._use_buffers, **self._kwargs
             )
         finally:
-            object.__setattr__(pl_module, "_compiled", compiled)
+            if compiled is not None:
+                object.__setattr__(pl_module, "_compiled", compiled)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         batches = trainer.num_training_batches

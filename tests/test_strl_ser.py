@@ -121,6 +121,30 @@ def test_dropout_active_in_train_mode_only() -> None:
     assert torch.equal(net(lld, hsf), net(lld, hsf))
 
 
+def test_hsf_dropout_is_opt_in_train_only_and_keeps_checkpoint_keys() -> None:
+    plain, dropped = _net(dropout=0.0), _net(dropout=0.0, hsf_dropout=0.5)
+    assert set(dropped.state_dict()) == set(plain.state_dict())  # earlier checkpoints load into either
+    dropped.load_state_dict(plain.state_dict())
+    lld, hsf = _inputs()
+    plain.train(), dropped.train()
+    torch.manual_seed(1)
+    base = plain(lld, hsf)
+    torch.manual_seed(1)
+    assert torch.equal(plain(lld, hsf), base)  # the off switch draws nothing
+    # on: half the functionals are zeroed (the rest scaled x2), so the same weights give other logits
+    seen: list[torch.Tensor] = []
+    handle = dropped.hsf_fc[0].register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
+    dropped(lld, hsf)
+    handle.remove()
+    zeroed = seen[0] == 0
+    assert 0.4 < zeroed.float().mean() < 0.6
+    torch.testing.assert_close(seen[0][~zeroed], 2 * hsf[~zeroed])
+    dropped.load_state_dict(plain.state_dict())  # the training passes moved each net's batch-norm statistics
+    plain.eval(), dropped.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(dropped(lld, hsf), plain(lld, hsf), rtol=0, atol=0)  # evaluation: no dropout
+
+
 def test_bilstm_last_is_forward_end_and_backward_start() -> None:
     net = _net(temporal_pooling="last").eval()
     lld, _ = _inputs()
@@ -184,6 +208,8 @@ def test_general_attention_matches_reference() -> None:
         ({"fusion_dim": 60, "num_heads": 8}, "fusion_dim"),
         ({"cnn_channels": (32, 48)}, "cnn_channels"),
         ({"dropout": 1.0}, "dropout"),
+        ({"hsf_dropout": 1.0}, "hsf_dropout"),
+        ({"hsf_dropout": -0.1}, "hsf_dropout"),
         ({"num_frames": 4}, "num_frames"),
         ({"lld_dim": 4}, "lld_dim"),
         ({"temporal_encoder": "transformer", "transformer_heads": 3}, "transformer_heads"),
