@@ -72,6 +72,9 @@
 #   averaged_final CHOSEN (the winning averaging_622 switches, extra ser arguments) + RECIPE on the four reported settings,
 #                short schedule: EMO-DB and RAVDESS 80/20 (3 seeds) and speaker folds (compare: final_emodb, final_ravdess,
 #                final_ravdess_speaker, the same splits and schedule)
+#   ensemble_emodb_speaker, ensemble_ravdess_speaker  STRL-SER + RECIPE, speaker folds, short schedule, bf16, three
+#                training seeds per fold (--fold-seeds 0 1 2): each seed's own reading, and the three averaged per
+#                utterance (ser-experiment's seed ensemble; nothing selected) (compare: final_emodb / final_ravdess_speaker)
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step; final_* and sta_recipe_*
 #                refuse to run without it) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
@@ -93,7 +96,7 @@ sta() { local v; v=$(var "$1"); echo -c configs/trainer.yaml -c configs/model/st
 strl() { local v; v=$(var "$1"); echo -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c "configs/data/$1.yaml" "$(src "${!v:-}")"; }  # EMO-DB, RAVDESS: no experiment file
 
 for step in $STEPS; do
-  case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*)  # these folders are named for the recipe: refuse to fill them with the defaults
+  case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*|ensemble_*)  # these folders are named for the recipe: refuse to fill them with the defaults
     [ ${#RECIPE[@]} -gt 0 ] || { echo "step $step needs RECIPE (the extra ser arguments), e.g." \
       "RECIPE=\"--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2\"" >&2; exit 2; } ;;
   esac
@@ -261,6 +264,11 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     ser-experiment --out "$OUT/strl_${corpus}_speaker_norm_recipe" --folds --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER + recipe (${RECIPE[*]}) + speaker normalisation, $corpus speaker folds, bf16" -- \
       $(strl "$corpus") "$root" "${SHORT[@]}" "${BF16[@]}" "${SN[@]}" "${RECIPE[@]}" ;;
+  ensemble_emodb_speaker|ensemble_ravdess_speaker)
+    corpus=${step#ensemble_}; corpus=${corpus%_speaker}; v=$(var "$corpus")
+    ser-experiment --out "$OUT/strl_${corpus}_recipe_speaker_seeds3" --folds --fold-seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STRL-SER + recipe (${RECIPE[*]}), $corpus speaker folds, bf16, 3 training seeds per fold (and their ensemble)" -- \
+      $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" ;;
   averaging_622)
     for corpus in emodb ravdess; do
       v=$(var "$corpus")
