@@ -72,6 +72,9 @@ RECIPE = "defaults + opt-in label smoothing 0.1 and mixup 0.2"
 MASKING = "defaults + opt-in SpecAugment-style masking (2 bands of <8 features, 2 spans of <20 frames)"
 MASKING_RECIPE = MASKING + " + opt-in label smoothing 0.1 and mixup 0.2"
 
+# The grid point of a group's seed ensemble (ser-experiment --fold-seeds) in the ledger: "<point>+seed-ensemble".
+ENSEMBLE = "+seed-ensemble"
+
 def _masking_study(corpus: str, split: str, name: str, reading: str) -> Study:
     """A row of STA-CNN's masking steps: folder sta_<corpus>_{622,speaker}_<name>, made by study_recipe.sh's
     sta_<name> (6:2:2) or sta_<name>_<corpus>_speaker."""
@@ -192,6 +195,12 @@ STUDY = [
     Study("strl_ravdess_speaker_norm_recipe", "STRL-SER", "ravdess", "speaker",
           f"{RECIPE} + {SPEAKER_NORM}, bf16; {VERSUS_NOTE}", "30 ep, lr x0.9",
           "scripts/study_recipe.sh (speaker_norm_recipe_ravdess)", versus="baseline_ravdess_speaker_norm"),
+    # Opt-in weight EMA x opt-in dropout on the functionals, on top of the recipe, chosen on 6:2:2 validation (both corpora).
+    *(Study(f"strl_{corpus}_622_averaging", "STRL-SER", corpus, "6:2:2", RECIPE + ", bf16", "30 ep, lr x0.9",
+            "scripts/study_recipe.sh (averaging_622)") for corpus in ("emodb", "ravdess")),
+    # The recipe across speakers with 3 training seeds per fold: each seed's reading, and the seeds' ensemble.
+    *(Study(f"strl_{corpus}_recipe_speaker_seeds3", "STRL-SER", corpus, "speaker", RECIPE + ", bf16, 3 training seeds per fold",
+            "30 ep, lr x0.9", f"scripts/study_recipe.sh (ensemble_{corpus}_speaker)") for corpus in ("emodb", "ravdess")),
     Study("strl_ravdess_hsf_utterance", "STRL-SER", "ravdess", "80/20", "branch tokens, HSFs per utterance", "30 ep, lr x0.9",
           "scripts/study_strl_ser_ravdess.sh"),
     Study("strl_ravdess_leaky_segment_split", "STRL-SER", "ravdess", "80/20",
@@ -254,12 +263,16 @@ TARGETS: list[tuple[str, str, str, list[Target]]] = [
                                         ("recipe, 30 ep", "strl_ravdess_recipe_speaker", None),
                                         ("recipe, 150 ep", "strl_ravdess_recipe_speaker_150ep", None),
                                         ("speaker normalisation, 30 ep", "strl_ravdess_speaker_norm", None),
-                                        ("recipe + speaker normalisation, 30 ep", "strl_ravdess_speaker_norm_recipe", None)]),
+                                        ("recipe + speaker normalisation, 30 ep", "strl_ravdess_speaker_norm_recipe", None),
+                                        ("recipe, 3 seeds per fold (each scored), 30 ep", "strl_ravdess_recipe_speaker_seeds3", "default"),
+                                        ("recipe, ensemble of 3 seeds, 30 ep", "strl_ravdess_recipe_speaker_seeds3", "default" + ENSEMBLE)]),
     ("STRL-SER", "emodb", "speaker", [("defaults, 150 ep", "strl_emodb_speaker_150ep", None),
                                       ("recipe, 30 ep", "strl_emodb_recipe_speaker", None),
                                       ("recipe, 150 ep", "strl_emodb_recipe_speaker_150ep", None),
                                       ("speaker normalisation, 30 ep", "strl_emodb_speaker_norm", None),
-                                      ("recipe + speaker normalisation, 30 ep", "strl_emodb_speaker_norm_recipe", None)]),
+                                      ("recipe + speaker normalisation, 30 ep", "strl_emodb_speaker_norm_recipe", None),
+                                        ("recipe, 3 seeds per fold (each scored), 30 ep", "strl_emodb_recipe_speaker_seeds3", "default"),
+                                        ("recipe, ensemble of 3 seeds, 30 ep", "strl_emodb_recipe_speaker_seeds3", "default" + ENSEMBLE)]),
     ("STA-CNN", "ravdess", "6:2:2", [("defaults (2.0 s)", "sta_ravdess_input", "segment_length2.0"),
                                      ("defaults (2.0 s), rerun", "sta_ravdess_622_curve", None),
                                      ("recipe", "sta_ravdess_622_recipe", None),
@@ -593,6 +606,10 @@ class Ledger:
                     devices.add(_device(r["metrics"].get("device") or r.get("device", "")))
                     if "last_epoch_metrics" in r:
                         trial_ua_last.setdefault(g["point"], {})[name] = r["last_epoch_metrics"]["ua"]
+            groups = [*groups, *(_ensemble_group(g) for g in groups if g.get("ensemble"))]
+            for g in groups:
+                if g.get("ensemble_of"):
+                    trial_ua[g["point"]] = dict(g.pop("trial_ua"))
             exp = study / folder / "experiment.json"
             command = _portable(json.loads(exp.read_text()).get("command", ""), folder) if exp.is_file() else ""
             self.root.mkdir(parents=True, exist_ok=True)
@@ -686,6 +703,16 @@ def _pm(stat: dict[str, float] | None, n: int | None = None) -> str:
     return f"{100 * stat['mean']:.2f}" if n == 1 else f"{100 * stat['mean']:.2f} ± {100 * stat['std']:.2f}"
 
 
+def _ensemble_group(g: dict[str, Any]) -> dict[str, Any]:
+    """A runner group's seed ensemble (ser-experiment --fold-seeds) as a ledger group of its own: one trial per
+    fold, named as the fold's first-seed trial, so it pairs with the baseline like any one-seed reading."""
+    e = g["ensemble"]
+    return {"point": g["point"] + ENSEMBLE, "overrides": g.get("overrides") or {}, "protocol": g["protocol"],
+            "trials": sorted(e["trial_ua"]), "n": len(e["trial_ua"]), "ensemble_of": e["members"],
+            "metrics": {"wa": e["wa"], "ua": e["ua"]}, "selection": g.get("selection", []),
+            "test_is_val": g.get("test_is_val", False), "leaky": g.get("leaky", False), "trial_ua": e["trial_ua"]}
+
+
 def _group(ledger: Ledger, folder: str, protocol: str, point: str | None) -> dict[str, Any] | None:
     for g in ledger.groups(folder) or []:
         if g["protocol"] == protocol and (point is None or g["point"] == point):
@@ -710,7 +737,13 @@ def _baseline_trials(ledger: Ledger, corpus: str, split: str, names: list[str], 
     """The baseline's UA on exactly these trials (same seeds' splits / same folds): name -> UA; ``folder``: that
     baseline experiment instead of BASELINE's (e.g. the baseline with speaker normalisation)."""
     key = (folder, "") if folder else BASELINE.get((corpus, split))
-    return ledger.trial_ua(key[0], "default", names) if key else None
+    if not key:
+        return None
+    # A speaker fold's split does not depend on the training seed, and the baseline fits the same model whatever
+    # the seed: a reading run with several seeds per fold (--fold-seeds) pairs each with the fold's baseline trial.
+    fold_trial = {n: re.sub(r"^(speaker-fold\d+)-seed\d+$", r"\1-seed0", n) for n in names}
+    found = ledger.trial_ua(key[0], "default", sorted(set(fold_trial.values())))
+    return {n: found[fold_trial[n]] for n in names} if found else None
 
 
 def _paired_delta(ledger: Ledger, s: Study, g: dict[str, Any], split: str,
@@ -1063,6 +1096,9 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
             swept = [f"{k.split('.')[-1]}={v}" for k, v in (g.get("overrides") or {}).items()
                      if g["point"] != "default" and f"{k.split('.')[-1]}{v}" in g["point"]]
             point = f", {', '.join(swept)}" if swept else ""
+            if g.get("ensemble_of"):
+                point += (f"; ensemble of the {g['ensemble_of']} training seeds per fold (class probabilities averaged "
+                          "per utterance; nothing selected)")
             label = ("**LEAKY** " if s.leaky else "") + s.reading + point
             ua = g["metrics"]["ua"]
             base_ua, delta = _paired(ledger, s, g, split) if base else ("—", "—")

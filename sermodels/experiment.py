@@ -9,7 +9,8 @@ Everything after ``--`` goes to every ``ser fit`` / ``ser test``. Trials:
 - ``--seeds S ...``: the ``paper`` protocol once per seed (``data.seed`` and ``seed_everything`` both
   set to the seed: another random split *and* another initialisation).
 - ``--folds``: the ``speaker`` protocol on every fold; the fold count comes from the corpus
-  (``speaker_folds``), never typed. With ``--fold-seeds`` each fold also runs per training seed.
+  (``speaker_folds``), never typed. With ``--fold-seeds`` each fold also runs per training seed, and the
+  aggregate adds the seeds' *ensemble* (their per-utterance probabilities averaged, per fold).
 - ``--grid sweep.yaml`` (a W&B sweep file: its ``values`` lists form the grid; constants are
   skipped) and/or ``--set key=v1,v2`` form the grid points; every point runs every trial.
 
@@ -249,7 +250,8 @@ def run_trial(trial_dir: Path) -> dict[str, Any]:
         last_metrics = json.loads((Path(last_test.trainer.log_dir or last_test.trainer.default_root_dir)
                                    / "test_metrics.json").read_text())
     test = cli_main(["test", *args, f"--ckpt_path={fit_info['checkpoint']}"])
-    metrics = json.loads((Path(test.trainer.log_dir or test.trainer.default_root_dir) / "test_metrics.json").read_text())
+    test_dir = Path(test.trainer.log_dir or test.trainer.default_root_dir)
+    metrics = json.loads((test_dir / "test_metrics.json").read_text())
     history = _val_history(Path(fit_info["log_dir"]) / "metrics.csv")
     test_history = _val_history(Path(fit_info["log_dir"]) / "metrics.csv", prefix="leaky_test/")
     result = {
@@ -258,6 +260,7 @@ def run_trial(trial_dir: Path) -> dict[str, Any]:
         **({"last_epoch_metrics": last_metrics} if last_metrics else {}),
         **fit_info,
         "val_history": history,
+        "test_predictions": str(test_dir / "test_predictions.csv"),  # per utterance: what a seed ensemble averages
         **({"test_history": test_history} if test_history else {}),
         # where the test ran (the model's device, test_metrics.json), not merely what this process could see
         "device": metrics.get("device") or (torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"),
@@ -327,6 +330,9 @@ def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "ua": _mean_std([max(h["ua"] for h in v) for v in vals]),
                 "note": "LEAKY: epoch chosen on the reported (test = validation) set; optimistic",
             }
+        ensemble = seed_ensemble(rows, names)
+        if ensemble:
+            summary["ensemble"] = ensemble
         tests = [r["test_history"] for r in rows if r.get("test_history")]
         if tests and len(tests) == len(rows) and not summary["test_is_val"]:
             # Leaky diagnostic where the test set is held out: its own per-epoch curve (ReportedSetCurve).
@@ -337,6 +343,73 @@ def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         out.append(summary)
     return out
+
+
+def _predictions_csv(result: dict[str, Any]) -> Path:
+    """The reported test's ``test_predictions.csv`` (results written before it was recorded: the test folder
+    beside the fit's, ``<run>-test``)."""
+    if result.get("test_predictions"):
+        return Path(result["test_predictions"])
+    log_dir = Path(result["log_dir"])
+    return log_dir.with_name(f"{log_dir.name}-test") / "test_predictions.csv"
+
+
+def _utterance_probs(result: dict[str, Any], names: list[str]) -> dict[int, tuple[int, list[float]]]:
+    """utt_index -> (true class, class probabilities) of one trial's reported test."""
+    path = _predictions_csv(result)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{result['name']}: {path} is missing, so its seed ensemble cannot be scored; rerun the trial (delete its "
+            "result.json and re-run the experiment: it resumes) or aggregate without the trials that lack it")
+    out = {}
+    with path.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            out[int(row["utt_index"])] = (names.index(row["label"]), [float(row[f"p_{c}"]) for c in names])
+    return out
+
+
+def seed_ensemble(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any] | None:
+    """The seed ensemble of a speaker-protocol group run with several ``--fold-seeds``: per fold, the members'
+    per-utterance class probabilities averaged (each member's reported checkpoint; nothing selected), scored like
+    any trial; mean +- std over folds. ``None`` where every fold has one trial. ``trial_ua`` is keyed by the fold's
+    first-seed trial name (``speaker-fold3-seed0``), the name the same fold has in a one-seed experiment."""
+    import torch
+
+    from sermodels.metrics import classification_metrics
+
+    folds: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["protocol"] == "speaker" and r.get("fold") is not None:
+            folds.setdefault(r["fold"], []).append(r)
+    if not folds or all(len(m) == 1 for m in folds.values()):
+        return None
+    sizes = sorted({len(m) for m in folds.values()})
+    if len(sizes) > 1:
+        warnings.warn(f"seed ensemble not scored: folds have {sizes} members each (re-run the experiment to finish "
+                      "every fold's seeds)", stacklevel=2)
+        return None
+    per_fold: dict[str, dict[str, float]] = {}
+    for fold, members in sorted(folds.items()):
+        members = sorted(members, key=lambda r: r.get("seed", 0))
+        tables = [_utterance_probs(r, names) for r in members]
+        utts = sorted(tables[0])
+        if any(sorted(t) != utts for t in tables[1:]):
+            raise ValueError(f"fold {fold}: the seeds' test sets differ ({[r['name'] for r in members]}); "
+                             "an ensemble needs the same test utterances")
+        probs = torch.tensor([[sum(t[u][1][c] for t in tables) / len(tables) for c in range(len(names))] for u in utts])
+        target = torch.tensor([tables[0][u][0] for u in utts])
+        m = classification_metrics(probs.argmax(dim=1), target, len(names), names)
+        per_fold[members[0]["name"]] = {"wa": float(m["wa"]), "ua": float(m["ua"])}
+    return {
+        "members": sizes[0],
+        "seeds": sorted({r.get("seed", 0) for r in rows}),
+        "wa": _mean_std([v["wa"] for v in per_fold.values()]),
+        "ua": _mean_std([v["ua"] for v in per_fold.values()]),
+        "trial_ua": {k: v["ua"] for k, v in per_fold.items()},
+        "trial_wa": {k: v["wa"] for k, v in per_fold.items()},
+        "note": "the seeds' class probabilities averaged per utterance, per fold (each member's reported checkpoint); "
+                "mean +- std over folds; nothing selected",
+    }
 
 
 def _model_from_run(result: dict[str, Any]) -> str | None:
@@ -396,6 +469,12 @@ def summary_markdown(groups: list[dict[str, Any]], title: str, command: str) -> 
             b = g["best_epoch_on_reported_set"]
             lines.append(f"- {g['point']} / {g['protocol']}: best epoch picked on the reported set "
                          f"(LEAKY, optimistic): WA {_fmt(b['wa'])}, UA {_fmt(b['ua'])}.")
+    for g in groups:
+        if "ensemble" in g:
+            e = g["ensemble"]
+            lines.append(f"- {g['point']} / {g['protocol']}: ensemble of the {e['members']} training seeds per fold "
+                         f"(probabilities averaged per utterance; nothing selected), over {len(e['trial_ua'])} folds: "
+                         f"WA {_fmt(e['wa'])}, UA {_fmt(e['ua'])}.")
     for g in groups:
         if "last_epoch" in g:
             b = g["last_epoch"]

@@ -83,6 +83,41 @@ def test_aggregate_by_hand() -> None:
     assert "LEAKY" in md
 
 
+def _member(tmp_path: Path, fold: int, seed: int, rows: list[tuple[int, str, float]]) -> dict:
+    """A speaker-fold trial whose test_predictions.csv holds (utt_index, label, p_a) per utterance."""
+    csv_path = tmp_path / f"fold{fold}-seed{seed}.csv"
+    csv_path.write_text("utt_index,utt_id,label,prediction,p_a,p_b\n" + "".join(
+        f"{u},u{u},{label},{'a' if pa > 0.5 else 'b'},{pa},{1 - pa:.4f}\n" for u, label, pa in rows))
+    r = _result("p", "speaker", f"speaker-fold{fold}-seed{seed}", 0.0, 0.0, [[0, 0], [0, 0]], [], False)
+    return {**r, "fold": fold, "seed": seed, "test_predictions": str(csv_path)}
+
+
+def test_seed_ensemble_by_hand(tmp_path: Path) -> None:
+    """Two folds x two training seeds: per fold the seeds' probabilities are averaged per utterance and scored."""
+    rows = [
+        # fold 0, labels a b b: seed 0 predicts a a b (UA 0.75), seed 1 b b b (UA 0.5); averaged a b b (UA 1)
+        _member(tmp_path, 0, 0, [(0, "a", 0.6), (1, "b", 0.7), (2, "b", 0.2)]),
+        _member(tmp_path, 0, 1, [(0, "a", 0.45), (1, "b", 0.2), (2, "b", 0.45)]),
+        # fold 1, labels a b: seed 0 predicts a a, seed 1 b b; averaged (0.6, 0.6): a a (UA 0.5, WA 0.5)
+        _member(tmp_path, 1, 0, [(5, "a", 0.9), (6, "b", 0.8)]),
+        _member(tmp_path, 1, 1, [(5, "a", 0.3), (6, "b", 0.4)]),
+    ]
+    (group,) = aggregate(rows)
+    e = group["ensemble"]
+    assert e["members"] == 2 and e["seeds"] == [0, 1] and group["n"] == 4  # the single-seed reading keeps every trial
+    assert e["trial_ua"] == pytest.approx({"speaker-fold0-seed0": 1.0, "speaker-fold1-seed0": 0.5})
+    assert e["trial_wa"] == pytest.approx({"speaker-fold0-seed0": 1.0, "speaker-fold1-seed0": 0.5})
+    assert e["ua"]["mean"] == pytest.approx(0.75) and e["ua"]["std"] == pytest.approx(0.3535533906)
+    assert "ensemble of the 2 training seeds per fold" in summary_markdown([group], "t", "cmd")
+    # one seed per fold: nothing to ensemble; unequal members: not scored, and said so
+    assert "ensemble" not in aggregate(rows[::2])[0]
+    with pytest.warns(UserWarning, match="folds have"):
+        assert "ensemble" not in aggregate(rows[:3])[0]
+    Path(rows[3]["test_predictions"]).unlink()
+    with pytest.raises(FileNotFoundError, match="speaker-fold1-seed1"):
+        aggregate(rows)
+
+
 def test_no_grid_winner_on_the_reported_set() -> None:
     rows = [_result(p, "paper", "paper-seed0", wa, wa, [[1, 0], [0, 1]]) for p, wa in (("a", 0.5), ("b", 0.9))]
     assert "no grid winner is named" in summary_markdown(aggregate(rows), "t", "cmd")
@@ -134,6 +169,22 @@ def test_runner_end_to_end_resumes(ser_cache: Path, tmp_path: Path, capsys: pyte
     assert "5 trials, 3 already done, 2 to run" in printed
     assert kept.stat().st_mtime == mtime  # finished trials are not re-run
     assert json.loads((out / "aggregate.json").read_text())["groups"] == agg["groups"]  # deterministic
+
+
+@pytest.mark.slow
+def test_fold_seeds_give_a_seed_ensemble_end_to_end(ser_cache: Path, tmp_path: Path) -> None:
+    out = tmp_path / "exp"
+    experiment.main(["--out", str(out), "--folds", "--fold-seeds", "0", "1", "--jobs", "2", "--", *_passthrough(ser_cache)])
+    (group,) = json.loads((out / "aggregate.json").read_text())["groups"]
+    results = [json.loads(p.read_text()) for p in sorted(out.glob("default/*/result.json"))]
+    assert group["n"] == len(results) == 6  # 3 speaker folds x 2 seeds
+    assert all(Path(r["test_predictions"]).is_file() for r in results)
+    e = group["ensemble"]
+    assert e["members"] == 2 and sorted(e["trial_ua"]) == [f"speaker-fold{f}-seed0" for f in range(3)]
+    # the linear baseline fits the same model whatever the seed: its ensemble scores what each seed scores
+    by_name = {r["name"]: r["metrics"]["ua"] for r in results}
+    for name, ua in e["trial_ua"].items():
+        assert ua == pytest.approx(by_name[name], abs=1e-6) == pytest.approx(by_name[name.replace("seed0", "seed1")], abs=1e-6)
 
 
 @pytest.mark.slow

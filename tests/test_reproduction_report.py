@@ -345,3 +345,30 @@ def test_targets_figure_shows_each_configuration_that_ran(report, ledger, tmp_pa
     page = report.render(ledger, figure=tmp_path / "img" / "delta.png")
     assert (tmp_path / "img" / "delta.png").is_file() and (tmp_path / "img" / report.TARGETS_FIGURE).is_file()
     assert f"](img/{report.TARGETS_FIGURE})" in page
+
+
+def test_seed_ensemble_is_a_row_and_a_target_paired_per_fold(report, study: Path, tmp_path: Path) -> None:
+    """A folder run with 3 training seeds per fold: each seed's reading pairs with the fold's (seed-0) baseline trial,
+    and the seeds' ensemble (the runner's per-fold scores) becomes its own row and target configuration."""
+    folder = "strl_emodb_recipe_speaker_seeds3"
+    uas = {f"speaker-fold{k}-seed{s}": 0.6 + 0.1 * k + 0.01 * s for k in range(3) for s in range(3)}
+    _experiment(study, folder, "speaker", {n: (ua, ua) for n, ua in uas.items()})
+    agg = json.loads((study / folder / "aggregate.json").read_text())
+    ens = {f"speaker-fold{k}-seed0": 0.65 + 0.1 * k for k in range(3)}  # what the runner scored per fold
+    agg["groups"][0]["ensemble"] = {"members": 3, "seeds": [0, 1, 2], "wa": _stat(list(ens.values())),
+                                    "ua": _stat(list(ens.values())), "trial_ua": ens, "trial_wa": ens, "note": "n"}
+    (study / folder / "aggregate.json").write_text(json.dumps(agg))
+    led = report.Ledger(tmp_path / "led_ens")
+    led.sync(study, [folder, "baseline_emodb_8020"])
+    entry = json.loads((tmp_path / "led_ens" / f"{folder}.json").read_text())
+    assert entry["trial_ua"]["default" + report.ENSEMBLE] == ens
+    page = report.render(led)
+    (single,) = [line for line in page.splitlines() if "3 training seeds per fold |" in line]
+    (ensemble,) = [line for line in page.splitlines() if "ensemble of the 3 training seeds per fold" in line
+                   and line.startswith("| STRL-SER | emodb | speaker |")]
+    # baseline per fold 0.6 / 0.7 / 0.8: each seed's Δ is +0.00/+0.01/+0.02 on every fold, the ensemble's +0.05
+    assert "| 9 |" in single and "| +1.00 ± 0.87 |" in single
+    assert "| 3 |" in ensemble and "| 75.00 ± 10.00 | 70.00 ± 10.00 | +5.00 ± 0.00 |" in ensemble
+    targets = report.targets_table(led)
+    (row,) = [line for line in targets if "recipe, ensemble of 3 seeds" in line and "| emodb |" in line]
+    assert "| 3 | 75.00 ± 10.00 | +5.00 ± 0.00 | **yes** |" in row
