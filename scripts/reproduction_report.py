@@ -72,7 +72,7 @@ RECIPE = "defaults + opt-in label smoothing 0.1 and mixup 0.2"
 MASKING = "defaults + opt-in SpecAugment-style masking (2 bands of <8 features, 2 spans of <20 frames)"
 MASKING_RECIPE = MASKING + " + opt-in label smoothing 0.1 and mixup 0.2"
 
-# The grid point of a group's seed ensemble (ser-experiment --fold-seeds) in the ledger: "<point>+seed-ensemble".
+# The grid point of a group's seed ensemble (ser-experiment --fold-seeds / --init-seeds) in the ledger.
 ENSEMBLE = "+seed-ensemble"
 
 def _masking_study(corpus: str, split: str, name: str, reading: str) -> Study:
@@ -198,9 +198,10 @@ STUDY = [
     # Opt-in weight EMA x opt-in dropout on the functionals, on top of the recipe, chosen on 6:2:2 validation (both corpora).
     *(Study(f"strl_{corpus}_622_averaging", "STRL-SER", corpus, "6:2:2", RECIPE + ", bf16", "30 ep, lr x0.9",
             "scripts/study_recipe.sh (averaging_622)") for corpus in ("emodb", "ravdess")),
-    # The recipe across speakers with 3 training seeds per fold: each seed's reading, and the seeds' ensemble.
-    *(Study(f"strl_{corpus}_recipe_speaker_seeds3", "STRL-SER", corpus, "speaker", RECIPE + ", bf16, 3 training seeds per fold",
-            "30 ep, lr x0.9", f"scripts/study_recipe.sh (ensemble_{corpus}_speaker)") for corpus in ("emodb", "ravdess")),
+    # The recipe with 3 training seeds per split (speaker folds; 80/20 splits): each seed's reading, and their ensemble.
+    *(Study(f"strl_{corpus}_recipe_{tag}_seeds3", "STRL-SER", corpus, split, RECIPE + ", bf16, 3 training seeds per split",
+            "30 ep, lr x0.9", f"scripts/study_recipe.sh (ensemble_{corpus}_{tag})")
+      for tag, split in (("speaker", "speaker"), ("8020", "80/20")) for corpus in ("emodb", "ravdess")),
     Study("strl_ravdess_hsf_utterance", "STRL-SER", "ravdess", "80/20", "branch tokens, HSFs per utterance", "30 ep, lr x0.9",
           "scripts/study_strl_ser_ravdess.sh"),
     Study("strl_ravdess_leaky_segment_split", "STRL-SER", "ravdess", "80/20",
@@ -254,24 +255,28 @@ Target = tuple[str, str, "str | None"]  # (configuration, folder, grid point or 
 TARGETS: list[tuple[str, str, str, list[Target]]] = [
     ("STRL-SER", "ravdess", "80/20", [("defaults, 150 ep", "strl_ravdess_8020_150ep_bf16", None),
                                       ("recipe, 30 ep", "strl_ravdess_recipe_8020", None),
-                                      ("recipe, 150 ep", "strl_ravdess_recipe_8020_150ep", None)]),
+                                      ("recipe, 150 ep", "strl_ravdess_recipe_8020_150ep", None),
+                                      ("recipe, 3 seeds per split (each scored), 30 ep", "strl_ravdess_recipe_8020_seeds3", "default"),
+                                      ("recipe, ensemble of 3 seeds, 30 ep", "strl_ravdess_recipe_8020_seeds3", "default" + ENSEMBLE)]),
     ("STRL-SER", "emodb", "80/20", [("defaults, 150 ep", "strl_emodb_8020_150ep_bf16", None),
                                     ("recipe, 30 ep", "strl_emodb_recipe_8020", None),
-                                    ("recipe, 150 ep", "strl_emodb_recipe_8020_150ep", None)]),
+                                    ("recipe, 150 ep", "strl_emodb_recipe_8020_150ep", None),
+                                    ("recipe, 3 seeds per split (each scored), 30 ep", "strl_emodb_recipe_8020_seeds3", "default"),
+                                    ("recipe, ensemble of 3 seeds, 30 ep", "strl_emodb_recipe_8020_seeds3", "default" + ENSEMBLE)]),
     ("STRL-SER", "ravdess", "speaker", [("defaults, 30 ep", "strl_ravdess_speaker", None),
                                         ("defaults, 150 ep", "strl_ravdess_speaker_150ep", None),
                                         ("recipe, 30 ep", "strl_ravdess_recipe_speaker", None),
                                         ("recipe, 150 ep", "strl_ravdess_recipe_speaker_150ep", None),
                                         ("speaker normalisation, 30 ep", "strl_ravdess_speaker_norm", None),
                                         ("recipe + speaker normalisation, 30 ep", "strl_ravdess_speaker_norm_recipe", None),
-                                        ("recipe, 3 seeds per fold (each scored), 30 ep", "strl_ravdess_recipe_speaker_seeds3", "default"),
+                                        ("recipe, 3 seeds per split (each scored), 30 ep", "strl_ravdess_recipe_speaker_seeds3", "default"),
                                         ("recipe, ensemble of 3 seeds, 30 ep", "strl_ravdess_recipe_speaker_seeds3", "default" + ENSEMBLE)]),
     ("STRL-SER", "emodb", "speaker", [("defaults, 150 ep", "strl_emodb_speaker_150ep", None),
                                       ("recipe, 30 ep", "strl_emodb_recipe_speaker", None),
                                       ("recipe, 150 ep", "strl_emodb_recipe_speaker_150ep", None),
                                       ("speaker normalisation, 30 ep", "strl_emodb_speaker_norm", None),
                                       ("recipe + speaker normalisation, 30 ep", "strl_emodb_speaker_norm_recipe", None),
-                                        ("recipe, 3 seeds per fold (each scored), 30 ep", "strl_emodb_recipe_speaker_seeds3", "default"),
+                                        ("recipe, 3 seeds per split (each scored), 30 ep", "strl_emodb_recipe_speaker_seeds3", "default"),
                                         ("recipe, ensemble of 3 seeds, 30 ep", "strl_emodb_recipe_speaker_seeds3", "default" + ENSEMBLE)]),
     ("STA-CNN", "ravdess", "6:2:2", [("defaults (2.0 s)", "sta_ravdess_input", "segment_length2.0"),
                                      ("defaults (2.0 s), rerun", "sta_ravdess_622_curve", None),
@@ -704,8 +709,8 @@ def _pm(stat: dict[str, float] | None, n: int | None = None) -> str:
 
 
 def _ensemble_group(g: dict[str, Any]) -> dict[str, Any]:
-    """A runner group's seed ensemble (ser-experiment --fold-seeds) as a ledger group of its own: one trial per
-    fold, named as the fold's first-seed trial, so it pairs with the baseline like any one-seed reading."""
+    """A runner group's seed ensemble (ser-experiment --fold-seeds / --init-seeds) as a ledger group of its own: one
+    trial per split, named as in a one-seed experiment, so it pairs with the baseline like any one-seed reading."""
     e = g["ensemble"]
     return {"point": g["point"] + ENSEMBLE, "overrides": g.get("overrides") or {}, "protocol": g["protocol"],
             "trials": sorted(e["trial_ua"]), "n": len(e["trial_ua"]), "ensemble_of": e["members"],
@@ -739,9 +744,10 @@ def _baseline_trials(ledger: Ledger, corpus: str, split: str, names: list[str], 
     key = (folder, "") if folder else BASELINE.get((corpus, split))
     if not key:
         return None
-    # A speaker fold's split does not depend on the training seed, and the baseline fits the same model whatever
-    # the seed: a reading run with several seeds per fold (--fold-seeds) pairs each with the fold's baseline trial.
-    fold_trial = {n: re.sub(r"^(speaker-fold\d+)-seed\d+$", r"\1-seed0", n) for n in names}
+    # A split does not depend on the training seed (a speaker fold's --fold-seeds, a paper split's --init-seeds), and
+    # the baseline fits the same model whatever the seed: each such trial pairs with its split's baseline trial.
+    fold_trial = {n: re.sub(r"^(paper-seed\d+)-init\d+$", r"\1", re.sub(r"^(speaker-fold\d+)-seed\d+$", r"\1-seed0", n))
+                  for n in names}
     found = ledger.trial_ua(key[0], "default", sorted(set(fold_trial.values())))
     return {n: found[fold_trial[n]] for n in names} if found else None
 
@@ -1097,7 +1103,7 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
                      if g["point"] != "default" and f"{k.split('.')[-1]}{v}" in g["point"]]
             point = f", {', '.join(swept)}" if swept else ""
             if g.get("ensemble_of"):
-                point += (f"; ensemble of the {g['ensemble_of']} training seeds per fold (class probabilities averaged "
+                point += (f"; ensemble of the {g['ensemble_of']} training seeds per split (class probabilities averaged "
                           "per utterance; nothing selected)")
             label = ("**LEAKY** " if s.leaky else "") + s.reading + point
             ua = g["metrics"]["ua"]

@@ -75,6 +75,9 @@
 #   ensemble_emodb_speaker, ensemble_ravdess_speaker  STRL-SER + RECIPE, speaker folds, short schedule, bf16, three
 #                training seeds per fold (--fold-seeds 0 1 2): each seed's own reading, and the three averaged per
 #                utterance (ser-experiment's seed ensemble; nothing selected) (compare: final_emodb / final_ravdess_speaker)
+#   ensemble_emodb_8020, ensemble_ravdess_8020  the same on the 80/20 splits: 3 splits (--seeds 0 1 2) x 3
+#                initialisation seeds (--init-seeds 0 1 2), each seed's reading and the ensemble (compare: final_emodb,
+#                final_ravdess, the same splits and schedule)
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step; final_* and sta_recipe_*
 #                refuse to run without it) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
@@ -268,6 +271,11 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     corpus=${step#ensemble_}; corpus=${corpus%_speaker}; v=$(var "$corpus")
     ser-experiment --out "$OUT/strl_${corpus}_recipe_speaker_seeds3" --folds --fold-seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER + recipe (${RECIPE[*]}), $corpus speaker folds, bf16, 3 training seeds per fold (and their ensemble)" -- \
+      $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" ;;
+  ensemble_emodb_8020|ensemble_ravdess_8020)
+    corpus=${step#ensemble_}; corpus=${corpus%_8020}; v=$(var "$corpus")
+    ser-experiment --out "$OUT/strl_${corpus}_recipe_8020_seeds3" --seeds 0 1 2 --init-seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STRL-SER + recipe (${RECIPE[*]}), $corpus 80/20, bf16, 3 initialisation seeds per split (and their ensemble)" -- \
       $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" ;;
   averaging_622)
     for corpus in emodb ravdess; do

@@ -7,7 +7,9 @@
 Everything after ``--`` goes to every ``ser fit`` / ``ser test``. Trials:
 
 - ``--seeds S ...``: the ``paper`` protocol once per seed (``data.seed`` and ``seed_everything`` both
-  set to the seed: another random split *and* another initialisation).
+  set to the seed: another random split *and* another initialisation). With ``--init-seeds K ...`` each
+  split is trained once per initialisation seed (``paper-seedS-initK``) and the aggregate adds the
+  seeds' *ensemble*.
 - ``--folds``: the ``speaker`` protocol on every fold; the fold count comes from the corpus
   (``speaker_folds``), never typed. With ``--fold-seeds`` each fold also runs per training seed, and the
   aggregate adds the seeds' *ensemble* (their per-utterance probabilities averaged, per fold).
@@ -63,17 +65,19 @@ class Trial:
     seed: int
     fold: int | None = None
     passthrough: list[str] = field(default_factory=list)
+    init_seed: int | None = None  # paper protocol: the training seed where it differs from the split's (--init-seeds)
 
     @property
     def name(self) -> str:
         if self.protocol == "speaker":
             return f"speaker-fold{self.fold}-seed{self.seed}"
-        return f"paper-seed{self.seed}"
+        return f"paper-seed{self.seed}" + (f"-init{self.init_seed}" if self.init_seed is not None else "")
 
     def args(self) -> list[str]:
         """The ``ser`` arguments of this trial (without the subcommand)."""
         args = [*self.passthrough, *[f"--{k}={_arg(v)}" for k, v in self.overrides.items()]]
-        args += [f"--data.protocol={self.protocol}", f"--seed_everything={self.seed}"]
+        init = self.seed if self.init_seed is None else self.init_seed
+        args += [f"--data.protocol={self.protocol}", f"--seed_everything={init}"]
         if self.protocol == "speaker":
             args.append(f"--data.fold={self.fold}")
         else:
@@ -154,12 +158,15 @@ def plan_trials(
     seeds: list[int] | None,
     folds: bool,
     fold_seeds: list[int],
+    init_seeds: list[int] | None = None,
 ) -> list[Trial]:
-    """Every trial of the experiment, grid point by grid point."""
+    """Every trial of the experiment, grid point by grid point (``init_seeds``: each paper split trained once per
+    initialisation seed, for a seed ensemble)."""
     trials = []
     for name, overrides in points:
         for seed in seeds or []:
-            trials.append(Trial(name, overrides, "paper", seed, None, passthrough))
+            for init in init_seeds or [None]:
+                trials.append(Trial(name, overrides, "paper", seed, None, passthrough, init))
         if folds:
             for fold in range(count_folds(passthrough, overrides)):
                 for seed in fold_seeds:
@@ -255,7 +262,7 @@ def run_trial(trial_dir: Path) -> dict[str, Any]:
     history = _val_history(Path(fit_info["log_dir"]) / "metrics.csv")
     test_history = _val_history(Path(fit_info["log_dir"]) / "metrics.csv", prefix="leaky_test/")
     result = {
-        **{k: spec[k] for k in ("point", "overrides", "protocol", "seed", "fold", "name")},
+        **{k: spec.get(k) for k in ("point", "overrides", "protocol", "seed", "fold", "name", "init_seed")},
         "metrics": metrics,
         **({"last_epoch_metrics": last_metrics} if last_metrics else {}),
         **fit_info,
@@ -369,46 +376,52 @@ def _utterance_probs(result: dict[str, Any], names: list[str]) -> dict[int, tupl
 
 
 def seed_ensemble(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any] | None:
-    """The seed ensemble of a speaker-protocol group run with several ``--fold-seeds``: per fold, the members'
-    per-utterance class probabilities averaged (each member's reported checkpoint; nothing selected), scored like
-    any trial; mean +- std over folds. ``None`` where every fold has one trial. ``trial_ua`` is keyed by the fold's
-    first-seed trial name (``speaker-fold3-seed0``), the name the same fold has in a one-seed experiment."""
+    """The seed ensemble of a group trained several times per split (speaker folds with several ``--fold-seeds``,
+    paper splits with ``--init-seeds``): per split, the members' per-utterance class probabilities averaged (each
+    member's reported checkpoint; nothing selected), scored like any trial; mean +- std over splits. ``None`` where
+    every split has one trial. ``trial_ua`` is keyed by the split's name in a one-seed experiment
+    (``speaker-fold3-seed0`` with its first seed, ``paper-seed2``), so it pairs with the baseline's trials."""
     import torch
 
     from sermodels.metrics import classification_metrics
 
-    folds: dict[int, list[dict[str, Any]]] = {}
+    by_split: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for r in rows:
         if r["protocol"] == "speaker" and r.get("fold") is not None:
-            folds.setdefault(r["fold"], []).append(r)
-    if not folds or all(len(m) == 1 for m in folds.values()):
+            by_split.setdefault(("speaker", r["fold"]), []).append(r)
+        elif r["protocol"] == "paper" and r.get("init_seed") is not None:
+            by_split.setdefault(("paper", r["seed"]), []).append(r)
+    splits = {  # the split's name in a one-seed experiment -> its members
+        (f"speaker-fold{k}-seed{min(r.get('seed', 0) for r in m)}" if p == "speaker" else f"paper-seed{k}"): m
+        for (p, k), m in by_split.items()
+    }
+    if not splits or all(len(m) == 1 for m in splits.values()):
         return None
-    sizes = sorted({len(m) for m in folds.values()})
+    sizes = sorted({len(m) for m in splits.values()})
     if len(sizes) > 1:
-        warnings.warn(f"seed ensemble not scored: folds have {sizes} members each (re-run the experiment to finish "
-                      "every fold's seeds)", stacklevel=2)
+        warnings.warn(f"seed ensemble not scored: splits have {sizes} members each (re-run the experiment to finish "
+                      "every split's seeds)", stacklevel=2)
         return None
-    per_fold: dict[str, dict[str, float]] = {}
-    for fold, members in sorted(folds.items()):
-        members = sorted(members, key=lambda r: r.get("seed", 0))
+    per_split: dict[str, dict[str, float]] = {}
+    for split, members in sorted(splits.items()):
         tables = [_utterance_probs(r, names) for r in members]
         utts = sorted(tables[0])
         if any(sorted(t) != utts for t in tables[1:]):
-            raise ValueError(f"fold {fold}: the seeds' test sets differ ({[r['name'] for r in members]}); "
+            raise ValueError(f"{split}: the seeds' test sets differ ({[r['name'] for r in members]}); "
                              "an ensemble needs the same test utterances")
         probs = torch.tensor([[sum(t[u][1][c] for t in tables) / len(tables) for c in range(len(names))] for u in utts])
         target = torch.tensor([tables[0][u][0] for u in utts])
         m = classification_metrics(probs.argmax(dim=1), target, len(names), names)
-        per_fold[members[0]["name"]] = {"wa": float(m["wa"]), "ua": float(m["ua"])}
+        per_split[split] = {"wa": float(m["wa"]), "ua": float(m["ua"])}
     return {
         "members": sizes[0],
-        "seeds": sorted({r.get("seed", 0) for r in rows}),
-        "wa": _mean_std([v["wa"] for v in per_fold.values()]),
-        "ua": _mean_std([v["ua"] for v in per_fold.values()]),
-        "trial_ua": {k: v["ua"] for k, v in per_fold.items()},
-        "trial_wa": {k: v["wa"] for k, v in per_fold.items()},
-        "note": "the seeds' class probabilities averaged per utterance, per fold (each member's reported checkpoint); "
-                "mean +- std over folds; nothing selected",
+        "seeds": sorted({r["init_seed"] if r.get("init_seed") is not None else r.get("seed", 0) for r in rows}),
+        "wa": _mean_std([v["wa"] for v in per_split.values()]),
+        "ua": _mean_std([v["ua"] for v in per_split.values()]),
+        "trial_ua": {k: v["ua"] for k, v in per_split.items()},
+        "trial_wa": {k: v["wa"] for k, v in per_split.items()},
+        "note": "the seeds' class probabilities averaged per utterance, per split (each member's reported checkpoint); "
+                "mean +- std over splits; nothing selected",
     }
 
 
@@ -472,8 +485,8 @@ def summary_markdown(groups: list[dict[str, Any]], title: str, command: str) -> 
     for g in groups:
         if "ensemble" in g:
             e = g["ensemble"]
-            lines.append(f"- {g['point']} / {g['protocol']}: ensemble of the {e['members']} training seeds per fold "
-                         f"(probabilities averaged per utterance; nothing selected), over {len(e['trial_ua'])} folds: "
+            lines.append(f"- {g['point']} / {g['protocol']}: ensemble of the {e['members']} training seeds per split "
+                         f"(probabilities averaged per utterance; nothing selected), over {len(e['trial_ua'])} splits: "
                          f"WA {_fmt(e['wa'])}, UA {_fmt(e['ua'])}.")
     for g in groups:
         if "last_epoch" in g:
@@ -554,6 +567,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, nargs="*", default=None, help="paper protocol: one trial per seed")
     ap.add_argument("--folds", action="store_true", help="speaker protocol: every fold of the corpus")
     ap.add_argument("--fold-seeds", type=int, nargs="+", default=[0], help="training seeds per fold (default 0)")
+    ap.add_argument("--init-seeds", type=int, nargs="+", default=None,
+                    help="paper protocol: train each split (--seeds) once per initialisation seed; the aggregate adds "
+                         "their seed ensemble (default: one training per split, seeded like the split)")
     ap.add_argument("--grid", default=None, help="W&B sweep YAML whose parameter values form the grid")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=V1,V2",
                     help="a grid axis (repeatable), e.g. model.init_args.net.init_args.num_heads=4,8")
@@ -582,7 +598,7 @@ def main(argv: list[str] | None = None) -> None:
                  "-- -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c configs/data/emodb.yaml --data.root /data/EMODB")
     out = Path(args.out)
     points = grid_points(args.grid, args.sets)
-    trials = plan_trials(passthrough, points, args.seeds, args.folds, args.fold_seeds)
+    trials = plan_trials(passthrough, points, args.seeds, args.folds, args.fold_seeds, args.init_seeds)
     if args.dry_run:
         for t in trials:
             print(f"{t.point}/{t.name}: ser fit {' '.join(t.args())}")

@@ -83,13 +83,16 @@ def test_aggregate_by_hand() -> None:
     assert "LEAKY" in md
 
 
-def _member(tmp_path: Path, fold: int, seed: int, rows: list[tuple[int, str, float]]) -> dict:
-    """A speaker-fold trial whose test_predictions.csv holds (utt_index, label, p_a) per utterance."""
-    csv_path = tmp_path / f"fold{fold}-seed{seed}.csv"
+def _member(tmp_path: Path, fold: int, seed: int, rows: list[tuple[int, str, float]], paper: bool = False) -> dict:
+    """A speaker-fold trial (``paper``: split seed ``fold``, initialisation seed ``seed``) whose test_predictions.csv
+    holds (utt_index, label, p_a) per utterance."""
+    name = f"paper-seed{fold}-init{seed}" if paper else f"speaker-fold{fold}-seed{seed}"
+    csv_path = tmp_path / f"{name}.csv"
     csv_path.write_text("utt_index,utt_id,label,prediction,p_a,p_b\n" + "".join(
         f"{u},u{u},{label},{'a' if pa > 0.5 else 'b'},{pa},{1 - pa:.4f}\n" for u, label, pa in rows))
-    r = _result("p", "speaker", f"speaker-fold{fold}-seed{seed}", 0.0, 0.0, [[0, 0], [0, 0]], [], False)
-    return {**r, "fold": fold, "seed": seed, "test_predictions": str(csv_path)}
+    r = _result("p", "paper" if paper else "speaker", name, 0.0, 0.0, [[0, 0], [0, 0]], [], paper)
+    ids = {"seed": fold, "init_seed": seed, "fold": None} if paper else {"fold": fold, "seed": seed}
+    return {**r, **ids, "test_predictions": str(csv_path)}
 
 
 def test_seed_ensemble_by_hand(tmp_path: Path) -> None:
@@ -108,14 +111,27 @@ def test_seed_ensemble_by_hand(tmp_path: Path) -> None:
     assert e["trial_ua"] == pytest.approx({"speaker-fold0-seed0": 1.0, "speaker-fold1-seed0": 0.5})
     assert e["trial_wa"] == pytest.approx({"speaker-fold0-seed0": 1.0, "speaker-fold1-seed0": 0.5})
     assert e["ua"]["mean"] == pytest.approx(0.75) and e["ua"]["std"] == pytest.approx(0.3535533906)
-    assert "ensemble of the 2 training seeds per fold" in summary_markdown([group], "t", "cmd")
+    assert "ensemble of the 2 training seeds per split" in summary_markdown([group], "t", "cmd")
     # one seed per fold: nothing to ensemble; unequal members: not scored, and said so
     assert "ensemble" not in aggregate(rows[::2])[0]
-    with pytest.warns(UserWarning, match="folds have"):
+    with pytest.warns(UserWarning, match="splits have"):
         assert "ensemble" not in aggregate(rows[:3])[0]
     Path(rows[3]["test_predictions"]).unlink()
     with pytest.raises(FileNotFoundError, match="speaker-fold1-seed1"):
         aggregate(rows)
+    # the paper protocol with --init-seeds: the same per-split averaging, keyed by the split's one-seed name
+    paper = [_member(tmp_path, 4, 0, [(0, "a", 0.6), (1, "b", 0.7), (2, "b", 0.2)], paper=True),
+             _member(tmp_path, 4, 1, [(0, "a", 0.45), (1, "b", 0.2), (2, "b", 0.45)], paper=True)]
+    (group,) = aggregate(paper)
+    assert group["ensemble"]["trial_ua"] == pytest.approx({"paper-seed4": 1.0}) and group["ensemble"]["seeds"] == [0, 1]
+
+
+def test_init_seeds_train_each_paper_split_once_per_seed() -> None:
+    trials = plan_trials(["-c", "x.yaml"], [("default", {})], seeds=[3], folds=False, fold_seeds=[0], init_seeds=[0, 7])
+    assert [t.name for t in trials] == ["paper-seed3-init0", "paper-seed3-init7"]
+    assert ["--data.seed=3" in t.args() and f"--seed_everything={k}" in t.args() for t, k in zip(trials, (0, 7))] == [True, True]
+    (plain,) = plan_trials(["-c", "x.yaml"], [("default", {})], seeds=[3], folds=False, fold_seeds=[0])
+    assert plain.name == "paper-seed3" and "--seed_everything=3" in plain.args()  # without them: as before
 
 
 def test_no_grid_winner_on_the_reported_set() -> None:

@@ -363,12 +363,12 @@ def test_seed_ensemble_is_a_row_and_a_target_paired_per_fold(report, study: Path
     entry = json.loads((tmp_path / "led_ens" / f"{folder}.json").read_text())
     assert entry["trial_ua"]["default" + report.ENSEMBLE] == ens
     page = report.render(led)
-    (single,) = [line for line in page.splitlines() if "3 training seeds per fold |" in line]
-    (ensemble,) = [line for line in page.splitlines() if "ensemble of the 3 training seeds per fold" in line
+    (single,) = [line for line in page.splitlines() if "3 training seeds per split |" in line]
+    (ensemble,) = [line for line in page.splitlines() if "ensemble of the 3 training seeds per split" in line
                    and line.startswith("| STRL-SER | emodb | speaker |")]
     # baseline per fold 0.6 / 0.7 / 0.8: each seed's Δ is +0.00/+0.01/+0.02 on every fold, the ensemble's +0.05
     assert "| 9 |" in single and "| +1.00 ± 0.87 |" in single
     assert "| 3 |" in ensemble and "| 75.00 ± 10.00 | 70.00 ± 10.00 | +5.00 ± 0.00 |" in ensemble
     targets = report.targets_table(led)
-    (row,) = [line for line in targets if "recipe, ensemble of 3 seeds" in line and "| emodb |" in line]
+    (row,) = [line for line in targets if "recipe, ensemble of 3 seeds" in line and "| emodb | speaker folds |" in line]
     assert "| 3 | 75.00 ± 10.00 | +5.00 ± 0.00 | **yes** |" in row
