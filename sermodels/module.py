@@ -12,6 +12,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import nn
 from torch.nn import functional as F
 
+from sermodels.averaging import EpochEMA
 from sermodels.metrics import UtteranceMetrics, segment_metric_collection
 from sermodels.rng import collect_rng_state, restore_rng_state
 
@@ -140,8 +141,6 @@ class SERModule(L.LightningModule):
         trainer = self._trainer
         fitting = trainer is not None and trainer.state.fn is not None and trainer.state.fn.value == "fit"
         if half_life > 0 and fitting:  # test/predict read the averaged weights from the checkpoint: nothing to average
-            from sermodels.averaging import EpochEMA
-
             return [EpochEMA(half_life)]
         return []
 
