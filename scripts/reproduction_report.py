@@ -74,6 +74,7 @@ MASKING_RECIPE = MASKING + " + opt-in label smoothing 0.1 and mixup 0.2"
 
 # The grid point of a group's seed ensemble (ser-experiment --fold-seeds / --init-seeds) in the ledger.
 ENSEMBLE = "+seed-ensemble"
+ENSEMBLE_READING = "ensemble of the {n} training seeds per split (class probabilities averaged per utterance; nothing selected)"
 
 def _masking_study(corpus: str, split: str, name: str, reading: str) -> Study:
     """A row of STA-CNN's masking steps: folder sta_<corpus>_{622,speaker}_<name>, made by study_recipe.sh's
@@ -638,22 +639,26 @@ class Ledger:
 
 
 def _study_for_row(cells: list[str], start: int) -> int | None:
-    """Index of the first ``STUDY`` folder from ``start`` that a published readings row belongs to."""
+    """Index of the ``STUDY`` folder from ``start`` that a published readings row belongs to: of those whose reading
+    it starts with, the one with the longest reading (``RECIPE, bf16, 3 training seeds ...`` is not a row of
+    ``RECIPE, bf16``), the first of equals."""
+    found = [i for i in range(start, len(STUDY)) if _row_of(cells, STUDY[i])]
+    return max(found, key=lambda i: (len(STUDY[i].reading), -i)) if found else None
+
+
+def _row_of(cells: list[str], s: Study) -> bool:
+    """Whether a published readings row can belong to study ``s``."""
     model, corpus, split, reading, schedule = cells[:5]
     reading = reading.removeprefix("**LEAKY** ")
-    for i in range(start, len(STUDY)):
-        s = STUDY[i]
-        # a speaker row belongs to a speaker study, or to a paper-protocol study that also ran folds (its groups
-        # hold both protocols: the STRL-SER readings of study_more.sh); a paper row only to its own split
-        if (s.model, s.corpus, s.schedule) != (model, corpus, schedule) or split not in (s.split, "speaker"):
-            continue
-        if split == "speaker" and s.split != "speaker" and any(
-                (t.model, t.corpus, t.split, t.schedule) == (model, corpus, "speaker", schedule)
-                and (reading == t.reading or reading.startswith((t.reading + ",", t.reading + ":"))) for t in STUDY):
-            continue  # a speaker study of this very reading exists: the row is its
-        if reading == s.reading or reading.startswith((s.reading + ",", s.reading + ":")):
-            return i
-    return None
+    # a speaker row belongs to a speaker study, or to a paper-protocol study that also ran folds (its groups
+    # hold both protocols: the STRL-SER readings of study_more.sh); a paper row only to its own split
+    if (s.model, s.corpus, s.schedule) != (model, corpus, schedule) or split not in (s.split, "speaker"):
+        return False
+    if split == "speaker" and s.split != "speaker" and any(
+            (t.model, t.corpus, t.split, t.schedule) == (model, corpus, "speaker", schedule)
+            and (reading == t.reading or reading.startswith((t.reading + ",", t.reading + ":"))) for t in STUDY):
+        return False  # a speaker study of this very reading exists: the row is its
+    return reading == s.reading or reading.startswith((s.reading + ",", s.reading + ":"))
 
 
 def freeze(markdown: str, ledger: Ledger) -> list[str]:
@@ -688,7 +693,10 @@ def freeze(markdown: str, ledger: Ledger) -> list[str]:
         at = i
         s = STUDY[i]
         suffix = cells[3].removeprefix("**LEAKY** ")[len(s.reading):].split(":")[0]
-        point = "-".join(kv.replace("=", "") for kv in suffix.split(", ") if kv) or "default"
+        parts = [kv for kv in suffix.split(", ") if kv]
+        ensemble = [kv for kv in parts if kv.startswith(ENSEMBLE_READING.split("{")[0])]
+        point = "-".join(kv.replace("=", "") for kv in parts if kv not in ensemble) or "default"
+        point += ENSEMBLE if ensemble else ""
         rows.setdefault(s.folder, []).append({"cells": cells, "point": point,
                                               "protocol": "speaker" if cells[2] == "speaker" else "paper"})
     frozen = []
@@ -1103,8 +1111,7 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
                      if g["point"] != "default" and f"{k.split('.')[-1]}{v}" in g["point"]]
             point = f", {', '.join(swept)}" if swept else ""
             if g.get("ensemble_of"):
-                point += (f"; ensemble of the {g['ensemble_of']} training seeds per split (class probabilities averaged "
-                          "per utterance; nothing selected)")
+                point += f", {ENSEMBLE_READING.format(n=g['ensemble_of'])}"
             label = ("**LEAKY** " if s.leaky else "") + s.reading + point
             ua = g["metrics"]["ua"]
             base_ua, delta = _paired(ledger, s, g, split) if base else ("—", "—")

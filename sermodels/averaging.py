@@ -6,16 +6,20 @@ left after ``fit`` all hold the averaged weights; a resumed fit restores both co
 from a half-life in *epochs*, so one setting means the same averaging window on a 535-utterance corpus
 and on a 1440-utterance one, whatever the batch size. Switched on with
 ``--model.init_args.ema_half_life 1.0`` (the module adds this callback) or added to the trainer directly
-(``--trainer.callbacks+=sermodels.averaging.EpochEMA``).
+(``--trainer.callbacks+=sermodels.averaging.EpochEMA``). Callbacks see the averaged weights during validation
+only if they run after this one's swap: the module's switch puts it last, so a test-set curve
+(``sermodels.diagnostics.ReportedSetCurve``) scores the average too; listed by hand, put it first.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import WeightAveraging
+from lightning.pytorch.utilities import rank_zero_warn
 from torch.optim.swa_utils import AveragedModel
 
 __all__ = ["EpochEMA"]
@@ -53,6 +57,12 @@ class EpochEMA(WeightAveraging):
         # the averaged copy needs neither the compiled graph nor a second compile, so it is built here directly.
         if stage != "fit":
             return
+        weights_only = [cb for cb in trainer.checkpoint_callbacks if getattr(cb, "save_weights_only", False)]
+        if weights_only:
+            raise ValueError(
+                "The weight EMA (model.init_args.ema_half_life / EpochEMA) cannot work with a ModelCheckpoint that has "
+                "save_weights_only=true: Lightning then skips the callbacks' checkpoint hooks, so the checkpoint would "
+                "hold the raw weights while validation scored the average. Set save_weights_only: false.")
         compiled = pl_module.__dict__.get("_compiled")
         if compiled is not None:
             object.__setattr__(pl_module, "_compiled", None)
@@ -66,8 +76,16 @@ class EpochEMA(WeightAveraging):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         batches = trainer.num_training_batches
-        steps = max(1, int(batches if batches != float("inf") else 1) // max(1, trainer.accumulate_grad_batches))
+        batches = int(batches) if batches != float("inf") else 1
+        steps = max(1, math.ceil(batches / max(1, trainer.accumulate_grad_batches)))  # optimiser steps per epoch
         self.decay = 0.5 ** (1.0 / (self.half_life * steps))
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "half_life": self.half_life}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        saved = state_dict.get("half_life")
+        if saved is not None and float(saved) != self.half_life:
+            rank_zero_warn(f"Resuming a fit whose weight EMA had a half-life of {saved} epochs with {self.half_life}: "
+                           "the average carries on with the new one (pass the same ema_half_life to continue it as it was).")

@@ -257,7 +257,7 @@ def run_trial(trial_dir: Path) -> dict[str, Any]:
         last_metrics = json.loads((Path(last_test.trainer.log_dir or last_test.trainer.default_root_dir)
                                    / "test_metrics.json").read_text())
     test = cli_main(["test", *args, f"--ckpt_path={fit_info['checkpoint']}"])
-    test_dir = Path(test.trainer.log_dir or test.trainer.default_root_dir)
+    test_dir = Path(test.trainer.log_dir or test.trainer.default_root_dir).resolve()
     metrics = json.loads((test_dir / "test_metrics.json").read_text())
     history = _val_history(Path(fit_info["log_dir"]) / "metrics.csv")
     test_history = _val_history(Path(fit_info["log_dir"]) / "metrics.csv", prefix="leaky_test/")
@@ -267,7 +267,8 @@ def run_trial(trial_dir: Path) -> dict[str, Any]:
         **({"last_epoch_metrics": last_metrics} if last_metrics else {}),
         **fit_info,
         "val_history": history,
-        "test_predictions": str(test_dir / "test_predictions.csv"),  # per utterance: what a seed ensemble averages
+        # per utterance: what a seed ensemble averages; relative to the trial folder, so a moved study still finds it
+        "test_predictions": os.path.relpath(test_dir / "test_predictions.csv", trial_dir.resolve()),
         **({"test_history": test_history} if test_history else {}),
         # where the test ran (the model's device, test_metrics.json), not merely what this process could see
         "device": metrics.get("device") or (torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"),
@@ -288,8 +289,9 @@ def _mean_std(values: list[float]) -> dict[str, float]:
     }
 
 
-def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean +- std (sample std over trials), per-class recall and pooled confusion per point/protocol."""
+def aggregate(results: list[dict[str, Any]], folder: Path | None = None) -> list[dict[str, Any]]:
+    """Mean +- std (sample std over trials), per-class recall and pooled confusion per point/protocol, and the seed
+    ensemble where a split was trained several times (``folder``: the experiment folder holding the trials)."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in results:
         groups.setdefault((r["point"], r["protocol"]), []).append(r)
@@ -337,7 +339,7 @@ def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "ua": _mean_std([max(h["ua"] for h in v) for v in vals]),
                 "note": "LEAKY: epoch chosen on the reported (test = validation) set; optimistic",
             }
-        ensemble = seed_ensemble(rows, names)
+        ensemble = seed_ensemble(rows, names, folder)
         if ensemble:
             summary["ensemble"] = ensemble
         tests = [r["test_history"] for r in rows if r.get("test_history")]
@@ -352,22 +354,22 @@ def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _predictions_csv(result: dict[str, Any]) -> Path:
-    """The reported test's ``test_predictions.csv`` (results written before it was recorded: the test folder
-    beside the fit's, ``<run>-test``)."""
-    if result.get("test_predictions"):
-        return Path(result["test_predictions"])
-    log_dir = Path(result["log_dir"])
-    return log_dir.with_name(f"{log_dir.name}-test") / "test_predictions.csv"
+def _predictions_csv(result: dict[str, Any], trial_dir: Path | None) -> Path | None:
+    """The reported test's ``test_predictions.csv``: ``result["test_predictions"]`` (relative to the trial folder),
+    else the test folder beside the fit's (``<run>-test``, results written before it was recorded); None if absent."""
+    rel = result.get("test_predictions")
+    candidates = [Path(rel)] if rel and Path(rel).is_absolute() else []
+    if trial_dir is not None:
+        candidates += [trial_dir / rel] if rel and not Path(rel).is_absolute() else []
+        candidates.append(trial_dir / "run" / "run-test" / "test_predictions.csv")  # ser-experiment's own layout
+    if result.get("log_dir"):
+        log_dir = Path(result["log_dir"])
+        candidates.append(log_dir.with_name(f"{log_dir.name}-test") / "test_predictions.csv")
+    return next((p for p in candidates if p.is_file()), None)
 
 
-def _utterance_probs(result: dict[str, Any], names: list[str]) -> dict[int, tuple[int, list[float]]]:
-    """utt_index -> (true class, class probabilities) of one trial's reported test."""
-    path = _predictions_csv(result)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{result['name']}: {path} is missing, so its seed ensemble cannot be scored; rerun the trial (delete its "
-            "result.json and re-run the experiment: it resumes) or aggregate without the trials that lack it")
+def _utterance_probs(path: Path, names: list[str]) -> dict[int, tuple[int, list[float]]]:
+    """utt_index -> (true class, class probabilities) of one trial's test_predictions.csv."""
     out = {}
     with path.open(newline="") as fh:
         for row in csv.DictReader(fh):
@@ -375,12 +377,15 @@ def _utterance_probs(result: dict[str, Any], names: list[str]) -> dict[int, tupl
     return out
 
 
-def seed_ensemble(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any] | None:
+def seed_ensemble(rows: list[dict[str, Any]], names: list[str], folder: Path | None = None) -> dict[str, Any] | None:
     """The seed ensemble of a group trained several times per split (speaker folds with several ``--fold-seeds``,
     paper splits with ``--init-seeds``): per split, the members' per-utterance class probabilities averaged (each
     member's reported checkpoint; nothing selected), scored like any trial; mean +- std over splits. ``None`` where
     every split has one trial. ``trial_ua`` is keyed by the split's name in a one-seed experiment
-    (``speaker-fold3-seed0`` with its first seed, ``paper-seed2``), so it pairs with the baseline's trials."""
+    (``speaker-fold3-seed0`` with its first seed, ``paper-seed2``), so it pairs with the baseline's trials. A tie
+    between classes goes to the first in class order (as ``argmax``). ``folder``: the experiment folder, where each
+    trial's predictions are looked up (``<folder>/<point>/<trial>/``); a trial without them skips the ensemble, with
+    a warning."""
     import torch
 
     from sermodels.metrics import classification_metrics
@@ -402,13 +407,18 @@ def seed_ensemble(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any
         warnings.warn(f"seed ensemble not scored: splits have {sizes} members each (re-run the experiment to finish "
                       "every split's seeds)", stacklevel=2)
         return None
+    paths = {r["name"]: _predictions_csv(r, folder / r["point"] / r["name"] if folder is not None else None) for r in rows}
+    if missing := sorted(n for n, p in paths.items() if p is None):
+        warnings.warn(f"seed ensemble not scored: no test_predictions.csv for {missing} (rerun those trials: delete "
+                      "their result.json and re-run the experiment, which resumes)", stacklevel=2)
+        return None
     per_split: dict[str, dict[str, float]] = {}
     for split, members in sorted(splits.items()):
-        tables = [_utterance_probs(r, names) for r in members]
+        tables = [_utterance_probs(paths[r["name"]], names) for r in members]  # type: ignore[arg-type]
         utts = sorted(tables[0])
-        if any(sorted(t) != utts for t in tables[1:]):
-            raise ValueError(f"{split}: the seeds' test sets differ ({[r['name'] for r in members]}); "
-                             "an ensemble needs the same test utterances")
+        if any(sorted(t) != utts for t in tables[1:]) or any(t[u][0] != tables[0][u][0] for t in tables[1:] for u in utts):
+            raise ValueError(f"{split}: the seeds' test sets differ ({[r['name'] for r in members]}: other utterances "
+                             "or labels); an ensemble needs the same test utterances")
         probs = torch.tensor([[sum(t[u][1][c] for t in tables) / len(tables) for c in range(len(names))] for u in utts])
         target = torch.tensor([tables[0][u][0] for u in utts])
         m = classification_metrics(probs.argmax(dim=1), target, len(names), names)
@@ -591,6 +601,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not args.seeds and not args.folds:
         ap.error("nothing to run: give --seeds S [S ...] (paper protocol) and/or --folds (speaker protocol)")
+    if args.init_seeds and not args.seeds:
+        ap.error("--init-seeds trains each paper-protocol split (--seeds) once per seed: give --seeds too "
+                 "(speaker folds take --fold-seeds)")
+    for flag, values in (("--seeds", args.seeds), ("--fold-seeds", args.fold_seeds), ("--init-seeds", args.init_seeds)):
+        if values and len(set(values)) != len(values):
+            ap.error(f"{flag} {' '.join(map(str, values))}: a seed is repeated (each trial must be distinct)")
     if args.jobs < 1:
         ap.error(f"--jobs must be >= 1, got {args.jobs}")
     if not passthrough:
@@ -611,7 +627,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _write_aggregate(results: list[dict[str, Any]], out: Path, title: str, command: str) -> None:
-    groups = aggregate(results)
+    groups = aggregate(results, out)
     (out / "aggregate.json").write_text(json.dumps({"command": command, "groups": groups}, indent=2) + "\n")
     md = summary_markdown(groups, title, command)
     (out / "summary.md").write_text(md)

@@ -152,7 +152,7 @@ def write_test_predictions(path: Path, predictions: Mapping[str, torch.Tensor], 
         for i, p, y, t in zip(index, probs, preds, target, strict=True):
             utt = utterances[i] if utterances is not None and 0 <= i < len(utterances) else None
             writer.writerow([i, getattr(utt, "utt_id", ""), str(getattr(utt, "path", "") or ""), getattr(utt, "speaker", ""),
-                             class_names[t], class_names[y], int(y == t), *[f"{v:.4f}" for v in p]])
+                             class_names[t], class_names[y], int(y == t), *[f"{v:.6f}" for v in p]])
     return path
 
 

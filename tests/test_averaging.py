@@ -107,6 +107,19 @@ def test_checkpoint_holds_the_average_and_a_resumed_fit_continues_both(tmp_path:
     torch.testing.assert_close(resumed.w.detach(), _by_hand(4 * STEPS_PER_EPOCH, 0.5))
 
 
+def test_weights_only_checkpoints_are_refused(tmp_path: Path) -> None:
+    trainer = L.Trainer(max_epochs=1, callbacks=[EpochEMA(), ModelCheckpoint(dirpath=tmp_path, save_weights_only=True)],
+                        logger=False, enable_progress_bar=False, enable_model_summary=False)
+    with pytest.raises(ValueError, match="save_weights_only"):
+        trainer.fit(ConstantGradient(), _loader(), _loader())
+
+
+def test_a_resume_with_another_half_life_says_so() -> None:
+    ema = EpochEMA(half_life=2.0)
+    with pytest.warns(UserWarning, match="half-life of 1.0 epochs with 2.0"):
+        ema.load_state_dict({"latest_update_step": 3, "half_life": 1.0})
+
+
 @pytest.mark.parametrize("bad", [0, -1.0, True, "1"])
 def test_bad_half_life_is_refused(bad: object) -> None:
     with pytest.raises(ValueError, match="half_life"):

@@ -116,9 +116,13 @@ def test_seed_ensemble_by_hand(tmp_path: Path) -> None:
     assert "ensemble" not in aggregate(rows[::2])[0]
     with pytest.warns(UserWarning, match="splits have"):
         assert "ensemble" not in aggregate(rows[:3])[0]
+    # a member's labels disagree with the others': refused; a member without predictions: skipped, and said so
+    other = _member(tmp_path / "x", 1, 1, [(5, "b", 0.3), (6, "b", 0.4)]) if (tmp_path / "x").mkdir() is None else None
+    with pytest.raises(ValueError, match="other utterances or labels"):
+        aggregate([*rows[:3], other])
     Path(rows[3]["test_predictions"]).unlink()
-    with pytest.raises(FileNotFoundError, match="speaker-fold1-seed1"):
-        aggregate(rows)
+    with pytest.warns(UserWarning, match=r"no test_predictions.csv for \['speaker-fold1-seed1'\]"):
+        assert "ensemble" not in aggregate(rows)[0]
     # the paper protocol with --init-seeds: the same per-split averaging, keyed by the split's one-seed name
     paper = [_member(tmp_path, 4, 0, [(0, "a", 0.6), (1, "b", 0.7), (2, "b", 0.2)], paper=True),
              _member(tmp_path, 4, 1, [(0, "a", 0.45), (1, "b", 0.2), (2, "b", 0.45)], paper=True)]
@@ -132,6 +136,17 @@ def test_init_seeds_train_each_paper_split_once_per_seed() -> None:
     assert ["--data.seed=3" in t.args() and f"--seed_everything={k}" in t.args() for t, k in zip(trials, (0, 7))] == [True, True]
     (plain,) = plan_trials(["-c", "x.yaml"], [("default", {})], seeds=[3], folds=False, fold_seeds=[0])
     assert plain.name == "paper-seed3" and "--seed_everything=3" in plain.args()  # without them: as before
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--folds", "--init-seeds", "0", "1"], "give --seeds too"),
+    (["--seeds", "0", "--init-seeds", "1", "1"], "--init-seeds 1 1: a seed is repeated"),
+    (["--folds", "--fold-seeds", "0", "0"], "--fold-seeds 0 0: a seed is repeated"),
+])
+def test_bad_seed_lists_are_refused(argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        experiment.main(["--out", str(tmp_path / "x"), *argv, "--", "-c", "x.yaml"])
+    assert message in capsys.readouterr().err
 
 
 def test_no_grid_winner_on_the_reported_set() -> None:
@@ -194,7 +209,9 @@ def test_fold_seeds_give_a_seed_ensemble_end_to_end(ser_cache: Path, tmp_path: P
     (group,) = json.loads((out / "aggregate.json").read_text())["groups"]
     results = [json.loads(p.read_text()) for p in sorted(out.glob("default/*/result.json"))]
     assert group["n"] == len(results) == 6  # 3 speaker folds x 2 seeds
-    assert all(Path(r["test_predictions"]).is_file() for r in results)
+    # recorded relative to the trial folder: a moved study still finds them
+    assert all(not Path(r["test_predictions"]).is_absolute() and (out / "default" / r["name"] / r["test_predictions"]).is_file()
+               for r in results)
     e = group["ensemble"]
     assert e["members"] == 2 and sorted(e["trial_ua"]) == [f"speaker-fold{f}-seed0" for f in range(3)]
     # the linear baseline fits the same model whatever the seed: its ensemble scores what each seed scores

@@ -372,3 +372,8 @@ def test_seed_ensemble_is_a_row_and_a_target_paired_per_fold(report, study: Path
     targets = report.targets_table(led)
     (row,) = [line for line in targets if "recipe, ensemble of 3 seeds" in line and "| emodb | speaker folds |" in line]
     assert "| 3 | 75.00 ± 10.00 | +5.00 ± 0.00 | **yes** |" in row
+    # a page with the rows, frozen back (the files lost): each row returns to its own grid point
+    fresh = report.Ledger(tmp_path / "led_frozen")
+    assert folder in report.freeze(page, fresh)
+    points = [r["point"] for r in fresh.frozen(folder)]
+    assert points == ["default", "default" + report.ENSEMBLE]
