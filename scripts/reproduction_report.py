@@ -199,6 +199,10 @@ STUDY = [
     # Opt-in weight EMA x opt-in dropout on the functionals, on top of the recipe, chosen on 6:2:2 validation (both corpora).
     *(Study(f"strl_{corpus}_622_averaging", "STRL-SER", corpus, "6:2:2", RECIPE + ", bf16", "30 ep, lr x0.9",
             "scripts/study_recipe.sh (averaging_622)") for corpus in ("emodb", "ravdess")),
+    # The switch the averaging grid chose on validation (functionals dropout 0.2) with the recipe, reported settings.
+    *(Study(f"strl_{corpus}_recipe_hsf_dropout_{tag}", "STRL-SER", corpus, split, RECIPE + " + opt-in functionals dropout 0.2, bf16",
+            "30 ep, lr x0.9", "scripts/study_recipe.sh (hsf_dropout_final)")
+      for tag, split in (("speaker", "speaker"), ("8020", "80/20")) for corpus in ("emodb", "ravdess")),
     # The recipe with 3 training seeds per split (speaker folds; 80/20 splits): each seed's reading, and their ensemble.
     *(Study(f"strl_{corpus}_recipe_{tag}_seeds3", "STRL-SER", corpus, split, RECIPE + ", bf16, 3 training seeds per split",
             "30 ep, lr x0.9", f"scripts/study_recipe.sh (ensemble_{corpus}_{tag})")
@@ -257,11 +261,13 @@ TARGETS: list[tuple[str, str, str, list[Target]]] = [
     ("STRL-SER", "ravdess", "80/20", [("defaults, 150 ep", "strl_ravdess_8020_150ep_bf16", None),
                                       ("recipe, 30 ep", "strl_ravdess_recipe_8020", None),
                                       ("recipe, 150 ep", "strl_ravdess_recipe_8020_150ep", None),
+                                      ("recipe + functionals dropout 0.2, 30 ep", "strl_ravdess_recipe_hsf_dropout_8020", None),
                                       ("recipe, 3 seeds per split (each scored), 30 ep", "strl_ravdess_recipe_8020_seeds3", "default"),
                                       ("recipe, ensemble of 3 seeds, 30 ep", "strl_ravdess_recipe_8020_seeds3", "default" + ENSEMBLE)]),
     ("STRL-SER", "emodb", "80/20", [("defaults, 150 ep", "strl_emodb_8020_150ep_bf16", None),
                                     ("recipe, 30 ep", "strl_emodb_recipe_8020", None),
                                     ("recipe, 150 ep", "strl_emodb_recipe_8020_150ep", None),
+                                    ("recipe + functionals dropout 0.2, 30 ep", "strl_emodb_recipe_hsf_dropout_8020", None),
                                     ("recipe, 3 seeds per split (each scored), 30 ep", "strl_emodb_recipe_8020_seeds3", "default"),
                                     ("recipe, ensemble of 3 seeds, 30 ep", "strl_emodb_recipe_8020_seeds3", "default" + ENSEMBLE)]),
     ("STRL-SER", "ravdess", "speaker", [("defaults, 30 ep", "strl_ravdess_speaker", None),
@@ -270,6 +276,7 @@ TARGETS: list[tuple[str, str, str, list[Target]]] = [
                                         ("recipe, 150 ep", "strl_ravdess_recipe_speaker_150ep", None),
                                         ("speaker normalisation, 30 ep", "strl_ravdess_speaker_norm", None),
                                         ("recipe + speaker normalisation, 30 ep", "strl_ravdess_speaker_norm_recipe", None),
+                                        ("recipe + functionals dropout 0.2, 30 ep", "strl_ravdess_recipe_hsf_dropout_speaker", None),
                                         ("recipe, 3 seeds per split (each scored), 30 ep", "strl_ravdess_recipe_speaker_seeds3", "default"),
                                         ("recipe, ensemble of 3 seeds, 30 ep", "strl_ravdess_recipe_speaker_seeds3", "default" + ENSEMBLE)]),
     ("STRL-SER", "emodb", "speaker", [("defaults, 150 ep", "strl_emodb_speaker_150ep", None),
@@ -277,6 +284,7 @@ TARGETS: list[tuple[str, str, str, list[Target]]] = [
                                       ("recipe, 150 ep", "strl_emodb_recipe_speaker_150ep", None),
                                       ("speaker normalisation, 30 ep", "strl_emodb_speaker_norm", None),
                                       ("recipe + speaker normalisation, 30 ep", "strl_emodb_speaker_norm_recipe", None),
+                                        ("recipe + functionals dropout 0.2, 30 ep", "strl_emodb_recipe_hsf_dropout_speaker", None),
                                         ("recipe, 3 seeds per split (each scored), 30 ep", "strl_emodb_recipe_speaker_seeds3", "default"),
                                         ("recipe, ensemble of 3 seeds, 30 ep", "strl_emodb_recipe_speaker_seeds3", "default" + ENSEMBLE)]),
     ("STA-CNN", "ravdess", "6:2:2", [("defaults (2.0 s)", "sta_ravdess_input", "segment_length2.0"),
