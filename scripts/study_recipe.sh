@@ -49,6 +49,9 @@
 #   speaker_norm_recipe_emodb, speaker_norm_recipe_ravdess  STRL-SER + RECIPE + speaker normalisation, speaker folds,
 #                bf16, short schedule: both levers at once (compare: strl_*_speaker_norm, strl_*_recipe_speaker; paired
 #                with the baseline with the same switch)
+#   speaker_norm_8020  STRL-SER + speaker normalisation on the speaker-dependent 80/20 splits (3 seeds, short schedule,
+#                bf16), the defaults and + RECIPE, on EMO-DB and RAVDESS (paired with the baseline with the same switch,
+#                speaker_norm_baseline's 80/20 trials)
 #   sta_leaky_ravdess  LEAKY diagnostic: STA-CNN defaults, RAVDESS 6:2:2, 3 seeds, with the split drawn over 2.0 s
 #                segments instead of utterances (data.split_unit=segment: sibling segments of one recording in
 #                training and test), the paper's "random split" read literally (compare: sta_ravdess_input 2.0 s)
@@ -100,7 +103,7 @@ sta() { local v; v=$(var "$1"); echo -c configs/trainer.yaml -c configs/model/st
 strl() { local v; v=$(var "$1"); echo -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c "configs/data/$1.yaml" "$(src "${!v:-}")"; }  # EMO-DB, RAVDESS: no experiment file
 
 for step in $STEPS; do
-  case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*|ensemble_*|hsf_dropout_*)  # these folders are named for the recipe: refuse to fill them with the defaults
+  case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*|ensemble_*|hsf_dropout_*|speaker_norm_8020)  # these folders are named for the recipe: refuse to fill them with the defaults
     [ ${#RECIPE[@]} -gt 0 ] || { echo "step $step needs RECIPE (the extra ser arguments), e.g." \
       "RECIPE=\"--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2\"" >&2; exit 2; } ;;
   esac
@@ -268,6 +271,16 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     ser-experiment --out "$OUT/strl_${corpus}_speaker_norm_recipe" --folds --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER + recipe (${RECIPE[*]}) + speaker normalisation, $corpus speaker folds, bf16" -- \
       $(strl "$corpus") "$root" "${SHORT[@]}" "${BF16[@]}" "${SN[@]}" "${RECIPE[@]}" ;;
+  speaker_norm_8020)
+    for corpus in emodb ravdess; do
+      v=$(var "$corpus")
+      ser-experiment --out "$OUT/strl_${corpus}_speaker_norm_8020" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+        --title "STRL-SER defaults + speaker normalisation, $corpus 80/20, bf16" -- \
+        $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${SN[@]}"
+      ser-experiment --out "$OUT/strl_${corpus}_speaker_norm_recipe_8020" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+        --title "STRL-SER + recipe (${RECIPE[*]}) + speaker normalisation, $corpus 80/20, bf16" -- \
+        $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${SN[@]}" "${RECIPE[@]}"
+    done ;;
   ensemble_emodb_speaker|ensemble_ravdess_speaker)
     corpus=${step#ensemble_}; corpus=${corpus%_speaker}; v=$(var "$corpus")
     ser-experiment --out "$OUT/strl_${corpus}_recipe_speaker_seeds3" --folds --fold-seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \

@@ -364,7 +364,7 @@ def test_seed_ensemble_is_a_row_and_a_target_paired_per_fold(report, study: Path
     assert entry["trial_ua"]["default" + report.ENSEMBLE] == ens
     page = report.render(led)
     (single,) = [line for line in page.splitlines() if "3 training seeds per split |" in line]
-    (ensemble,) = [line for line in page.splitlines() if "ensemble of the 3 training seeds per split" in line
+    (ensemble,) = [line for line in page.splitlines() if "the 3 seeds' ensemble (" in line
                    and line.startswith("| STRL-SER | emodb | speaker |")]
     # baseline per fold 0.6 / 0.7 / 0.8: each seed's Δ is +0.00/+0.01/+0.02 on every fold, the ensemble's +0.05
     assert "| 9 |" in single and "| +1.00 ± 0.87 |" in single
