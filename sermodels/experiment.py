@@ -165,7 +165,8 @@ def plan_trials(
     trials = []
     for name, overrides in points:
         for seed in seeds or []:
-            for init in init_seeds or [None]:
+            inits: list[int | None] = list(init_seeds) if init_seeds else [None]
+            for init in inits:
                 trials.append(Trial(name, overrides, "paper", seed, None, passthrough, init))
         if folds:
             for fold in range(count_folds(passthrough, overrides)):

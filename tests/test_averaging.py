@@ -7,9 +7,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint
 import pytest
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
 from sermodels.averaging import EpochEMA
