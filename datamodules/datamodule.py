@@ -19,6 +19,7 @@ from datamodules.cache import FeatureCache, default_cache_dir
 from datamodules.corpora import UNKNOWN_SPEAKER, Corpus, CorpusEntry, CorpusError, get_corpus
 from datamodules.extract import ExtractionStats, extract_all, format_errors
 from datamodules.features import HSFScope, feature_config_from_hparams, net_dims
+from datamodules.features.base import MAX_SPEED, MIN_SPEED
 from datamodules.features.settings import FEATURE_SETTINGS, checkpoint_feature_settings, feature_setting_mismatches
 from datamodules.normalize import SpeakerStandardizer, Standardizer
 from datamodules.pack import FeaturePack
@@ -38,6 +39,31 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def _check_speed_factors(factors: Sequence[float] | None, pack: str | None, split_unit: str) -> tuple[float, ...]:
+    """``data.speed_perturb`` checked: distinct factors other than 1 within the accepted range."""
+    if not factors:
+        return ()
+    out = tuple(float(f) for f in factors)
+    bad = [f for f in out if f == 1.0 or not MIN_SPEED <= f <= MAX_SPEED]
+    if bad or len(set(out)) != len(out):
+        raise ValueError(
+            f"data.speed_perturb: expected distinct factors in [{MIN_SPEED}, {MAX_SPEED}] other than 1 (the original "
+            f"audio is always kept), e.g. [0.9, 1.1]; got {list(factors)}."
+        )
+    if pack is not None:
+        raise ValueError(
+            "data.speed_perturb needs the audio (each factor is a new feature pass over the training files), but "
+            f"data.pack={pack!r} holds unperturbed features only: train from the corpus folder (data.root), or drop "
+            "data.speed_perturb."
+        )
+    if split_unit == "segment":
+        raise ValueError(
+            "data.speed_perturb with data.split_unit=segment would put copies of one recording on both sides of the "
+            "leaky re-split; use one or the other."
+        )
+    return out
 
 
 class SERDataModule(L.LightningDataModule):
@@ -105,6 +131,15 @@ class SERDataModule(L.LightningDataModule):
         pack: A feature pack (``ser-pack``) to train and test from instead of the corpus and the
             cache: the corpus table and features come from the file, so neither audio nor
             ``root`` is needed. Its feature settings must equal this run's (checked).
+        speed_perturb: Speed perturbation of the training audio (opt-in, beyond the papers; Ko et al.
+            2015, the 3-way perturbation of Kaldi and SpeechBrain recipes), e.g. ``[0.9, 1.1]``: every
+            training utterance is also featurised at each factor (``torchaudio.functional.speed``: tempo
+            and pitch change together) and added to the training part as a copy (batch key ``copy``:
+            0 = the original, ``k`` = the ``k``-th factor), so an epoch sees ``1 + len(factors)`` times
+            the training segments. Validation, test and predict audio are never perturbed; the copies
+            are cached like any features (one cache folder per factor), and the normalisation
+            statistics include them. Not with ``pack`` (a pack holds unperturbed features) nor with
+            ``split_unit: segment``.
     """
 
     def __init__(
@@ -140,9 +175,11 @@ class SERDataModule(L.LightningDataModule):
         split_unit: Literal["utterance", "segment"] = "utterance",
         skip_bad_files: bool = False,
         pack: str | None = None,
+        speed_perturb: list[float] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        self.speed_factors = _check_speed_factors(speed_perturb, pack, split_unit)
         self.corpus_entry = self._corpus_entry(corpus, download)
         if batch_size < 1:
             raise ValueError(f"data.batch_size: expected a positive integer, got {batch_size}.")
@@ -163,6 +200,7 @@ class SERDataModule(L.LightningDataModule):
         self._ckpt_split_info: dict[str, Any] = {}
         self._shuffle_seed = 0
         self._pack: FeaturePack | None = None
+        self.speed_copies: dict[str, int] = {}  # factor -> training utterances copied at it (speed_perturb)
         if num_workers:
             warnings.warn(
                 f"data.num_workers={num_workers} is ignored: batches are cut from in-memory tensors on the model's "
@@ -291,15 +329,17 @@ class SERDataModule(L.LightningDataModule):
                 self.hparams[key] = settings[key]
         self._configure_features()
 
-    def _cache(self) -> FeatureCache:
-        return FeatureCache(self.cache_root, self.feature_config)
+    def _cache(self, speed: float = 1.0) -> FeatureCache:
+        config = self.feature_config if speed == 1.0 else dataclasses.replace(self.feature_config, speed=speed)
+        return FeatureCache(self.cache_root, config)
 
     def _extract(
         self, paths: Sequence[str | Path], load: bool, on_error: Literal["raise", "collect"], progress: bool = False,
-        desc: str = "features",
+        desc: str = "features", speed: float = 1.0,
     ) -> tuple[list[dict[str, np.ndarray] | None], ExtractionStats]:
-        """Features of ``paths`` through the cache (computed where missing); see :func:`extract_all`."""
-        return extract_all(paths, self._cache(), self.hparams["extract_workers"], progress, desc=desc, load=load,
+        """Features of ``paths`` through the cache (computed where missing); see :func:`extract_all`.
+        ``speed``: of the audio speed-perturbed by this factor (``speed_perturb``)."""
+        return extract_all(paths, self._cache(speed), self.hparams["extract_workers"], progress, desc=desc, load=load,
                            on_error=on_error)
 
     # ----------------------------------------------------------------- Lightning hooks
@@ -331,6 +371,13 @@ class SERDataModule(L.LightningDataModule):
         on_error: Literal["raise", "collect"] = "collect" if self.hparams["skip_bad_files"] else "raise"
         _, stats = self._extract(self._split_paths(), load=False, on_error=on_error, progress=self.hparams["progress"])
         self.extraction_stats = dict(stats)
+        if self.speed_factors:
+            split = self.split or self._make_split()
+            train = set(split.train)
+            paths = [u.path for u in self.corpus.utterances if u.utt_id in train and str(u.path) not in stats["errors"]]
+            for factor in self.speed_factors:
+                self._extract(paths, load=False, on_error=on_error, progress=self.hparams["progress"],
+                              desc=f"features x{factor:g} speed", speed=factor)
 
     def setup(self, stage: str | None = None) -> None:
         """Build the split, load features, fit normalisation on the training split, and say what
@@ -372,6 +419,8 @@ class SERDataModule(L.LightningDataModule):
             segment_base += len(raw[name]["utt_index"])
         if self.hparams["split_unit"] == "segment":
             raw = self._leaky_segment_resplit(raw)
+        if self.speed_factors:
+            raw["train"] = self._add_speed_copies(raw["train"], segment_base)
         if self.speaker_normalizer is not None:
             speakers = {name: self._row_speakers(t) for name, t in raw.items()}
             unknown = sum(s.count(UNKNOWN_SPEAKER) for s in speakers.values())
@@ -389,6 +438,32 @@ class SERDataModule(L.LightningDataModule):
         if "test" not in self.datasets:
             self.datasets["test"] = self.datasets["val"]
         self._report()
+
+    def _add_speed_copies(self, train: dict[str, torch.Tensor], segment_base: int) -> dict[str, torch.Tensor]:
+        """The training part with a speed-perturbed copy of each training utterance per factor appended
+        (``speed_perturb``); key ``copy`` tells them apart (0 = the original)."""
+        assert self.split is not None
+        corpus = self.corpus
+        by_id = {u.utt_id: i for i, u in enumerate(corpus.utterances)}
+        rows = [by_id[i] for i in self.split.train]
+        targets = [corpus.label_index(corpus.utterances[r].label) for r in rows]
+        on_error: Literal["raise", "collect"] = "collect" if self.hparams["skip_bad_files"] else "raise"
+        parts = [train | {"copy": torch.zeros(len(train["target"]), dtype=torch.int64)}]
+        self.speed_copies = {}
+        for k, factor in enumerate(self.speed_factors, start=1):
+            feats, stats = self._extract([corpus.utterances[r].path for r in rows], load=True, on_error=on_error,
+                                         speed=factor)
+            if stats["errors"]:  # the original was usable (it is in the split), this copy is not: leave the copy out
+                rank_zero_warn(format_errors(dict(stats["errors"]), len(rows)) + f"\nTheir x{factor:g} speed copies "
+                               "are left out of training (data.skip_bad_files=true).")
+            kept = [(f, r, t) for f, r, t in zip(feats, rows, targets) if f is not None]
+            copy = stack_segments([f for f, _, _ in kept], self.inputs, [r for _, r, _ in kept], [t for _, _, t in kept],
+                                  segment_base)
+            segment_base += len(copy["target"])
+            copy["copy"] = torch.full((len(copy["target"]),), k, dtype=torch.int64)
+            parts.append(copy)
+            self.speed_copies[f"{factor:g}"] = len(kept)
+        return {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
 
     def _row_speakers(self, tensors: Mapping[str, torch.Tensor]) -> list[str]:
         """The speaker of each row (segment) of a part's tensors."""
@@ -435,6 +510,10 @@ class SERDataModule(L.LightningDataModule):
                 f" | speaker normalisation: {len(self.speaker_normalizer.by_speaker)} training speakers with their training "
                 f"statistics" + (f", {len(unseen)} unseen speakers with their own (transductive)" if unseen else "")
             )
+        if self.speed_copies:
+            self.summary += " | speed perturbation of training audio: " + ", ".join(
+                f"x{f} ({n} utt)" for f, n in self.speed_copies.items()
+            ) + f", train {len(self.datasets['train'])} seg in all"
         rank_zero_info(self.summary)
         log.info(self.summary)
         for message in self.split.absent_class_warnings(corpus):
@@ -521,6 +600,7 @@ class SERDataModule(L.LightningDataModule):
             "leaky": hp["split_unit"] == "segment",
             "class_counts": self.split.class_counts(self.corpus),
             "skipped_files": [{"path": p, "error": e} for p, e in self.skipped_files.items()],
+            "speed_perturb": dict(self.speed_copies) or None,  # factor -> training utterances copied (augmentation)
             # the leaky re-split is by segment: num_utterances above is the utterance split from before it
             **({"num_segments_after_resplit": {k: len(v.tensors["target"]) for k, v in self.datasets.items()}}
                if hp["split_unit"] == "segment" and self.datasets else {}),

@@ -82,6 +82,15 @@
 #   ensemble_emodb_8020, ensemble_ravdess_8020  the same on the 80/20 splits: 3 splits (--seeds 0 1 2) x 3
 #                initialisation seeds (--init-seeds 0 1 2), each seed's reading and the ensemble (compare: final_emodb,
 #                final_ravdess, the same splits and schedule)
+#   speed_622    opt-in speed perturbation of the training audio (data.speed_perturb=[0.9,1.1]: each training utterance
+#                also at 0.9x and 1.1x speed, the 3-way perturbation of Kaldi/SpeechBrain recipes) on top of RECIPE +
+#                functionals dropout 0.2 (hsf_dropout_final's configuration), STRL-SER, EMO-DB and RAVDESS 6:2:2, 3 seeds,
+#                short schedule, bf16: kept if it raises the mean validation UA over both corpora (compare:
+#                averaging_622's ema 0 / dropout 0.2 point, the same splits)
+#   speed_final  that configuration on the four reported settings: EMO-DB and RAVDESS 80/20 (3 seeds) and speaker
+#                folds (compare: hsf_dropout_final, the same splits and schedule)
+#   speed_baseline  the linear baseline with the same speed perturbation, 80/20 (5 seeds) and speaker folds, both
+#                corpora (does the augmentation favour the deep model, or any learner on these features?)
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step; final_* and sta_recipe_*
 #                refuse to run without it) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
@@ -103,7 +112,7 @@ sta() { local v; v=$(var "$1"); echo -c configs/trainer.yaml -c configs/model/st
 strl() { local v; v=$(var "$1"); echo -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c "configs/data/$1.yaml" "$(src "${!v:-}")"; }  # EMO-DB, RAVDESS: no experiment file
 
 for step in $STEPS; do
-  case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*|ensemble_*|hsf_dropout_*|speaker_norm_8020)  # these folders are named for the recipe: refuse to fill them with the defaults
+  case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*|ensemble_*|hsf_dropout_*|speaker_norm_8020|speed_622|speed_final)  # these folders are named for the recipe: refuse to fill them with the defaults
     [ ${#RECIPE[@]} -gt 0 ] || { echo "step $step needs RECIPE (the extra ser arguments), e.g." \
       "RECIPE=\"--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2\"" >&2; exit 2; } ;;
   esac
@@ -307,6 +316,36 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
         ser-experiment --out "$OUT/strl_${corpus}_recipe_hsf_dropout_${protocol}" "${trials[@]}" --jobs "$JOBS" "${THREADS[@]}" \
           --title "STRL-SER + recipe (${RECIPE[*]}) + functionals dropout 0.2, $corpus $protocol" -- \
           $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" --$NET.hsf_dropout 0.2
+      done
+    done ;;
+  speed_622)
+    for corpus in emodb ravdess; do
+      v=$(var "$corpus")
+      ser-experiment --out "$OUT/strl_${corpus}_622_speed" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+        --set 'data.ratios=[0.6,0.2,0.2]' --set 'data.speed_perturb=[0.9,1.1]' \
+        --title "STRL-SER + recipe (${RECIPE[*]}) + functionals dropout 0.2 + speed perturbation 0.9/1.1, $corpus 6:2:2, bf16" -- \
+        $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" --$NET.hsf_dropout 0.2
+    done ;;
+  speed_final)
+    for corpus in emodb ravdess; do
+      v=$(var "$corpus")
+      for protocol in 8020 speaker; do
+        trials=(--seeds 0 1 2); [ "$protocol" = speaker ] && trials=(--folds)
+        ser-experiment --out "$OUT/strl_${corpus}_recipe_speed_${protocol}" "${trials[@]}" --jobs "$JOBS" "${THREADS[@]}" \
+          --set 'data.speed_perturb=[0.9,1.1]' \
+          --title "STRL-SER + recipe (${RECIPE[*]}) + functionals dropout 0.2 + speed perturbation 0.9/1.1, $corpus $protocol" -- \
+          $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" --$NET.hsf_dropout 0.2
+      done
+    done ;;
+  speed_baseline)
+    for corpus in emodb ravdess; do
+      v=$(var "$corpus")
+      for protocol in 8020 speaker; do
+        trials=(--seeds 0 1 2 3 4); [ "$protocol" = speaker ] && trials=(--folds)
+        ser-experiment --out "$OUT/baseline_${corpus}_speed_${protocol}" "${trials[@]}" --jobs "$JOBS" "${THREADS[@]}" \
+          --set 'data.speed_perturb=[0.9,1.1]' \
+          --title "Linear baseline + speed perturbation 0.9/1.1 of the training audio, $corpus $protocol" -- \
+          -c configs/trainer.yaml -c configs/model/baseline.yaml -c "configs/data/$corpus.yaml" "$(src "${!v:-}")" "${!v:?}"
       done
     done ;;
   *) echo "unknown step: $step (see the header of $0)" >&2; exit 2 ;;

@@ -28,9 +28,9 @@ Classifier = Literal["svc", "linear_svc", "logreg"]
 class LinearBaselineModule(SERModule):
     """Fits :class:`LinearClassifier` with scikit-learn on the training split, once.
 
-    At the start of ``fit`` the training split's functionals are gathered (one row per utterance:
-    with ``hsf_scope: utterance`` every segment of an utterance carries the same vector, so
-    duplicates are dropped), standardised (``StandardScaler``) and fitted with ``LinearSVC``
+    At the start of ``fit`` the training split's functionals are gathered (one row per utterance,
+    and per speed-perturbed copy with ``data.speed_perturb``: with ``hsf_scope: utterance`` every
+    segment of an utterance carries the same vector, so duplicates are dropped), standardised (``StandardScaler``) and fitted with ``LinearSVC``
     (one-vs-rest, squared hinge) or ``LogisticRegression`` (multinomial). The scaler and the
     classifier are folded into the net's ``nn.Linear``, which then scores validation, test and
     predict batches like any net; softmax of the decision values stands in for probabilities
@@ -87,12 +87,14 @@ class LinearBaselineModule(SERModule):
         dm = getattr(self.trainer, "datamodule", None)  # set by Lightning's data connector (undeclared on Trainer)
         if dm is None:
             raise RuntimeError("LinearBaselineModule fits on the training split: train it with a DataModule.")
-        rows: dict[int, np.ndarray] = {}
-        labels: dict[int, int] = {}
+        rows: dict[tuple[int, int], np.ndarray] = {}
+        labels: dict[tuple[int, int], int] = {}
         for batch in dm.train_dataloader():
-            for x, y, utt in zip(batch["hsf"].cpu().numpy(), batch["target"].tolist(), batch["utt_index"].tolist()):
-                rows.setdefault(int(utt), x)  # utterance scope: every segment has the same vector
-                labels[int(utt)] = int(y)
+            # a training utterance and each of its speed-perturbed copies (data.speed_perturb) are one row each
+            copies = batch["copy"].tolist() if "copy" in batch else [0] * len(batch["target"])
+            for x, y, utt, k in zip(batch["hsf"].cpu().numpy(), batch["target"].tolist(), batch["utt_index"].tolist(), copies):
+                rows.setdefault((int(utt), int(k)), x)  # utterance scope: every segment has the same vector
+                labels[(int(utt), int(k))] = int(y)
         keys = sorted(rows)
         x = np.stack([rows[k] for k in keys]).astype(np.float64)
         y = np.asarray([labels[k] for k in keys])
@@ -106,7 +108,7 @@ class LinearBaselineModule(SERModule):
         train_acc = float((scores.argmax(-1).cpu().numpy() == y).mean())
         rank_zero_info(
             f"Linear baseline ({hp['classifier']}, C={hp['C']}) fitted on {len(keys)} training "
-            f"utterances x {x.shape[1]} functionals; training accuracy {100 * train_acc:.2f} %."
+            f"utterances{' (speed-perturbed copies included)' if any(k for _, k in keys) else ''} x {x.shape[1]} functionals; training accuracy {100 * train_acc:.2f} %."
         )
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:

@@ -61,6 +61,8 @@ Normalization = Literal["per_dimension", "none"]
 
 #: Bump when the shared computation (audio reading, segmentation) changes cached values.
 FEATURE_VERSION = 1
+#: The range of speed-perturbation factors accepted (:attr:`FeatureConfig.speed`).
+MIN_SPEED, MAX_SPEED = 0.5, 2.0
 #: Degenerate-but-usable audio, reported (counts + files) after extraction; stored in cache entries.
 ISSUE_KINDS = {
     "silent": "silent (peak below -80 dBFS)",
@@ -325,6 +327,10 @@ class FeatureConfig:
         lld, hsf, wave: Compute the input with its default extractor (IS10 LLDs, IS10 functionals,
             waveform segments). Ignored when ``features`` is given (then they say what it holds).
         hsf_scope: Functionals per segment (default) or once per utterance.
+        speed: Speed perturbation of the audio before segmentation (Ko et al. 2015, as in Kaldi and
+            SpeechBrain recipes: ``torchaudio.functional.speed``, which resamples, so tempo and pitch
+            change together): ``0.9`` is 10 % slower, ``1.1`` 10 % faster. ``1.0`` (the default) reads the
+            audio as it is; only ``SERDataModule(speed_perturb=...)`` sets it, for copies of training audio.
         features: ``{input: {"name": extractor, **options}}`` (see :func:`resolve_features`): the
             full selection. ``None``: built from ``lld``/``hsf``/``wave``.
     """
@@ -341,10 +347,16 @@ class FeatureConfig:
     hsf_scope: HSFScope = "segment"
     wave: bool = False
     features: dict[str, Any] | None = None
+    speed: float = 1.0
 
     def __post_init__(self) -> None:
         if self.hsf_scope not in ("segment", "utterance"):
             raise ValueError(f"Expected hsf_scope 'segment' or 'utterance', got {self.hsf_scope!r}.")
+        if not MIN_SPEED <= self.speed <= MAX_SPEED:
+            raise ValueError(
+                f"Speed perturbation factor {self.speed!r} is outside [{MIN_SPEED}, {MAX_SPEED}]; the usual factors are "
+                "0.9 and 1.1 (data.speed_perturb)."
+            )
         if self.features is None:
             selection = resolve_features(None, [k for k in DEFAULT_EXTRACTORS if getattr(self, k)])
         else:
@@ -413,7 +425,10 @@ class FeatureConfig:
         selection hashes as before extractors existed, and its caches and packs stay valid)."""
         from datamodules.features.is10 import CONFIG_DIGEST, OPENSMILE_VERSION
 
-        payload = {k: v for k, v in dataclasses.asdict(self).items() if k != "features"} | {
+        # speed 1.0 (no perturbation) is left out, so caches from before the field existed stay valid
+        payload = {
+            k: v for k, v in dataclasses.asdict(self).items() if k != "features" and not (k == "speed" and v == 1.0)
+        } | {
             "opensmile": OPENSMILE_VERSION,
             "opensmile_configs": CONFIG_DIGEST,
             "torchaudio": torchaudio.__version__,  # its resampler makes the 16 kHz audio

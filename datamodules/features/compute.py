@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torchaudio
 
 from datamodules.audio import load_audio
 from datamodules.features.base import FeatureConfig, FeatureError, SegmentedAudio
@@ -31,6 +32,8 @@ def compute_features(path: str | Path, config: FeatureConfig) -> dict[str, np.nd
     """
     issues: list[str] = []
     wave = load_audio(path, config.sample_rate, issues=issues)
+    if config.speed != 1.0:  # a speed-perturbed copy (training data augmentation)
+        wave = torchaudio.functional.speed(wave, config.sample_rate, config.speed)[0].contiguous()
     bounds = segment_bounds(
         wave.numel(), config.segment_samples, config.hop_samples, config.min_last_segment, config.segment_mode
     )

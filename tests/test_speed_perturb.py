@@ -1,0 +1,135 @@
+"""Speed perturbation of training audio (``data.speed_perturb``): the perturbed features, the copies the
+data module adds to training only, their cache, the baseline's rows, the refusals, and a CLI fit/test/predict
+(synthetic audio only)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import torchaudio
+
+from datamodules.datamodule import SERDataModule
+from datamodules.features.base import FeatureConfig
+from datamodules.features.compute import compute_features
+from sermodels.cli import cli_main
+from tests.compose import config_args
+from tests.conftest import TINY_SYNTHETIC
+
+
+def _dm(cache: Path, **kwargs) -> SERDataModule:  # noqa: ANN003
+    base = dict(corpus="synthetic", corpus_options=TINY_SYNTHETIC, cache_dir=str(cache), batch_size=8, progress=False,
+                extract_workers=0)
+    dm = SERDataModule(**(base | kwargs))
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
+def test_speed_changes_the_audio_length_and_the_cache_key(tmp_path: Path) -> None:
+    path = tmp_path / "a.wav"
+    wave = (0.1 * np.random.default_rng(0).standard_normal(32000)).astype(np.float32)
+    sf.write(path, wave, 16000)
+    plain = FeatureConfig()
+    assert plain.key() == dataclasses.replace(plain, speed=1.0).key()
+    keys = {plain.key()}
+    for factor in (0.9, 1.1):
+        config = dataclasses.replace(plain, speed=factor)
+        keys.add(config.key())
+        feats = compute_features(path, config)
+        # torchaudio's speed: resampled so that it plays 1/factor as long (tempo and pitch together)
+        expected = torchaudio.functional.speed(torch.from_numpy(sf.read(path, dtype="float32")[0]), 16000, factor)[0]
+        assert int(feats["num_samples"]) == expected.numel()
+        assert abs(int(feats["num_samples"]) - 32000 / factor) <= 2
+    assert len(keys) == 3  # one cache folder per factor
+    assert not np.allclose(compute_features(path, plain)["hsf"][0],
+                           compute_features(path, dataclasses.replace(plain, speed=1.1))["hsf"][0])
+
+
+@pytest.mark.parametrize("factor", [0.3, 2.5])
+def test_a_speed_outside_the_range_is_refused(factor: float) -> None:
+    with pytest.raises(ValueError, match="Speed perturbation factor"):
+        FeatureConfig(speed=factor)
+
+
+def test_training_gets_one_copy_per_factor_and_evaluation_none(ser_cache: Path) -> None:
+    plain = _dm(ser_cache)
+    dm = _dm(ser_cache, speed_perturb=[0.9, 1.1])
+    train, plain_train = dm.datasets["train"].tensors, plain.datasets["train"].tensors
+    copy = train["copy"]
+    assert set(copy.tolist()) == {0, 1, 2}
+    n = len(plain_train["target"])
+    assert int((copy == 0).sum()) == n  # the originals, as without perturbation
+    # each copy holds every training utterance once more, with its own label (segment counts follow the length)
+    for k in (1, 2):
+        rows = copy == k
+        assert set(train["utt_index"][rows].tolist()) == set(plain_train["utt_index"].tolist())
+        by_utt = dict(zip(train["utt_index"][rows].tolist(), train["target"][rows].tolist()))
+        assert by_utt == dict(zip(plain_train["utt_index"].tolist(), plain_train["target"].tolist()))
+    assert int((copy == 1).sum()) >= int((copy == 2).sum())  # 0.9 (longer audio) gives at least as many segments as 1.1
+    assert len(torch.unique(train["segment_index"])) == len(copy)  # segment ids stay unique
+    assert dm.datasets["train"].num_utterances() == plain.datasets["train"].num_utterances()
+    for part in ("val", "test"):  # never perturbed, and unchanged
+        assert "copy" not in dm.datasets[part].tensors
+        assert len(dm.datasets[part]) == len(plain.datasets[part])
+    assert dm.split_info["speed_perturb"] == {"0.9": len(dm.split.train), "1.1": len(dm.split.train)}
+    assert plain.split_info["speed_perturb"] is None
+    assert "speed perturbation of training audio: x0.9" in dm.summary
+    # the normalisation statistics are fitted on originals and copies together
+    torch.testing.assert_close(dm.datasets["train"].tensors["hsf"].double().mean(0),
+                               torch.zeros(dm.hsf_dim, dtype=torch.float64), atol=1e-4, rtol=0)
+
+
+def test_speaker_protocol_copies_only_the_training_speakers(ser_cache: Path) -> None:
+    dm = _dm(ser_cache, protocol="speaker", fold=1, speed_perturb=[1.1])
+    train = dm.datasets["train"].tensors
+    speakers = {dm.corpus.utterances[i].speaker for i in train["utt_index"][train["copy"] == 1].tolist()}
+    assert speakers and not speakers & set(dm.split.test_speakers)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"speed_perturb": [1.0, 1.1]}, "other than 1"),
+        ({"speed_perturb": [0.9, 0.9]}, "distinct factors"),
+        ({"speed_perturb": [3.0]}, r"in \[0.5, 2.0\]"),
+        ({"speed_perturb": [1.1], "pack": "features.npz"}, "holds unperturbed features"),
+        ({"speed_perturb": [1.1], "split_unit": "segment"}, "leaky re-split"),
+    ],
+)
+def test_bad_speed_settings_are_refused_naming_the_argument(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match) as err:
+        SERDataModule(corpus="synthetic", **kwargs)
+    assert "data.speed_perturb" in str(err.value)
+
+
+@pytest.mark.slow
+def test_baseline_and_strl_ser_fit_test_predict_with_speed_perturbation(ser_cache: Path, tmp_path: Path) -> None:
+    """The baseline fits one row per utterance and copy; STRL-SER trains on the copies; test and predict read
+    unperturbed audio; the checkpoint keeps the setting."""
+    common = [f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}", f"--data.cache_dir={ser_cache}",
+              "--data.progress=false", "--data.extract_workers=0", "--data.speed_perturb=[0.9, 1.1]",
+              f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.enable_progress_bar=false"]
+    base = cli_main(["fit", *config_args("baseline"), *common])
+    train = base.datamodule.datasets["train"].tensors
+    rows = {(u, k) for u, k in zip(train["utt_index"].tolist(), train["copy"].tolist())}
+    assert len(rows) == 3 * len(base.datamodule.split.train)
+    strl = [*config_args("strl_ser"), *common, "--trainer.max_epochs=1"]
+    fit = cli_main(["fit", *strl])
+    ckpt = Path(fit.trainer.checkpoint_callback.last_model_path)
+    assert torch.load(ckpt, weights_only=False)["datamodule_hyper_parameters"]["speed_perturb"] == [0.9, 1.1]
+    test = cli_main(["test", *strl, f"--ckpt_path={ckpt}"])
+    metrics = json.loads((Path(test.trainer.log_dir) / "test_metrics.json").read_text())
+    assert metrics["split"]["speed_perturb"] == {"0.9": len(fit.datamodule.split.train), "1.1": len(fit.datamodule.split.train)}
+    assert metrics["num_utterances"] == len(fit.datamodule.split.test)
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, (0.1 * np.random.default_rng(1).standard_normal(24000)).astype(np.float32), 16000)
+    pred = cli_main(["predict", f"--ckpt_path={ckpt}", f"--data.predict_paths={json.dumps([str(clip)])}",
+                     f"--data.cache_dir={ser_cache}", "--data.extract_workers=0", "--data.progress=false",
+                     "--trainer.enable_progress_bar=false", f"--output={tmp_path / 'pred'}"])
+    assert "copy" not in pred.datamodule.datasets["predict"].tensors
