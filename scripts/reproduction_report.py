@@ -67,6 +67,8 @@ PAIRED_MODELS = ("STRL-SER", "STA-CNN")
 
 # The reading of every row run with the study's opt-in recipe (scripts/study_recipe.sh, RECIPE).
 RECIPE = "defaults + opt-in label smoothing 0.1 and mixup 0.2"
+HSF_DROPOUT = "opt-in functionals dropout 0.2"
+SPEED = "opt-in speed perturbation 0.9/1.1 of the training audio"
 
 # The reading of every STA-CNN row run with its opt-in feature masking (scripts/study_recipe.sh, MASKS).
 MASKING = "defaults + opt-in SpecAugment-style masking (2 bands of <8 features, 2 spans of <20 frames)"
@@ -211,6 +213,15 @@ STUDY = [
     *(Study(f"strl_{corpus}_speaker_norm{tag}_8020", "STRL-SER", corpus, "80/20", f"{reading} + {SPEAKER_NORM}, bf16; {VERSUS_NOTE}",
             "30 ep, lr x0.9", "scripts/study_recipe.sh (speaker_norm_8020)", versus=f"baseline_{corpus}_speaker_norm")
       for tag, reading in (("", "defaults"), ("_recipe", RECIPE)) for corpus in ("emodb", "ravdess")),
+    # Opt-in speed perturbation of the training audio on top of the recipe + functionals dropout 0.2: chosen (or not) on
+    # 6:2:2 validation over both corpora, then the four reported settings; and the baseline with the same augmentation.
+    *(Study(f"strl_{corpus}_622_speed", "STRL-SER", corpus, "6:2:2", f"{RECIPE} + {HSF_DROPOUT} + {SPEED}, bf16",
+            "30 ep, lr x0.9", "scripts/study_recipe.sh (speed_622)") for corpus in ("emodb", "ravdess")),
+    *(Study(f"strl_{corpus}_recipe_speed_{tag}", "STRL-SER", corpus, split, f"{RECIPE} + {HSF_DROPOUT} + {SPEED}, bf16",
+            "30 ep, lr x0.9", "scripts/study_recipe.sh (speed_final)")
+      for tag, split in (("speaker", "speaker"), ("8020", "80/20")) for corpus in ("emodb", "ravdess")),
+    *(Study(f"baseline_{corpus}_speed", "linear baseline", corpus, "80/20", SPEED, "closed form",
+            "scripts/study_recipe.sh (speed_baseline)") for corpus in ("emodb", "ravdess")),
     Study("strl_ravdess_hsf_utterance", "STRL-SER", "ravdess", "80/20", "branch tokens, HSFs per utterance", "30 ep, lr x0.9",
           "scripts/study_strl_ser_ravdess.sh"),
     Study("strl_ravdess_leaky_segment_split", "STRL-SER", "ravdess", "80/20",
@@ -268,6 +279,7 @@ TARGETS: list[tuple[str, str, str, list[Target]]] = [
                                       ("speaker normalisation, 30 ep", "strl_ravdess_speaker_norm_8020", None),
                                       ("recipe + speaker normalisation, 30 ep", "strl_ravdess_speaker_norm_recipe_8020", None),
                                       ("recipe + functionals dropout 0.2, 30 ep", "strl_ravdess_recipe_hsf_dropout_8020", None),
+                                      ("recipe + functionals dropout 0.2 + speed perturbation, 30 ep", "strl_ravdess_recipe_speed_8020", None),
                                       ("recipe, 3 seeds per split (each scored), 30 ep", "strl_ravdess_recipe_8020_seeds3", "default"),
                                       ("recipe, ensemble of 3 seeds, 30 ep", "strl_ravdess_recipe_8020_seeds3", "default" + ENSEMBLE)]),
     ("STRL-SER", "emodb", "80/20", [("defaults, 150 ep", "strl_emodb_8020_150ep_bf16", None),
@@ -276,6 +288,7 @@ TARGETS: list[tuple[str, str, str, list[Target]]] = [
                                     ("speaker normalisation, 30 ep", "strl_emodb_speaker_norm_8020", None),
                                     ("recipe + speaker normalisation, 30 ep", "strl_emodb_speaker_norm_recipe_8020", None),
                                     ("recipe + functionals dropout 0.2, 30 ep", "strl_emodb_recipe_hsf_dropout_8020", None),
+                                    ("recipe + functionals dropout 0.2 + speed perturbation, 30 ep", "strl_emodb_recipe_speed_8020", None),
                                     ("recipe, 3 seeds per split (each scored), 30 ep", "strl_emodb_recipe_8020_seeds3", "default"),
                                     ("recipe, ensemble of 3 seeds, 30 ep", "strl_emodb_recipe_8020_seeds3", "default" + ENSEMBLE)]),
     ("STRL-SER", "ravdess", "speaker", [("defaults, 30 ep", "strl_ravdess_speaker", None),
@@ -285,6 +298,7 @@ TARGETS: list[tuple[str, str, str, list[Target]]] = [
                                         ("speaker normalisation, 30 ep", "strl_ravdess_speaker_norm", None),
                                         ("recipe + speaker normalisation, 30 ep", "strl_ravdess_speaker_norm_recipe", None),
                                         ("recipe + functionals dropout 0.2, 30 ep", "strl_ravdess_recipe_hsf_dropout_speaker", None),
+                                        ("recipe + functionals dropout 0.2 + speed perturbation, 30 ep", "strl_ravdess_recipe_speed_speaker", None),
                                         ("recipe, 3 seeds per split (each scored), 30 ep", "strl_ravdess_recipe_speaker_seeds3", "default"),
                                         ("recipe, ensemble of 3 seeds, 30 ep", "strl_ravdess_recipe_speaker_seeds3", "default" + ENSEMBLE)]),
     ("STRL-SER", "emodb", "speaker", [("defaults, 150 ep", "strl_emodb_speaker_150ep", None),
@@ -293,6 +307,7 @@ TARGETS: list[tuple[str, str, str, list[Target]]] = [
                                       ("speaker normalisation, 30 ep", "strl_emodb_speaker_norm", None),
                                       ("recipe + speaker normalisation, 30 ep", "strl_emodb_speaker_norm_recipe", None),
                                         ("recipe + functionals dropout 0.2, 30 ep", "strl_emodb_recipe_hsf_dropout_speaker", None),
+                                        ("recipe + functionals dropout 0.2 + speed perturbation, 30 ep", "strl_emodb_recipe_speed_speaker", None),
                                         ("recipe, 3 seeds per split (each scored), 30 ep", "strl_emodb_recipe_speaker_seeds3", "default"),
                                         ("recipe, ensemble of 3 seeds, 30 ep", "strl_emodb_recipe_speaker_seeds3", "default" + ENSEMBLE)]),
     ("STA-CNN", "ravdess", "6:2:2", [("defaults (2.0 s)", "sta_ravdess_input", "segment_length2.0"),

@@ -340,13 +340,10 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
   speed_baseline)
     for corpus in emodb ravdess; do
       v=$(var "$corpus")
-      for protocol in 8020 speaker; do
-        trials=(--seeds 0 1 2 3 4); [ "$protocol" = speaker ] && trials=(--folds)
-        ser-experiment --out "$OUT/baseline_${corpus}_speed_${protocol}" "${trials[@]}" --jobs "$JOBS" "${THREADS[@]}" \
-          --set 'data.speed_perturb=[0.9,1.1]' \
-          --title "Linear baseline + speed perturbation 0.9/1.1 of the training audio, $corpus $protocol" -- \
-          -c configs/trainer.yaml -c configs/model/baseline.yaml -c "configs/data/$corpus.yaml" "$(src "${!v:-}")" "${!v:?}"
-      done
+      ser-experiment --out "$OUT/baseline_${corpus}_speed" --seeds 0 1 2 3 4 --folds --jobs "$JOBS" "${THREADS[@]}" \
+        --set 'data.speed_perturb=[0.9,1.1]' \
+        --title "Linear baseline + speed perturbation 0.9/1.1 of the training audio, $corpus, 80/20 and speaker folds" -- \
+        -c configs/trainer.yaml -c configs/model/baseline.yaml -c "configs/data/$corpus.yaml" "$(src "${!v:-}")" "${!v:?}"
     done ;;
   *) echo "unknown step: $step (see the header of $0)" >&2; exit 2 ;;
   esac
