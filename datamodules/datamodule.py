@@ -17,7 +17,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from datamodules.batches import SegmentDataset, TensorBatches, stack_segments
 from datamodules.cache import FeatureCache, default_cache_dir
 from datamodules.corpora import UNKNOWN_SPEAKER, Corpus, CorpusEntry, CorpusError, get_corpus
-from datamodules.extract import ExtractionStats, extract_all, format_errors
+from datamodules.extract import ExtractionError, ExtractionStats, extract_all, format_errors
 from datamodules.features import HSFScope, feature_config_from_hparams, net_dims
 from datamodules.features.base import MAX_SPEED, MIN_SPEED
 from datamodules.features.settings import FEATURE_SETTINGS, checkpoint_feature_settings, feature_setting_mismatches
@@ -46,11 +46,12 @@ def _check_speed_factors(factors: Sequence[float] | None, pack: str | None, spli
     if not factors:
         return ()
     out = tuple(float(f) for f in factors)
-    bad = [f for f in out if f == 1.0 or not MIN_SPEED <= f <= MAX_SPEED]
+    bad = [f for f in out if f == 1.0 or not MIN_SPEED <= f <= MAX_SPEED or abs(round(f, 2) - f) > 1e-9]
     if bad or len(set(out)) != len(out):
         raise ValueError(
             f"data.speed_perturb: expected distinct factors in [{MIN_SPEED}, {MAX_SPEED}] other than 1 (the original "
-            f"audio is always kept), e.g. [0.9, 1.1]; got {list(factors)}."
+            f"audio is always kept), in steps of 0.01 (each is an exact resampling ratio), e.g. [0.9, 1.1]; got "
+            f"{list(factors)}."
         )
     if pack is not None:
         raise ValueError(
@@ -135,8 +136,9 @@ class SERDataModule(L.LightningDataModule):
             2015, the 3-way perturbation of Kaldi and SpeechBrain recipes), e.g. ``[0.9, 1.1]``: every
             training utterance is also featurised at each factor (``torchaudio.functional.speed``: tempo
             and pitch change together) and added to the training part as a copy (batch key ``copy``:
-            0 = the original, ``k`` = the ``k``-th factor), so an epoch sees ``1 + len(factors)`` times
-            the training segments. Validation, test and predict audio are never perturbed; the copies
+            0 = the original, ``k`` = the ``k``-th factor), so an epoch sees about ``1 + len(factors)`` times
+            the training segments (a slower copy has more segments, a faster one fewer), hence as many more
+            optimiser steps. Validation, test and predict audio are never perturbed; the copies
             are cached like any features (one cache folder per factor), and the normalisation
             statistics include them. Not with ``pack`` (a pack holds unperturbed features) nor with
             ``split_unit: segment``.
@@ -201,6 +203,7 @@ class SERDataModule(L.LightningDataModule):
         self._shuffle_seed = 0
         self._pack: FeaturePack | None = None
         self.speed_copies: dict[str, int] = {}  # factor -> training utterances copied at it (speed_perturb)
+        self.skipped_copies: dict[str, str] = {}  # path -> why its speed copy is left out (skip_bad_files)
         if num_workers:
             warnings.warn(
                 f"data.num_workers={num_workers} is ignored: batches are cut from in-memory tensors on the model's "
@@ -320,13 +323,16 @@ class SERDataModule(L.LightningDataModule):
     @property
     def feature_settings(self) -> dict[str, Any]:
         """The values of :data:`FEATURE_SETTINGS` this module extracts with (``features`` resolved)."""
-        return {k: self.hparams[k] for k in FEATURE_SETTINGS} | {"features": self.feature_config.features}
+        return {k: self.hparams[k] for k in FEATURE_SETTINGS} | {
+            "features": self.feature_config.features, "speed_perturb": list(self.speed_factors) or None,
+        }
 
     def _adopt_feature_settings(self, settings: Mapping[str, Any]) -> None:
         """Use a checkpoint's feature settings (predict), rebuilding the feature config."""
         for key in FEATURE_SETTINGS:
             if key in settings:
                 self.hparams[key] = settings[key]
+        self.speed_factors = tuple(float(f) for f in self.hparams.get("speed_perturb") or ())
         self._configure_features()
 
     def _cache(self, speed: float = 1.0) -> FeatureCache:
@@ -376,8 +382,7 @@ class SERDataModule(L.LightningDataModule):
             train = set(split.train)
             paths = [u.path for u in self.corpus.utterances if u.utt_id in train and str(u.path) not in stats["errors"]]
             for factor in self.speed_factors:
-                self._extract(paths, load=False, on_error=on_error, progress=self.hparams["progress"],
-                              desc=f"features x{factor:g} speed", speed=factor)
+                self._extract_copies(paths, factor, load=False, on_error=on_error)
 
     def setup(self, stage: str | None = None) -> None:
         """Build the split, load features, fit normalisation on the training split, and say what
@@ -439,6 +444,21 @@ class SERDataModule(L.LightningDataModule):
             self.datasets["test"] = self.datasets["val"]
         self._report()
 
+    def _extract_copies(
+        self, paths: Sequence[str | Path], factor: float, load: bool, on_error: Literal["raise", "collect"]
+    ) -> tuple[list[dict[str, np.ndarray] | None], ExtractionStats]:
+        """:meth:`_extract` of the files' ``factor`` speed copies; a failure names the copy and the setting."""
+        try:
+            with warnings.catch_warnings():  # degenerate audio was reported by the originals' pass already
+                warnings.filterwarnings("ignore", message="Degenerate audio in ")
+                return self._extract(paths, load=load, on_error=on_error, progress=self.hparams["progress"] and not load,
+                                     desc=f"features x{factor:g} speed", speed=factor)
+        except ExtractionError as err:
+            raise ExtractionError(
+                f"data.speed_perturb: the x{factor:g} speed copies of training files whose originals were usable "
+                f"failed: {err}", err.errors,
+            ) from err
+
     def _add_speed_copies(self, train: dict[str, torch.Tensor], segment_base: int) -> dict[str, torch.Tensor]:
         """The training part with a speed-perturbed copy of each training utterance per factor appended
         (``speed_perturb``); key ``copy`` tells them apart (0 = the original)."""
@@ -449,13 +469,14 @@ class SERDataModule(L.LightningDataModule):
         targets = [corpus.label_index(corpus.utterances[r].label) for r in rows]
         on_error: Literal["raise", "collect"] = "collect" if self.hparams["skip_bad_files"] else "raise"
         parts = [train | {"copy": torch.zeros(len(train["target"]), dtype=torch.int64)}]
-        self.speed_copies = {}
+        self.speed_copies, self.skipped_copies = {}, {}
         for k, factor in enumerate(self.speed_factors, start=1):
-            feats, stats = self._extract([corpus.utterances[r].path for r in rows], load=True, on_error=on_error,
-                                         speed=factor)
+            feats, stats = self._extract_copies([corpus.utterances[r].path for r in rows], factor, load=True,
+                                                on_error=on_error)
             if stats["errors"]:  # the original was usable (it is in the split), this copy is not: leave the copy out
                 rank_zero_warn(format_errors(dict(stats["errors"]), len(rows)) + f"\nTheir x{factor:g} speed copies "
-                               "are left out of training (data.skip_bad_files=true).")
+                               "are left out of training (data.skip_bad_files=true; listed in split.skipped_copies).")
+                self.skipped_copies.update({p: f"x{factor:g} speed copy: {e}" for p, e in stats["errors"].items()})
             kept = [(f, r, t) for f, r, t in zip(feats, rows, targets) if f is not None]
             copy = stack_segments([f for f, _, _ in kept], self.inputs, [r for _, r, _ in kept], [t for _, _, t in kept],
                                   segment_base)
@@ -466,9 +487,13 @@ class SERDataModule(L.LightningDataModule):
         return {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
 
     def _row_speakers(self, tensors: Mapping[str, torch.Tensor]) -> list[str]:
-        """The speaker of each row (segment) of a part's tensors."""
+        """The speaker of each row (segment) of a part's tensors; a speed-perturbed copy's rows count as a speaker
+        of their own (``<speaker>|x<factor>``, as Kaldi's ``sp0.9-<speaker>``): their pitch and tempo differ."""
         utterances = self.corpus.utterances
-        return [utterances[i].speaker for i in tensors["utt_index"].tolist()]
+        speakers = [utterances[i].speaker for i in tensors["utt_index"].tolist()]
+        if "copy" not in tensors:
+            return speakers
+        return [s if k == 0 else f"{s}|x{self.speed_factors[k - 1]:g}" for s, k in zip(speakers, tensors["copy"].tolist())]
 
     def _skip_bad_files(self, errors: Mapping[str, str]) -> None:
         """Leave the utterances of unusable files out of every part (``skip_bad_files``)."""
@@ -507,7 +532,7 @@ class SERDataModule(L.LightningDataModule):
             unseen = sorted({s for k in ("val", "test") if k in self.datasets for s in self._row_speakers(self.datasets[k].tensors)}
                             - set(self.speaker_normalizer.by_speaker))
             self.summary += (
-                f" | speaker normalisation: {len(self.speaker_normalizer.by_speaker)} training speakers with their training "
+                f" | speaker normalisation: {sum('|x' not in s for s in self.speaker_normalizer.by_speaker)} training speakers with their training "
                 f"statistics" + (f", {len(unseen)} unseen speakers with their own (transductive)" if unseen else "")
             )
         if self.speed_copies:
@@ -601,6 +626,8 @@ class SERDataModule(L.LightningDataModule):
             "class_counts": self.split.class_counts(self.corpus),
             "skipped_files": [{"path": p, "error": e} for p, e in self.skipped_files.items()],
             "speed_perturb": dict(self.speed_copies) or None,  # factor -> training utterances copied (augmentation)
+            **({"skipped_copies": [{"path": p, "error": e} for p, e in self.skipped_copies.items()]}
+               if self.skipped_copies else {}),
             # the leaky re-split is by segment: num_utterances above is the utterance split from before it
             **({"num_segments_after_resplit": {k: len(v.tensors["target"]) for k, v in self.datasets.items()}}
                if hp["split_unit"] == "segment" and self.datasets else {}),

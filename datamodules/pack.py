@@ -78,6 +78,8 @@ def write_pack(
     """
     if waveform_codec not in ("raw", "flac"):
         raise ValueError(f"Expected waveform_codec 'raw' or 'flac', got {waveform_codec!r}.")
+    if config.speed != 1.0:
+        raise ValueError(f"A feature pack holds the corpus's own audio's features, not a x{config.speed:g} speed copy.")
     if len(features) != len(corpus.utterances):
         raise ValueError(f"write_pack: {len(features)} feature dicts for {len(corpus.utterances)} utterances.")
     if dtype not in ("float16", "float32"):
@@ -137,7 +139,7 @@ def write_pack(
                 for u in corpus.utterances
             ],
         },
-        "feature_config": dataclasses.asdict(config),
+        "feature_config": config.as_dict(),
         "feature_key": config.key(),
         "dtypes": stored,
         "max_relative_rounding": rounding,
@@ -209,7 +211,8 @@ class FeaturePack:
 
     @property
     def config(self) -> FeatureConfig:
-        return FeatureConfig(**self.meta["feature_config"])
+        known = {f.name for f in dataclasses.fields(FeatureConfig)}  # a newer writer's extra fields: not ours to apply
+        return FeatureConfig(**{k: v for k, v in self.meta["feature_config"].items() if k in known})
 
     @property
     def identity(self) -> str:
@@ -229,8 +232,8 @@ class FeaturePack:
     def check_config(self, wanted: FeatureConfig) -> None:
         """Refuse a pack made with other feature settings than the run's, naming each difference
         (a pack from before extractors were selectable holds the default ones)."""
-        have = dataclasses.asdict(self.config)
-        diff = {k: (have.get(k), v) for k, v in dataclasses.asdict(wanted).items() if have.get(k) != v}
+        have = self.config.as_dict()
+        diff = {k: (have.get(k), v) for k, v in wanted.as_dict().items() if have.get(k) != v}
         if diff:
             listed = ", ".join(f"{k}: pack {a!r} vs run {b!r}" for k, (a, b) in diff.items())
             raise ValueError(

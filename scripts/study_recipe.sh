@@ -116,6 +116,12 @@ for step in $STEPS; do
     [ ${#RECIPE[@]} -gt 0 ] || { echo "step $step needs RECIPE (the extra ser arguments), e.g." \
       "RECIPE=\"--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2\"" >&2; exit 2; } ;;
   esac
+  case $step in speed_*)  # speed perturbation re-reads the audio: a feature pack holds unperturbed features only
+    for v in EMODB RAVDESS; do
+      case ${!v:-} in *.npz) echo "step $step needs the corpus audio (speed-perturbed copies are extracted from it), but" \
+        "$v is a feature pack; set $v to the corpus folder" >&2; exit 2 ;; esac
+    done ;;
+  esac
   case $step in
   bf16)
     ser-experiment --out "$OUT/strl_emodb_622_bf16" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" --set 'data.ratios=[0.6,0.2,0.2]' \

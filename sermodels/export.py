@@ -21,7 +21,6 @@ onnxruntime before writing the bundle.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -252,7 +251,7 @@ def export_bundle(
     np.savez(out / "normalization.npz", **norm)
     normalize = bool(data_hp.get("normalize", True)) and bool(norm)
     aggregation = str(module.hparams.get("aggregation", "mean"))
-    feature_info = dataclasses.asdict(features) | {
+    feature_info = features.as_dict() | {
         "inputs": list(net_keys), "opensmile": OPENSMILE_VERSION, "feature_version": FEATURE_VERSION,
     }
     import onnx

@@ -123,7 +123,8 @@ def feature_record(datamodule: Any) -> dict[str, Any] | None:
         return None
     config = getattr(datamodule, "feature_config", None)
     if config is not None and dataclasses.is_dataclass(config) and not isinstance(config, type):
-        record: dict[str, Any] = dataclasses.asdict(config)
+        as_dict = getattr(config, "as_dict", None)
+        record: dict[str, Any] = as_dict() if callable(as_dict) else dataclasses.asdict(config)
     elif callable(to_dict := getattr(config, "to_dict", None)):
         record = dict(to_dict())
     else:

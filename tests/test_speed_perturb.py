@@ -14,6 +14,7 @@ import soundfile as sf
 import torch
 import torchaudio
 
+import sermodels.baseline as baseline_module
 from datamodules.datamodule import SERDataModule
 from datamodules.features.base import FeatureConfig
 from datamodules.features.compute import compute_features
@@ -72,6 +73,15 @@ def test_training_gets_one_copy_per_factor_and_evaluation_none(ser_cache: Path) 
         by_utt = dict(zip(train["utt_index"][rows].tolist(), train["target"][rows].tolist()))
         assert by_utt == dict(zip(plain_train["utt_index"].tolist(), plain_train["target"].tolist()))
     assert int((copy == 1).sum()) >= int((copy == 2).sum())  # 0.9 (longer audio) gives at least as many segments as 1.1
+    # the copies are other audio: no copy's functionals equal any original's (utterance or segment)
+    hsf = train["hsf"]
+    for k in (1, 2):
+        distances = torch.cdist(hsf[copy == k].double(), hsf[copy == 0].double())
+        assert float(distances.min()) > 1e-3
+    # and each factor has its own cache folder, filled
+    keys = {dataclasses.replace(dm.feature_config, speed=f).key() for f in (0.9, 1.1)}
+    for key in keys:
+        assert any((ser_cache / f"features-{key}").rglob("*.npz"))
     assert len(torch.unique(train["segment_index"])) == len(copy)  # segment ids stay unique
     assert dm.datasets["train"].num_utterances() == plain.datasets["train"].num_utterances()
     for part in ("val", "test"):  # never perturbed, and unchanged
@@ -92,6 +102,29 @@ def test_speaker_protocol_copies_only_the_training_speakers(ser_cache: Path) -> 
     assert speakers and not speakers & set(dm.split.test_speakers)
 
 
+def test_with_speaker_normalisation_each_copy_is_a_speaker_of_its_own(ser_cache: Path) -> None:
+    dm = _dm(ser_cache, speed_perturb=[0.9], speaker_norm=True)
+    names = set(dm.speaker_normalizer.by_speaker)
+    originals = {s for s in names if "|x" not in s}
+    assert originals and names == originals | {f"{s}|x0.9" for s in originals}
+    train = dm.datasets["train"].tensors
+    speakers = np.array(dm._row_speakers(train))
+    raw_std = {s: dm.speaker_normalizer.by_speaker[s].stats["hsf_std"] for s in names}
+    assert all(bool((raw_std[s] > 0).any()) for s in names)
+    for s in names:  # every (speaker, copy) group is centred on itself before the global standardisation
+        rows = torch.as_tensor(speakers == s)
+        centred = train["hsf"][rows] * dm.normalizer.stats["hsf_std"] + dm.normalizer.stats["hsf_mean"]
+        assert float(centred.double().mean(0).abs().max()) < 1e-3
+    assert f"{len(originals)} training speakers" in dm.summary
+
+
+def test_factors_are_exact_resampling_ratios() -> None:
+    with pytest.raises(ValueError, match="steps of 0.01"):
+        SERDataModule(corpus="synthetic", speed_perturb=[0.905])
+    with pytest.raises(ValueError, match="exact resampling ratio"):
+        FeatureConfig(speed=1.00001)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -109,16 +142,24 @@ def test_bad_speed_settings_are_refused_naming_the_argument(kwargs: dict, match:
 
 
 @pytest.mark.slow
-def test_baseline_and_strl_ser_fit_test_predict_with_speed_perturbation(ser_cache: Path, tmp_path: Path) -> None:
+def test_baseline_and_strl_ser_fit_test_predict_with_speed_perturbation(
+    ser_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The baseline fits one row per utterance and copy; STRL-SER trains on the copies; test and predict read
     unperturbed audio; the checkpoint keeps the setting."""
     common = [f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}", f"--data.cache_dir={ser_cache}",
               "--data.progress=false", "--data.extract_workers=0", "--data.speed_perturb=[0.9, 1.1]",
               f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.enable_progress_bar=false"]
+    fitted: list[int] = []
+    real_fit = baseline_module.fit_linear
+
+    def spy(x: np.ndarray, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        fitted.append(len(x))
+        return real_fit(x, *args, **kwargs)
+
+    monkeypatch.setattr(baseline_module, "fit_linear", spy)
     base = cli_main(["fit", *config_args("baseline"), *common])
-    train = base.datamodule.datasets["train"].tensors
-    rows = {(u, k) for u, k in zip(train["utt_index"].tolist(), train["copy"].tolist())}
-    assert len(rows) == 3 * len(base.datamodule.split.train)
+    assert fitted == [3 * len(base.datamodule.split.train)]  # one row per training utterance and copy
     strl = [*config_args("strl_ser"), *common, "--trainer.max_epochs=1"]
     fit = cli_main(["fit", *strl])
     ckpt = Path(fit.trainer.checkpoint_callback.last_model_path)
@@ -127,9 +168,24 @@ def test_baseline_and_strl_ser_fit_test_predict_with_speed_perturbation(ser_cach
     metrics = json.loads((Path(test.trainer.log_dir) / "test_metrics.json").read_text())
     assert metrics["split"]["speed_perturb"] == {"0.9": len(fit.datamodule.split.train), "1.1": len(fit.datamodule.split.train)}
     assert metrics["num_utterances"] == len(fit.datamodule.split.test)
+    # a test of the checkpoint without the setting would standardise with other statistics: refused, both named
+    without = [a for a in strl if not a.startswith("--data.speed_perturb")]
+    with pytest.raises(ValueError, match=r"data.speed_perturb is None here but \[0.9, 1.1\] in the checkpoint"):
+        cli_main(["test", *without, f"--ckpt_path={ckpt}"])
     clip = tmp_path / "clip.wav"
     sf.write(clip, (0.1 * np.random.default_rng(1).standard_normal(24000)).astype(np.float32), 16000)
     pred = cli_main(["predict", f"--ckpt_path={ckpt}", f"--data.predict_paths={json.dumps([str(clip)])}",
                      f"--data.cache_dir={ser_cache}", "--data.extract_workers=0", "--data.progress=false",
                      "--trainer.enable_progress_bar=false", f"--output={tmp_path / 'pred'}"])
     assert "copy" not in pred.datamodule.datasets["predict"].tensors
+
+
+def test_files_keep_the_field_out_unless_it_is_set(tmp_path: Path) -> None:
+    """Packs, bundles and result files record ``speed`` only when it is not 1, so older installs still read them;
+    a pack of speed-perturbed features is refused (packs hold the corpus's own audio's features)."""
+    from datamodules.pack import write_pack
+
+    assert "speed" not in FeatureConfig().as_dict()
+    assert FeatureConfig(speed=0.9).as_dict()["speed"] == 0.9
+    with pytest.raises(ValueError, match="x0.9 speed copy"):  # refused before the corpus is read
+        write_pack(tmp_path / "p.npz", None, FeatureConfig(speed=0.9), [], "synthetic")  # type: ignore[arg-type]

@@ -56,3 +56,19 @@ def test_corpus_variables_take_a_folder_or_a_feature_pack(tmp_path: Path) -> Non
         assert "--trainer.max_epochs" not in call  # the paper's schedule, not the short one
     sta = _capture(tmp_path / "sta", STEPS="sta_emodb_speaker_2s", EMODB=str(tmp_path / "e.npz"))[0]
     assert sta[sta.index("--data.pack") + 1] == str(tmp_path / "e.npz") and "configs/model/sta_cnn.yaml" in sta
+
+
+def test_speed_steps_refuse_a_feature_pack_and_pass_the_factors(tmp_path: Path) -> None:
+    recipe = "--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2"
+    env = dict(os.environ, STEPS="speed_final", RECIPE=recipe, EMODB=str(tmp_path / "e.npz"), RAVDESS=str(tmp_path),
+               OUT=str(tmp_path / "study"))
+    proc = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "EMODB is a feature pack" in proc.stderr
+    assert not (tmp_path / "study").exists()
+    calls = _capture(tmp_path / "ok", STEPS="speed_622 speed_baseline", RECIPE=recipe, EMODB=str(tmp_path / "EMODB"),
+                     RAVDESS=str(tmp_path / "RAVDESS"))
+    assert len(calls) == 4
+    for call in calls:
+        assert "data.speed_perturb=[0.9,1.1]" in call
+    assert all("configs/model/baseline.yaml" in c for c in calls[2:]) and all("--folds" in c for c in calls[2:])
+    assert all(c[-2:] == ["--model.init_args.net.init_args.hsf_dropout", "0.2"] for c in calls[:2])

@@ -352,10 +352,12 @@ class FeatureConfig:
     def __post_init__(self) -> None:
         if self.hsf_scope not in ("segment", "utterance"):
             raise ValueError(f"Expected hsf_scope 'segment' or 'utterance', got {self.hsf_scope!r}.")
-        if not MIN_SPEED <= self.speed <= MAX_SPEED:
+        # torchaudio's speed() resamples from int(speed * sample_rate) Hz: the product must be a whole number
+        rate = self.speed * self.sample_rate
+        if not MIN_SPEED <= self.speed <= MAX_SPEED or abs(rate - round(rate)) > 1e-6 or int(rate) != round(rate):
             raise ValueError(
-                f"Speed perturbation factor {self.speed!r} is outside [{MIN_SPEED}, {MAX_SPEED}]; the usual factors are "
-                "0.9 and 1.1 (data.speed_perturb)."
+                f"Speed perturbation factor {self.speed!r} is outside [{MIN_SPEED}, {MAX_SPEED}] or not an exact "
+                f"resampling ratio at {self.sample_rate} Hz; use steps of 0.01, e.g. 0.9 and 1.1 (data.speed_perturb)."
             )
         if self.features is None:
             selection = resolve_features(None, [k for k in DEFAULT_EXTRACTORS if getattr(self, k)])
@@ -381,6 +383,11 @@ class FeatureConfig:
         segment_bounds(1, 1, None, self.min_last_segment, self.segment_mode)  # validates the rest
         # Built once (cheap: options checked, no model loaded); not a field, so equality and asdict ignore it.
         object.__setattr__(self, "_extractors", {k: _build(k, spec, self) for k, spec in selection.items()})
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as a plain dict for files (packs, bundles, result files); ``speed`` only when it is not 1,
+        so files written by this version still load where the field does not exist."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if not (k == "speed" and v == 1.0)}
 
     @property
     def extractors(self) -> dict[str, FeatureExtractor]:

@@ -31,6 +31,8 @@ FEATURE_SETTINGS: dict[str, tuple[str, ...]] = {
     "hsf_scope": ("hsf",),
     "normalize": ("lld", "hsf"),
     "speaker_norm": ("lld", "hsf"),
+    # training copies enter the normalisation statistics that ``test`` recomputes from the training split
+    "speed_perturb": ("lld", "hsf"),
     "features": (),
 }
 
@@ -41,12 +43,12 @@ def checkpoint_feature_settings(checkpoint: Mapping[str, Any]) -> dict[str, Any]
     Read from the data module's state (:meth:`SERDataModule.state_dict`), or, for checkpoints older
     than that, from the data module's saved hyperparameters. Checkpoints from before feature
     extractors were selectable record no ``features``: theirs are the defaults (``None``); those from
-    before speaker normalisation record no ``speaker_norm``: it was off.
+    before speaker normalisation record no ``speaker_norm``: it was off (likewise ``speed_perturb``: none).
     """
     state = checkpoint.get(DATAMODULE_KEY) or {}
     # Settings added later are recorded as their value before they existed (speaker normalisation: off), so a
     # checkpoint older than a switch is still refused for a run that turns the switch on.
-    before = {"features": None, "speaker_norm": False}
+    before = {"features": None, "speaker_norm": False, "speed_perturb": None}
     if state.get("features"):
         return before | dict(state["features"]) | {"inputs": list(state.get("inputs") or [])}
     hp = checkpoint.get("datamodule_hyper_parameters") or {}
