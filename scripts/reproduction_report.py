@@ -217,6 +217,9 @@ STUDY = [
     # 6:2:2 validation over both corpora, then the four reported settings; and the baseline with the same augmentation.
     *(Study(f"strl_{corpus}_622_speed", "STRL-SER", corpus, "6:2:2", f"{RECIPE} + {HSF_DROPOUT} + {SPEED}, bf16",
             "30 ep, lr x0.9", "scripts/study_recipe.sh (speed_622)") for corpus in ("emodb", "ravdess")),
+    *(Study(f"strl_{corpus}_622_steps90", "STRL-SER", corpus, "6:2:2",
+            f"{RECIPE} + {HSF_DROPOUT}, bf16; control: speed_622's optimiser steps without the copies",
+            "90 ep, lr x0.9655", "scripts/study_recipe.sh (speed_steps_622)") for corpus in ("emodb", "ravdess")),
     *(Study(f"strl_{corpus}_recipe_speed_{tag}", "STRL-SER", corpus, split, f"{RECIPE} + {HSF_DROPOUT} + {SPEED}, bf16",
             "30 ep, lr x0.9", "scripts/study_recipe.sh (speed_final)")
       for tag, split in (("speaker", "speaker"), ("8020", "80/20")) for corpus in ("emodb", "ravdess")),

@@ -87,6 +87,9 @@
 #                functionals dropout 0.2 (hsf_dropout_final's configuration), STRL-SER, EMO-DB and RAVDESS 6:2:2, 3 seeds,
 #                short schedule, bf16: kept if it raises the mean validation UA over both corpora (compare:
 #                averaging_622's ema 0 / dropout 0.2 point, the same splits)
+#   speed_steps_622  the control for speed_622: the same configuration without the copies, trained for as many
+#                optimiser steps (90 epochs, lr x0.9655 per epoch = x0.9 per 3 epochs: the same decay per step), so
+#                the augmentation is told apart from the 3x longer training it brings
 #   speed_final  that configuration on the four reported settings: EMO-DB and RAVDESS 80/20 (3 seeds) and speaker
 #                folds (compare: hsf_dropout_final, the same splits and schedule)
 #   speed_baseline  the linear baseline with the same speed perturbation, 80/20 (5 seeds) and speaker folds, both
@@ -112,7 +115,7 @@ sta() { local v; v=$(var "$1"); echo -c configs/trainer.yaml -c configs/model/st
 strl() { local v; v=$(var "$1"); echo -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c "configs/data/$1.yaml" "$(src "${!v:-}")"; }  # EMO-DB, RAVDESS: no experiment file
 
 for step in $STEPS; do
-  case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*|ensemble_*|hsf_dropout_*|speaker_norm_8020|speed_622|speed_final)  # these folders are named for the recipe: refuse to fill them with the defaults
+  case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*|ensemble_*|hsf_dropout_*|speaker_norm_8020|speed_622|speed_steps_622|speed_final)  # these folders are named for the recipe: refuse to fill them with the defaults
     [ ${#RECIPE[@]} -gt 0 ] || { echo "step $step needs RECIPE (the extra ser arguments), e.g." \
       "RECIPE=\"--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2\"" >&2; exit 2; } ;;
   esac
@@ -331,6 +334,15 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
         --set 'data.ratios=[0.6,0.2,0.2]' --set 'data.speed_perturb=[0.9,1.1]' \
         --title "STRL-SER + recipe (${RECIPE[*]}) + functionals dropout 0.2 + speed perturbation 0.9/1.1, $corpus 6:2:2, bf16" -- \
         $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" --$NET.hsf_dropout 0.2
+    done ;;
+  speed_steps_622)
+    for corpus in emodb ravdess; do
+      v=$(var "$corpus")
+      ser-experiment --out "$OUT/strl_${corpus}_622_steps90" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+        --set 'data.ratios=[0.6,0.2,0.2]' \
+        --title "STRL-SER + recipe (${RECIPE[*]}) + functionals dropout 0.2, $corpus 6:2:2, bf16, 90 epochs x0.9655 (speed_622's optimiser steps and decay, without the copies)" -- \
+        $(strl "$corpus") "${!v:?}" "${BF16[@]}" "${RECIPE[@]}" --$NET.hsf_dropout 0.2 \
+        --trainer.max_epochs 90 --model.init_args.scheduler.init_args.gamma 0.9655
     done ;;
   speed_final)
     for corpus in emodb ravdess; do
