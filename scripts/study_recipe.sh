@@ -113,6 +113,20 @@ src() { case $1 in *.npz) echo --data.pack ;; *) echo --data.root ;; esac; }
 var() { tr a-z A-Z <<< "$1"; }  # emodb -> EMODB, the corpus variable (bash 3 has no ${x^^})
 sta() { local v; v=$(var "$1"); echo -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c "configs/data/$1.yaml" "$(src "${!v:-}")"; }
 strl() { local v; v=$(var "$1"); echo -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c "configs/data/$1.yaml" "$(src "${!v:-}")"; }  # EMO-DB, RAVDESS: no experiment file
+# STRL-SER + RECIPE + functionals dropout 0.2 (+ the given ser-experiment options) on the four reported settings,
+# EMO-DB and RAVDESS, 80/20 (3 seeds) and every speaker fold: reported FOLDER_INFIX TITLE [OPTIONS...]
+reported() {
+  local infix=$1 what=$2 corpus protocol v; shift 2
+  for corpus in emodb ravdess; do
+    v=$(var "$corpus")
+    for protocol in 8020 speaker; do
+      local trials=(--seeds 0 1 2); [ "$protocol" = speaker ] && trials=(--folds)
+      ser-experiment --out "$OUT/strl_${corpus}_${infix}_${protocol}" "${trials[@]}" --jobs "$JOBS" "${THREADS[@]}" "$@" \
+        --title "STRL-SER + recipe (${RECIPE[*]}) + $what, $corpus $protocol" -- \
+        $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" --$NET.hsf_dropout 0.2
+    done
+  done
+}
 
 for step in $STEPS; do
   case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*|ensemble_*|hsf_dropout_*|speaker_norm_8020|speed_622|speed_steps_622|speed_final)  # these folders are named for the recipe: refuse to fill them with the defaults
@@ -318,15 +332,7 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
         $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}"
     done ;;
   hsf_dropout_final)
-    for corpus in emodb ravdess; do
-      v=$(var "$corpus")
-      for protocol in 8020 speaker; do
-        trials=(--seeds 0 1 2); [ "$protocol" = speaker ] && trials=(--folds)
-        ser-experiment --out "$OUT/strl_${corpus}_recipe_hsf_dropout_${protocol}" "${trials[@]}" --jobs "$JOBS" "${THREADS[@]}" \
-          --title "STRL-SER + recipe (${RECIPE[*]}) + functionals dropout 0.2, $corpus $protocol" -- \
-          $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" --$NET.hsf_dropout 0.2
-      done
-    done ;;
+    reported recipe_hsf_dropout "functionals dropout 0.2" ;;
   speed_622)
     for corpus in emodb ravdess; do
       v=$(var "$corpus")
@@ -345,16 +351,7 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
         --trainer.max_epochs 90 --model.init_args.scheduler.init_args.gamma 0.9655
     done ;;
   speed_final)
-    for corpus in emodb ravdess; do
-      v=$(var "$corpus")
-      for protocol in 8020 speaker; do
-        trials=(--seeds 0 1 2); [ "$protocol" = speaker ] && trials=(--folds)
-        ser-experiment --out "$OUT/strl_${corpus}_recipe_speed_${protocol}" "${trials[@]}" --jobs "$JOBS" "${THREADS[@]}" \
-          --set 'data.speed_perturb=[0.9,1.1]' \
-          --title "STRL-SER + recipe (${RECIPE[*]}) + functionals dropout 0.2 + speed perturbation 0.9/1.1, $corpus $protocol" -- \
-          $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" --$NET.hsf_dropout 0.2
-      done
-    done ;;
+    reported recipe_speed "functionals dropout 0.2 + speed perturbation 0.9/1.1" --set 'data.speed_perturb=[0.9,1.1]' ;;
   speed_baseline)
     for corpus in emodb ravdess; do
       v=$(var "$corpus")

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from datamodules.datamodule import SERDataModule
+
 # IEMOCAP: per session, two dialogs of four utterances each, as (utterance suffix, label).
 # Mixes M and F turns within a dialog and labels that the four-class set drops (fru, xxx).
 IEMOCAP_DIALOGS = {
@@ -98,3 +100,13 @@ TINY_SYNTHETIC = {"num_speakers": 3, "utterances_per_class": 2, "min_duration": 
 def ser_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One feature cache (and synthetic corpus) for the whole session, so each setting extracts once."""
     return tmp_path_factory.mktemp("ser-cache")
+
+
+def tiny_datamodule(cache: Path, **kwargs: object) -> SERDataModule:
+    """A prepared and set-up data module over :data:`TINY_SYNTHETIC` (one process, no progress bars)."""
+    base: dict[str, object] = dict(corpus="synthetic", corpus_options=TINY_SYNTHETIC, cache_dir=str(cache), batch_size=8,
+                                   progress=False, extract_workers=0)
+    dm = SERDataModule(**(base | kwargs))  # type: ignore[arg-type]
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm

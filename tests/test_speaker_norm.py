@@ -22,16 +22,9 @@ from sermodels.cli import cli_main
 from sermodels.export import export_bundle
 from sermodels.fastpredict import CheckpointPredictor, FastPathUnavailable
 from tests.compose import config_args
-from tests.conftest import TINY_SYNTHETIC
+from tests.conftest import TINY_SYNTHETIC, tiny_datamodule
 
-
-def _dm(cache: Path, **kwargs) -> SERDataModule:  # noqa: ANN003
-    base = dict(corpus="synthetic", corpus_options=TINY_SYNTHETIC, cache_dir=str(cache), batch_size=8, progress=False,
-                extract_workers=0)
-    dm = SERDataModule(**(base | kwargs))
-    dm.prepare_data()
-    dm.setup("fit")
-    return dm
+_dm = tiny_datamodule
 
 
 def _two_speakers(seed: int = 0) -> tuple[dict[str, torch.Tensor], list[str]]:

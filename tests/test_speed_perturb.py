@@ -20,16 +20,9 @@ from datamodules.features.base import FeatureConfig
 from datamodules.features.compute import compute_features
 from sermodels.cli import cli_main
 from tests.compose import config_args
-from tests.conftest import TINY_SYNTHETIC
+from tests.conftest import TINY_SYNTHETIC, tiny_datamodule
 
-
-def _dm(cache: Path, **kwargs) -> SERDataModule:  # noqa: ANN003
-    base = dict(corpus="synthetic", corpus_options=TINY_SYNTHETIC, cache_dir=str(cache), batch_size=8, progress=False,
-                extract_workers=0)
-    dm = SERDataModule(**(base | kwargs))
-    dm.prepare_data()
-    dm.setup("fit")
-    return dm
+_dm = tiny_datamodule
 
 
 def test_speed_changes_the_audio_length_and_the_cache_key(tmp_path: Path) -> None:
