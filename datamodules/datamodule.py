@@ -140,7 +140,9 @@ class SERDataModule(L.LightningDataModule):
             the training segments (a slower copy has more segments, a faster one fewer), hence as many more
             optimiser steps. Validation, test and predict audio are never perturbed; the copies
             are cached like any features (one cache folder per factor), and the normalisation
-            statistics include them. Not with ``pack`` (a pack holds unperturbed features) nor with
+            statistics include them, so ``test``/``validate`` of such a checkpoint need the same setting
+            (checked). With ``speaker_norm`` each copy counts as a speaker of its own
+            (``<speaker>|x0.9``). Not with ``pack`` (a pack holds unperturbed features) nor with
             ``split_unit: segment``.
     """
 

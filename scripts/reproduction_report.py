@@ -544,7 +544,7 @@ NOTES["Speaker normalisation"] = (
     "user's protocol choice, not a model default. On the speaker-dependent 80/20 splits (`STEPS=speaker_norm_8020`, 3 "
     "seeds, short schedule) it does not separate them either: STRL-SER with it scores 88.74 ± 2.68 UA on EMO-DB "
     "(−0.77 ± 2.25 against the normalised baseline; with the recipe 90.04 ± 3.24, +0.53 ± 2.93) and 77.10 ± 2.12 on "
-    "RAVDESS (−0.00 ± 2.00): the normalised baseline gains as much. STA-CNN reads the waveform and has no per-dimension features to "
+    "RAVDESS (−0.00 ± 2.00; with the recipe 76.66 ± 3.38, −0.45 ± 0.96): the normalised baseline gains as much. STA-CNN reads the waveform and has no per-dimension features to "
     "normalise; the switch is refused there."
 )
 
@@ -558,8 +558,7 @@ NOTES["Re-run check"] = (
 )
 
 NOT_YET = [
-    "Speaker normalisation at the paper's 150 epochs (its STRL-SER rows are the short schedule), and with the recipe on "
-    "RAVDESS 80/20 (`strl_ravdess_speaker_norm_recipe_8020`: twice put off for the speed-perturbation runs, not run).",
+    "Speaker normalisation at the paper's 150 epochs (its STRL-SER rows are the short schedule).",
     "Speed perturbation for STA-CNN (it reads the waveform, so the switch applies; its 150-epoch trials would take about "
     "15 CPU-minutes each on EMO-DB 6:2:2 and 2 hours on RAVDESS with the copies), at the paper's 150 epochs for "
     "STRL-SER, with speaker normalisation, and other factor sets (e.g. 0.8-1.2): one factor set was tried, chosen "

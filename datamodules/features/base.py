@@ -432,10 +432,8 @@ class FeatureConfig:
         selection hashes as before extractors existed, and its caches and packs stay valid)."""
         from datamodules.features.is10 import CONFIG_DIGEST, OPENSMILE_VERSION
 
-        # speed 1.0 (no perturbation) is left out, so caches from before the field existed stay valid
-        payload = {
-            k: v for k, v in dataclasses.asdict(self).items() if k != "features" and not (k == "speed" and v == 1.0)
-        } | {
+        # as_dict leaves speed 1.0 (no perturbation) out, so caches from before the field existed stay valid
+        payload = {k: v for k, v in self.as_dict().items() if k != "features"} | {
             "opensmile": OPENSMILE_VERSION,
             "opensmile_configs": CONFIG_DIGEST,
             "torchaudio": torchaudio.__version__,  # its resampler makes the 16 kHz audio
