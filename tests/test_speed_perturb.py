@@ -182,3 +182,31 @@ def test_files_keep_the_field_out_unless_it_is_set(tmp_path: Path) -> None:
     assert FeatureConfig(speed=0.9).as_dict()["speed"] == 0.9
     with pytest.raises(ValueError, match="x0.9 speed copy"):  # refused before the corpus is read
         write_pack(tmp_path / "p.npz", None, FeatureConfig(speed=0.9), [], "synthetic")  # type: ignore[arg-type]
+
+
+def test_a_failing_copy_is_named_or_left_out_and_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A copy that cannot be featurised (its original could) stops the run naming the factor and the setting, or,
+    with skip_bad_files, is left out of training and listed in split_info."""
+    import datamodules.cache as cache_module
+    from datamodules.extract import ExtractionError
+    from datamodules.features import FeatureError
+
+    real = cache_module.compute_features
+    victim: list[str] = []
+
+    def flaky(path, config):  # noqa: ANN001, ANN202
+        if config.speed != 1.0 and (not victim or str(path) == victim[0]):
+            victim[:1] = [str(path)]
+            raise FeatureError(f"{path}: injected failure")
+        return real(path, config)
+
+    monkeypatch.setattr(cache_module, "compute_features", flaky)
+    with pytest.raises(ExtractionError, match=r"data.speed_perturb: the x1.1 speed copies") as err:
+        tiny_datamodule(tmp_path / "a", speed_perturb=[1.1])
+    assert victim[0] in str(err.value)
+    victim.clear()  # the second corpus lives in another folder: its first copy fails instead
+    dm = tiny_datamodule(tmp_path / "b", speed_perturb=[1.1], skip_bad_files=True)
+    info = dm.split_info
+    assert info["speed_perturb"] == {"1.1": len(dm.split.train) - 1}  # every copy but the failing one
+    assert [c["path"] for c in info["skipped_copies"]] == [victim[0]]
+    assert info["skipped_files"] == []  # the original stays in the split
