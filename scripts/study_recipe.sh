@@ -92,6 +92,11 @@
 #                the augmentation is told apart from the 3x longer training it brings
 #   speed_final  that configuration on the four reported settings: EMO-DB and RAVDESS 80/20 (3 seeds) and speaker
 #                folds (compare: hsf_dropout_final, the same splits and schedule)
+#   sta_speed_emodb, sta_speed_ravdess  STA-CNN's best configuration (defaults + RECIPE, chosen on 6:2:2 validation) +
+#                speed perturbation 0.9/1.1 of the training audio, 6:2:2, 3 seeds, 150 epochs, best on validation (compare:
+#                sta_recipe_emodb / sta_recipe_ravdess, the same splits and schedule): does a CNN that learns from
+#                spectra of a few hundred utterances gain more from 3x the audio than STRL-SER's functionals did?
+#   sta_speed_emodb_speaker, sta_speed_ravdess_speaker  the same under the speaker protocol (compare: sta_recipe_*_speaker)
 #   speed_baseline  the linear baseline with the same speed perturbation, 80/20 (5 seeds) and speaker folds, both
 #                corpora (does the augmentation favour the deep model, or any learner on these features?)
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step; final_* and sta_recipe_*
@@ -129,11 +134,11 @@ reported() {
 }
 
 for step in $STEPS; do
-  case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*|ensemble_*|hsf_dropout_*|speaker_norm_8020|speed_622|speed_steps_622|speed_final)  # these folders are named for the recipe: refuse to fill them with the defaults
+  case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*|ensemble_*|hsf_dropout_*|speaker_norm_8020|speed_622|speed_steps_622|speed_final|sta_speed_*)  # these folders are named for the recipe: refuse to fill them with the defaults
     [ ${#RECIPE[@]} -gt 0 ] || { echo "step $step needs RECIPE (the extra ser arguments), e.g." \
       "RECIPE=\"--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2\"" >&2; exit 2; } ;;
   esac
-  case $step in speed_*)  # speed perturbation re-reads the audio: a feature pack holds unperturbed features only
+  case $step in speed_*|sta_speed_*)  # speed perturbation re-reads the audio: a feature pack holds unperturbed features only
     for v in EMODB RAVDESS; do
       case ${!v:-} in *.npz) echo "step $step needs the corpus audio (speed-perturbed copies are extracted from it), but" \
         "$v is a feature pack; set $v to the corpus folder" >&2; exit 2 ;; esac
@@ -352,6 +357,13 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     done ;;
   speed_final)
     reported recipe_speed "functionals dropout 0.2 + speed perturbation 0.9/1.1" --set 'data.speed_perturb=[0.9,1.1]' ;;
+  sta_speed_emodb|sta_speed_ravdess|sta_speed_emodb_speaker|sta_speed_ravdess_speaker)
+    corpus=${step#sta_speed_}; corpus=${corpus%_speaker}; v=$(var "$corpus")
+    case $step in *_speaker) trials=(--folds); folder=sta_${corpus}_speaker_recipe_speed; split="speaker folds" ;;
+      *) trials=(--seeds 0 1 2); folder=sta_${corpus}_622_recipe_speed; split="6:2:2" ;; esac
+    ser-experiment --out "$OUT/$folder" "${trials[@]}" --jobs "$JOBS" "${THREADS[@]}" --set 'data.speed_perturb=[0.9,1.1]' \
+      --title "STA-CNN defaults + recipe (${RECIPE[*]}) + speed perturbation 0.9/1.1, $corpus $split, 150 epochs (best on validation)" -- \
+      $(sta "$corpus") "${!v:?}" "${RECIPE[@]}" ;;
   speed_baseline)
     for corpus in emodb ravdess; do
       v=$(var "$corpus")

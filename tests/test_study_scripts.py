@@ -72,3 +72,24 @@ def test_speed_steps_refuse_a_feature_pack_and_pass_the_factors(tmp_path: Path) 
         assert "data.speed_perturb=[0.9,1.1]" in call
     assert all("configs/model/baseline.yaml" in c for c in calls[2:]) and all("--folds" in c for c in calls[2:])
     assert all(c[-2:] == ["--model.init_args.net.init_args.hsf_dropout", "0.2"] for c in calls[:2])
+
+
+def test_sta_speed_steps_run_sta_cnn_with_the_recipe_and_the_copies(tmp_path: Path) -> None:
+    recipe = "--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2"
+    env = {k: v for k, v in os.environ.items() if k != "RECIPE"}
+    env.update(STEPS="sta_speed_emodb", EMODB=str(tmp_path), OUT=str(tmp_path / "study"))
+    proc = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "step sta_speed_emodb needs RECIPE" in proc.stderr
+    env.update(RECIPE=recipe, EMODB=str(tmp_path / "e.npz"))
+    proc = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "EMODB is a feature pack" in proc.stderr
+    calls = _capture(tmp_path / "ok", STEPS="sta_speed_emodb sta_speed_ravdess_speaker", RECIPE=recipe,
+                     EMODB=str(tmp_path / "EMODB"), RAVDESS=str(tmp_path / "RAVDESS"))
+    (emodb, ravdess) = calls
+    assert emodb[emodb.index("--out") + 1] == str(tmp_path / "ok" / "study" / "sta_emodb_622_recipe_speed")
+    assert ravdess[ravdess.index("--out") + 1] == str(tmp_path / "ok" / "study" / "sta_ravdess_speaker_recipe_speed")
+    assert emodb[emodb.index("--seeds") + 1:emodb.index("--seeds") + 4] == ["0", "1", "2"] and "--folds" in ravdess
+    for call, corpus in ((emodb, "emodb"), (ravdess, "ravdess")):
+        assert "configs/model/sta_cnn.yaml" in call and f"configs/data/{corpus}.yaml" in call
+        assert "data.speed_perturb=[0.9,1.1]" in call and call[-4:] == recipe.split()
+        assert "--trainer.max_epochs" not in call  # STA-CNN's 150 epochs
