@@ -520,8 +520,12 @@ class SERDataModule(L.LightningDataModule):
         assert self.split is not None
         corpus = self.corpus
         counts = corpus.class_counts()
+        def originals(v: Any) -> int:  # segments of the unperturbed audio (speed copies are counted apart below)
+            return int((v.tensors["copy"] == 0).sum()) if "copy" in v.tensors else len(v)
+
         parts = ", ".join(
-            f"{k} {v.num_utterances()} utt / {len(v)} seg" for k, v in self.datasets.items() if not (k == "test" and self.split.test_is_val)
+            f"{k} {v.num_utterances()} utt / {originals(v)} seg" for k, v in self.datasets.items()
+            if not (k == "test" and self.split.test_is_val)
         )
         skipped = f"; {len(self.skipped_files)} bad files skipped" if self.skipped_files else ""
         self.summary = (

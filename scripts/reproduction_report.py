@@ -169,6 +169,10 @@ STUDY = [
     Study("sta_emodb_speaker_recipe", "STA-CNN", "emodb", "speaker",
           RECIPE + ", best on val.", "150 ep",
           "scripts/study_recipe.sh (sta_recipe_emodb_speaker)"),
+    # STA-CNN's best configuration (the recipe) + speed perturbation of the training audio (sta_speed_<corpus>[_speaker]).
+    *(Study(f"sta_{corpus}_{tag}_recipe_speed", "STA-CNN", corpus, split, f"{RECIPE} + {SPEED}, best on val.", "150 ep",
+            f"scripts/study_recipe.sh (sta_speed_{corpus}{step})")
+      for tag, split, step in (("622", "6:2:2", ""), ("speaker", "speaker", "_speaker")) for corpus in ("emodb", "ravdess")),
     # STA-CNN's own opt-in switch (scripts/study_recipe.sh sta_masking*): SpecAugment-style masking, alone (on EMO-DB
     # also with per-input mean normalisation of the front-end features) and with the recipe.
     *(_masking_study(corpus, split, name, reading) for split in ("6:2:2", "speaker")
@@ -316,20 +320,24 @@ TARGETS: list[tuple[str, str, str, list[Target]]] = [
     ("STA-CNN", "ravdess", "6:2:2", [("defaults (2.0 s)", "sta_ravdess_input", "segment_length2.0"),
                                      ("defaults (2.0 s), rerun", "sta_ravdess_622_curve", None),
                                      ("recipe", "sta_ravdess_622_recipe", None),
+                                     ("recipe + speed perturbation", "sta_ravdess_622_recipe_speed", None),
                                      ("masking", "sta_ravdess_622_masking", None),
                                      ("masking + recipe", "sta_ravdess_622_masking_recipe", None)]),
     ("STA-CNN", "emodb", "6:2:2", [("defaults (2.0 s)", "sta_emodb_150ep_2s", None),
                                    ("defaults (2.0 s), rerun", "sta_emodb_622_curve", None),
                                    ("recipe", "sta_emodb_622_recipe", None),
+                                   ("recipe + speed perturbation", "sta_emodb_622_recipe_speed", None),
                                    ("masking", "sta_emodb_622_masking", "instance_normnone"),
                                    ("masking + per-input mean normalisation", "sta_emodb_622_masking", "instance_normmean"),
                                    ("masking + recipe", "sta_emodb_622_masking_recipe", None)]),
     ("STA-CNN", "ravdess", "speaker", [("defaults (2.0 s)", "sta_ravdess_speaker", None),
                                        ("recipe", "sta_ravdess_speaker_recipe", None),
+                                       ("recipe + speed perturbation", "sta_ravdess_speaker_recipe_speed", None),
                                        ("masking", "sta_ravdess_speaker_masking", None),
                                        ("masking + recipe", "sta_ravdess_speaker_masking_recipe", None)]),
     ("STA-CNN", "emodb", "speaker", [("defaults (2.0 s)", "sta_emodb_speaker_2s", None),
                                      ("recipe", "sta_emodb_speaker_recipe", None),
+                                     ("recipe + speed perturbation", "sta_emodb_speaker_recipe_speed", None),
                                      ("masking", "sta_emodb_speaker_masking", None),
                                      ("masking + recipe", "sta_emodb_speaker_masking_recipe", None)]),
 ]

@@ -83,6 +83,9 @@ def test_training_gets_one_copy_per_factor_and_evaluation_none(ser_cache: Path) 
     assert dm.split_info["speed_perturb"] == {"0.9": len(dm.split.train), "1.1": len(dm.split.train)}
     assert plain.split_info["speed_perturb"] is None
     assert "speed perturbation of training audio: x0.9" in dm.summary
+    # the split part counts the unperturbed segments (as without copies); the total with copies comes after
+    assert f"train {plain.datasets['train'].num_utterances()} utt / {n} seg" in dm.summary
+    assert dm.summary.endswith(f"train {len(copy)} seg in all") and len(copy) > n
     # the normalisation statistics are fitted on originals and copies together
     torch.testing.assert_close(dm.datasets["train"].tensors["hsf"].double().mean(0),
                                torch.zeros(dm.hsf_dim, dtype=torch.float64), atol=1e-4, rtol=0)
