@@ -318,15 +318,14 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
         --title "STRL-SER + recipe (${RECIPE[*]}) + speaker normalisation, $corpus 80/20, bf16" -- \
         $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${SN[@]}" "${RECIPE[@]}"
     done ;;
-  ensemble_emodb_speaker|ensemble_ravdess_speaker)
-    corpus=${step#ensemble_}; corpus=${corpus%_speaker}; v=$(var "$corpus")
-    ser-experiment --out "$OUT/strl_${corpus}_recipe_speaker_seeds3" --folds --fold-seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
-      --title "STRL-SER + recipe (${RECIPE[*]}), $corpus speaker folds, bf16, 3 training seeds per fold (and their ensemble)" -- \
-      $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" ;;
-  ensemble_emodb_8020|ensemble_ravdess_8020)
-    corpus=${step#ensemble_}; corpus=${corpus%_8020}; v=$(var "$corpus")
-    ser-experiment --out "$OUT/strl_${corpus}_recipe_8020_seeds3" --seeds 0 1 2 --init-seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
-      --title "STRL-SER + recipe (${RECIPE[*]}), $corpus 80/20, bf16, 3 initialisation seeds per split (and their ensemble)" -- \
+  ensemble_emodb_speaker|ensemble_ravdess_speaker|ensemble_emodb_8020|ensemble_ravdess_8020)
+    corpus=${step#ensemble_}; tag=${corpus#*_}; corpus=${corpus%_*}; v=$(var "$corpus")
+    case $tag in
+      speaker) trials=(--folds --fold-seeds 0 1 2); what="speaker folds, bf16, 3 training seeds per fold" ;;
+      *) trials=(--seeds 0 1 2 --init-seeds 0 1 2); what="80/20, bf16, 3 initialisation seeds per split" ;;
+    esac
+    ser-experiment --out "$OUT/strl_${corpus}_recipe_${tag}_seeds3" "${trials[@]}" --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STRL-SER + recipe (${RECIPE[*]}), $corpus $what (and their ensemble)" -- \
       $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" ;;
   averaging_622)
     for corpus in emodb ravdess; do

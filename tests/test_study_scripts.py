@@ -93,3 +93,16 @@ def test_sta_speed_steps_run_sta_cnn_with_the_recipe_and_the_copies(tmp_path: Pa
         assert "configs/model/sta_cnn.yaml" in call and f"configs/data/{corpus}.yaml" in call
         assert "data.speed_perturb=[0.9,1.1]" in call and call[-4:] == recipe.split()
         assert "--trainer.max_epochs" not in call  # STA-CNN's 150 epochs
+
+
+def test_ensemble_steps_name_their_folders_and_seeds(tmp_path: Path) -> None:
+    recipe = "--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2"
+    calls = _capture(tmp_path, STEPS="ensemble_emodb_speaker ensemble_ravdess_8020", RECIPE=recipe,
+                     EMODB=str(tmp_path / "EMODB"), RAVDESS=str(tmp_path / "RAVDESS"))
+    speaker, split = calls
+    assert speaker[speaker.index("--out") + 1].endswith("strl_emodb_recipe_speaker_seeds3")
+    assert speaker[speaker.index("--folds") + 1:speaker.index("--folds") + 5] == ["--fold-seeds", "0", "1", "2"]
+    assert split[split.index("--out") + 1].endswith("strl_ravdess_recipe_8020_seeds3")
+    assert split[split.index("--seeds") + 1:split.index("--seeds") + 8] == ["0", "1", "2", "--init-seeds", "0", "1", "2"]
+    for call, corpus in ((speaker, "EMODB"), (split, "RAVDESS")):
+        assert call[call.index("--data.root") + 1] == str(tmp_path / corpus) and call[-4:] == recipe.split()
