@@ -106,3 +106,22 @@ def test_ensemble_steps_name_their_folders_and_seeds(tmp_path: Path) -> None:
     assert split[split.index("--seeds") + 1:split.index("--seeds") + 8] == ["0", "1", "2", "--init-seeds", "0", "1", "2"]
     for call, corpus in ((speaker, "EMODB"), (split, "RAVDESS")):
         assert call[call.index("--data.root") + 1] == str(tmp_path / corpus) and call[-4:] == recipe.split()
+
+
+def test_speed_at_the_paper_schedule_runs_one_corpus_without_the_short_schedule(tmp_path: Path) -> None:
+    recipe = "--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2"
+    calls = _capture(tmp_path, STEPS="speed_emodb150", RECIPE=recipe, EMODB=str(tmp_path / "EMODB"))
+    assert [c[c.index("--out") + 1].rsplit("/", 1)[1] for c in calls] == [
+        "strl_emodb_recipe_speed_8020_150ep", "strl_emodb_recipe_speed_speaker_150ep"]
+    for call in calls:
+        assert "--trainer.max_epochs" not in call and "data.speed_perturb=[0.9,1.1]" in call
+        assert call[-2:] == ["--model.init_args.net.init_args.hsf_dropout", "0.2"] and "configs/data/emodb.yaml" in call
+    short = _capture(tmp_path / "short", STEPS="speed_final", RECIPE=recipe, EMODB=str(tmp_path / "EMODB"),
+                     RAVDESS=str(tmp_path / "RAVDESS"))  # the short schedule, both corpora, unsuffixed folders
+    assert [c[c.index("--out") + 1].rsplit("/", 1)[1] for c in short] == [
+        f"strl_{c}_recipe_speed_{p}" for c in ("emodb", "ravdess") for p in ("8020", "speaker")]
+    assert all(c[c.index("--trainer.max_epochs") + 1] == "30" for c in short)
+    env = {k: v for k, v in os.environ.items() if k != "RECIPE"}
+    env.update(STEPS="speed_baseline", OUT=str(tmp_path / "b"))  # the baseline step needs no recipe
+    proc = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+    assert "needs RECIPE" not in proc.stderr
