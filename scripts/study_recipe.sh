@@ -102,8 +102,8 @@
 #   sta_speed_emodb_speaker, sta_speed_ravdess_speaker  the same under the speaker protocol (compare: sta_recipe_*_speaker)
 #   speed_baseline  the linear baseline with the same speed perturbation, 80/20 (5 seeds) and speaker folds, both
 #                corpora (does the augmentation favour the deep model, or any learner on these features?)
-#   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step; final_* and sta_recipe_*
-#                refuse to run without it) on EMO-DB 80/20 and
+#   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step; every step named for the
+#                recipe refuses to run without it) on EMO-DB 80/20 and
 #                speaker folds, RAVDESS 80/20 and speaker folds
 set -euo pipefail
 # JOBS trials at once (default 2); THREADS per trial (default: cores / JOBS; set 1 to run two chains side by side)
@@ -119,15 +119,19 @@ read -r -a RECIPE <<< "${RECIPE:-}"
 # step's feature settings: a GPU box runs the study from packs, without the audio (a pack with other settings is refused).
 src() { case $1 in *.npz) echo --data.pack ;; *) echo --data.root ;; esac; }
 var() { tr a-z A-Z <<< "$1"; }  # emodb -> EMODB, the corpus variable (bash 3 has no ${x^^})
+name() { case $1 in emodb) echo EMO-DB ;; *) var "$1" ;; esac; }  # the corpus as titles spell it
 sta() { local v; v=$(var "$1"); echo -c configs/trainer.yaml -c configs/model/sta_cnn.yaml -c "configs/data/$1.yaml" "$(src "${!v:-}")"; }
 strl() { local v; v=$(var "$1"); echo -c configs/trainer.yaml -c configs/model/strl_ser.yaml -c "configs/data/$1.yaml" "$(src "${!v:-}")"; }  # EMO-DB, RAVDESS: no experiment file
 # STRL-SER + RECIPE + functionals dropout 0.2 (+ the given ser-experiment options) on the four reported settings,
-# EMO-DB and RAVDESS, 80/20 (3 seeds) and every speaker fold, short schedule: reported FOLDER_INFIX TITLE [OPTIONS...]
-# (R_CORPORA="emodb" runs one corpus; R_PAPER_SCHEDULE=1 the paper's 150 epochs x0.95, folders suffixed _150ep)
+# 80/20 (3 seeds) and every speaker fold: reported "CORPORA" SCHEDULE FOLDER_INFIX TITLE [OPTIONS...]
+# (CORPORA: "emodb ravdess" or one of them; SCHEDULE: short = 30 epochs x0.9, paper = the paper's 150 epochs x0.95,
+# its folders suffixed _150ep)
 reported() {
-  local infix=$1 what=$2 corpus protocol v schedule=("${SHORT[@]}") suffix=""; shift 2
-  [ "${R_PAPER_SCHEDULE:-}" = 1 ] && { schedule=(); suffix=_150ep; what="$what, the paper's 150 epochs x0.95"; }
-  for corpus in ${R_CORPORA:-emodb ravdess}; do
+  local corpora=$1 infix=$3 what=$4 corpus protocol v schedule=("${SHORT[@]}") suffix=""
+  case $2 in short) ;; paper) schedule=(); suffix=_150ep; what="$what, the paper's 150 epochs x0.95" ;;
+    *) echo "reported: schedule must be short or paper, not '$2'" >&2; exit 2 ;; esac
+  shift 4
+  for corpus in $corpora; do
     v=$(var "$corpus")
     for protocol in 8020 speaker; do
       local trials=(--seeds 0 1 2); [ "$protocol" = speaker ] && trials=(--folds)
@@ -144,7 +148,8 @@ for step in $STEPS; do
       "RECIPE=\"--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2\"" >&2; exit 2; } ;;
   esac
   case $step in speed_*|sta_speed_*)  # speed perturbation re-reads the audio: a feature pack holds unperturbed features only
-    for v in EMODB RAVDESS; do
+    case $step in *emodb*) used=EMODB ;; *ravdess*) used=RAVDESS ;; *) used="EMODB RAVDESS" ;; esac
+    for v in $used; do
       case ${!v:-} in *.npz) echo "step $step needs the corpus audio (speed-perturbed copies are extracted from it), but" \
         "$v is a feature pack; set $v to the corpus folder" >&2; exit 2 ;; esac
     done ;;
@@ -341,7 +346,7 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
         $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}"
     done ;;
   hsf_dropout_final)
-    reported recipe_hsf_dropout "functionals dropout 0.2" ;;
+    reported "emodb ravdess" short recipe_hsf_dropout "functionals dropout 0.2" ;;
   speed_622)
     for corpus in emodb ravdess; do
       v=$(var "$corpus")
@@ -360,16 +365,15 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
         --trainer.max_epochs 90 --model.init_args.scheduler.init_args.gamma 0.9655
     done ;;
   speed_final)
-    reported recipe_speed "functionals dropout 0.2 + speed perturbation 0.9/1.1" --set 'data.speed_perturb=[0.9,1.1]' ;;
+    reported "emodb ravdess" short recipe_speed "functionals dropout 0.2 + speed perturbation 0.9/1.1" --set 'data.speed_perturb=[0.9,1.1]' ;;
   speed_emodb150|speed_ravdess150)
-    R_CORPORA=$(c=${step#speed_}; echo "${c%150}") R_PAPER_SCHEDULE=1 \
-      reported recipe_speed "functionals dropout 0.2 + speed perturbation 0.9/1.1" --set 'data.speed_perturb=[0.9,1.1]' ;;
+    c=${step#speed_}; reported "${c%150}" paper recipe_speed "functionals dropout 0.2 + speed perturbation 0.9/1.1" --set 'data.speed_perturb=[0.9,1.1]' ;;
   sta_speed_emodb|sta_speed_ravdess|sta_speed_emodb_speaker|sta_speed_ravdess_speaker)
     corpus=${step#sta_speed_}; corpus=${corpus%_speaker}; v=$(var "$corpus")
     case $step in *_speaker) trials=(--folds); folder=sta_${corpus}_speaker_recipe_speed; split="speaker folds" ;;
       *) trials=(--seeds 0 1 2); folder=sta_${corpus}_622_recipe_speed; split="6:2:2" ;; esac
     ser-experiment --out "$OUT/$folder" "${trials[@]}" --jobs "$JOBS" "${THREADS[@]}" --set 'data.speed_perturb=[0.9,1.1]' \
-      --title "STA-CNN defaults + recipe (${RECIPE[*]}) + speed perturbation 0.9/1.1, $corpus $split, 150 epochs (best on validation)" -- \
+      --title "STA-CNN defaults + recipe (${RECIPE[*]}) + speed perturbation 0.9/1.1, $(name "$corpus") $split, 150 epochs (best on validation)" -- \
       $(sta "$corpus") "${!v:?}" "${RECIPE[@]}" ;;
   speed_baseline)
     for corpus in emodb ravdess; do

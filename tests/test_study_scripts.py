@@ -11,7 +11,8 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "study_recipe.sh"
 
 
-@pytest.mark.parametrize("step", ["final_emodb", "sta_recipe_emodb_speaker", "speaker_norm_recipe_ravdess"])
+@pytest.mark.parametrize("step", ["final_emodb", "sta_recipe_emodb_speaker", "speaker_norm_recipe_ravdess", "speed_emodb150",
+                                  "sta_speed_ravdess_speaker"])
 def test_recipe_steps_need_a_recipe(step: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "RECIPE"}
     env.update(STEPS=step, EMODB=str(tmp_path), OUT=str(tmp_path / "study"))
@@ -28,14 +29,16 @@ def test_unknown_step_is_named(tmp_path: Path) -> None:
     assert "unknown step: no_such_step" in proc.stderr
 
 
-def _capture(tmp_path: Path, **env: str) -> list[list[str]]:
-    """Run the study script with a stub ``ser-experiment`` that records its arguments (one call per line)."""
+def _capture(tmp_path: Path, drop: tuple[str, ...] = (), **env: str) -> list[list[str]]:
+    """Run the study script with a stub ``ser-experiment`` that records its arguments (one call per line);
+    ``drop`` names variables of this environment that the script must not see."""
     bin_dir, calls = tmp_path / "bin", tmp_path / "calls.txt"
     bin_dir.mkdir(parents=True)
     stub = bin_dir / "ser-experiment"
     stub.write_text(f'#!/usr/bin/env bash\nprintf "%s\\x1f" "$@" >> {calls}\necho >> {calls}\n')
     stub.chmod(0o755)
-    full = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", OUT=str(tmp_path / "study"), **env)
+    full = {k: v for k, v in os.environ.items() if k not in drop}
+    full.update(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", OUT=str(tmp_path / "study"), **env)
     proc = subprocess.run(["bash", str(SCRIPT)], env=full, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return [line.rstrip("\x1f").split("\x1f") for line in calls.read_text().splitlines()]
@@ -110,18 +113,31 @@ def test_ensemble_steps_name_their_folders_and_seeds(tmp_path: Path) -> None:
 
 def test_speed_at_the_paper_schedule_runs_one_corpus_without_the_short_schedule(tmp_path: Path) -> None:
     recipe = "--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2"
-    calls = _capture(tmp_path, STEPS="speed_emodb150", RECIPE=recipe, EMODB=str(tmp_path / "EMODB"))
+    # one invocation: the paper-schedule step must not change the short-schedule step after it
+    calls = _capture(tmp_path, STEPS="speed_emodb150 speed_final", RECIPE=recipe, EMODB=str(tmp_path / "EMODB"),
+                     RAVDESS=str(tmp_path / "RAVDESS"))
     assert [c[c.index("--out") + 1].rsplit("/", 1)[1] for c in calls] == [
-        "strl_emodb_recipe_speed_8020_150ep", "strl_emodb_recipe_speed_speaker_150ep"]
-    for call in calls:
-        assert "--trainer.max_epochs" not in call and "data.speed_perturb=[0.9,1.1]" in call
-        assert call[-2:] == ["--model.init_args.net.init_args.hsf_dropout", "0.2"] and "configs/data/emodb.yaml" in call
-    short = _capture(tmp_path / "short", STEPS="speed_final", RECIPE=recipe, EMODB=str(tmp_path / "EMODB"),
-                     RAVDESS=str(tmp_path / "RAVDESS"))  # the short schedule, both corpora, unsuffixed folders
-    assert [c[c.index("--out") + 1].rsplit("/", 1)[1] for c in short] == [
-        f"strl_{c}_recipe_speed_{p}" for c in ("emodb", "ravdess") for p in ("8020", "speaker")]
-    assert all(c[c.index("--trainer.max_epochs") + 1] == "30" for c in short)
-    env = {k: v for k, v in os.environ.items() if k != "RECIPE"}
-    env.update(STEPS="speed_baseline", OUT=str(tmp_path / "b"))  # the baseline step needs no recipe
-    proc = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
-    assert "needs RECIPE" not in proc.stderr
+        "strl_emodb_recipe_speed_8020_150ep", "strl_emodb_recipe_speed_speaker_150ep",
+        *(f"strl_{c}_recipe_speed_{p}" for c in ("emodb", "ravdess") for p in ("8020", "speaker"))]
+    for i, call in enumerate(calls):
+        assert "data.speed_perturb=[0.9,1.1]" in call
+        assert call[-8:] == ["--trainer.precision", "bf16-mixed", *recipe.split(), "--model.init_args.net.init_args.hsf_dropout", "0.2"]
+        if i < 2:  # the paper's 150 epochs x0.95 (the config's own schedule), EMO-DB only
+            assert "--trainer.max_epochs" not in call and "configs/data/emodb.yaml" in call
+            assert "the paper's 150 epochs" in call[call.index("--title") + 1]
+        else:
+            assert call[call.index("--trainer.max_epochs") + 1] == "30"
+            assert call[call.index("--model.init_args.scheduler.init_args.gamma") + 1] == "0.9"
+    # the step reads only its own corpus: a RAVDESS feature pack does not block an EMO-DB step
+    only = _capture(tmp_path / "one", STEPS="speed_emodb150", RECIPE=recipe, EMODB=str(tmp_path / "EMODB"),
+                    RAVDESS=str(tmp_path / "r.npz"))
+    assert len(only) == 2
+
+
+def test_the_baseline_speed_step_needs_no_recipe(tmp_path: Path) -> None:
+    calls = _capture(tmp_path, drop=("RECIPE",), STEPS="speed_baseline", EMODB=str(tmp_path / "EMODB"),
+                     RAVDESS=str(tmp_path / "RAVDESS"))
+    assert len(calls) == 2
+    for call, corpus in zip(calls, ("emodb", "ravdess")):
+        assert "configs/model/baseline.yaml" in call and f"configs/data/{corpus}.yaml" in call
+        assert "data.speed_perturb=[0.9,1.1]" in call and "--folds" in call
