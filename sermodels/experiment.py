@@ -323,7 +323,9 @@ def aggregate(results: list[dict[str, Any]], folder: Path | None = None) -> list
         }
         vals = [r["val_history"] for r in rows if r.get("val_history")]
         if vals and not summary["test_is_val"]:
-            # The validation score at the tested epoch: what a grid winner may be chosen on.
+            # The validation UA a grid winner may be chosen on: a best-on-validation run's best epoch by UA (its
+            # checkpoint is picked by its `selection` metric, e.g. WA, so the tested epoch's UA can be a little
+            # lower); a last-epoch run's last epoch. Validation only either way: nothing is read off the test set.
             at_tested = [ua for r in rows if (ua := _val_at(r)) is not None]
             summary["val_ua"] = _mean_std(at_tested or [float("nan")])
         if all("last_epoch_metrics" in r for r in rows):

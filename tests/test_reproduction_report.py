@@ -210,6 +210,20 @@ def test_targets_table_scores_every_fixed_configuration(report, study: Path, tmp
     assert page.index(report.TARGETS_HEADING) < page.index("## Readings")
 
 
+def test_met_line_flags_a_target_crossed_within_the_spread(report, study: Path, tmp_path: Path) -> None:
+    """A mean that crosses its target by less than the paired std is listed as met *within the spread*."""
+    folds = {f"speaker-fold{k}-seed0": None for k in range(3)}
+    # 64/71/87 against the baseline's 60/70/80 on the same folds: +4, +1, +7 -> +4.00 ± 3.00; 4 - 3 < the +3 target.
+    _experiment(study, "strl_emodb_speaker_150ep", "speaker", dict(zip(folds, [(0.7, 0.64), (0.7, 0.71), (0.7, 0.87)])))
+    led = report.Ledger(tmp_path / "led-spread")
+    led.sync(study, [p.name for p in study.iterdir()])
+    lines = report.targets_table(led)
+    row = next(line for line in lines if line.startswith("| STRL-SER | emodb | speaker folds | +3 | defaults, 150 ep |"))
+    assert report._cells(row)[5:] == ["3", "74.00 ± 11.79", "+4.00 ± 3.00", "**yes**"]
+    met = next(line for line in lines if line.startswith("Met: "))
+    assert met.startswith("Met: STRL-SER emodb speaker (defaults, 150 ep; within the spread).")
+
+
 def test_frozen_rows_are_shown_as_published(report, ledger, tmp_path: Path) -> None:
     """A study whose files are lost: its published page, frozen into an empty ledger, renders the same rows
     (marked †), the same side-by-side cells and the same Δ bars; a synced entry wins over a frozen one."""
