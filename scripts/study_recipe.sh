@@ -100,6 +100,10 @@
 #                sta_recipe_emodb / sta_recipe_ravdess, the same splits and schedule): does a CNN that learns from
 #                spectra of a few hundred utterances gain more from 3x the audio than STRL-SER's functionals did?
 #   sta_speed_emodb_speaker, sta_speed_ravdess_speaker  the same under the speaker protocol (compare: sta_recipe_*_speaker)
+#   sta_arch_emodb, sta_arch_ravdess  two architecture gaps the paper leaves open, on top of STA-CNN's best
+#                configuration (defaults + RECIPE), 6:2:2, 3 seeds, 150 epochs, best on validation (compare: sta_recipe_*,
+#                the same splits): BatchNorm after each convolution (the paper names only conv, ReLU and pooling),
+#                with the GFE outputs summed (Eq. 6) or averaged over positions; and averaged without BatchNorm
 #   speed_baseline  the linear baseline with the same speed perturbation, 80/20 (5 seeds) and speaker folds, both
 #                corpora (does the augmentation favour the deep model, or any learner on these features?)
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step; every step named for the
@@ -143,7 +147,7 @@ reported() {
 }
 
 for step in $STEPS; do
-  case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*|ensemble_*|hsf_dropout_*|speaker_norm_8020|speed_622|speed_steps_622|speed_final|speed_*150|sta_speed_*)  # these folders are named for the recipe: refuse to fill them with the defaults
+  case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*|ensemble_*|hsf_dropout_*|speaker_norm_8020|speed_622|speed_steps_622|speed_final|speed_*150|sta_speed_*|sta_arch_*)  # these folders are named for the recipe: refuse to fill them with the defaults
     [ ${#RECIPE[@]} -gt 0 ] || { echo "step $step needs RECIPE (the extra ser arguments), e.g." \
       "RECIPE=\"--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2\"" >&2; exit 2; } ;;
   esac
@@ -374,6 +378,16 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
       *) trials=(--seeds 0 1 2); folder=sta_${corpus}_622_recipe_speed; split="6:2:2" ;; esac
     ser-experiment --out "$OUT/$folder" "${trials[@]}" --jobs "$JOBS" "${THREADS[@]}" --set 'data.speed_perturb=[0.9,1.1]' \
       --title "STA-CNN defaults + recipe (${RECIPE[*]}) + speed perturbation 0.9/1.1, $(name "$corpus") $split, 150 epochs (best on validation)" -- \
+      $(sta "$corpus") "${!v:?}" "${RECIPE[@]}" ;;
+  sta_arch_emodb|sta_arch_ravdess)
+    corpus=${step#sta_arch_}; v=$(var "$corpus")
+    ser-experiment --out "$OUT/sta_${corpus}_622_recipe_bn" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+      --set "$NET.batch_norm=true" --set "$NET.gfe_pooling=sum,mean" \
+      --title "STA-CNN defaults + recipe (${RECIPE[*]}) + BatchNorm after each convolution, $(name "$corpus") 6:2:2, 150 epochs (best on validation)" -- \
+      $(sta "$corpus") "${!v:?}" "${RECIPE[@]}"
+    ser-experiment --out "$OUT/sta_${corpus}_622_recipe_gfe_mean" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+      --set "$NET.gfe_pooling=mean" \
+      --title "STA-CNN defaults + recipe (${RECIPE[*]}), GFE outputs averaged over positions, $(name "$corpus") 6:2:2, 150 epochs (best on validation)" -- \
       $(sta "$corpus") "${!v:?}" "${RECIPE[@]}" ;;
   speed_baseline)
     for corpus in emodb ravdess; do
