@@ -69,6 +69,9 @@ PAIRED_MODELS = ("STRL-SER", "STA-CNN")
 RECIPE = "defaults + opt-in label smoothing 0.1 and mixup 0.2"
 HSF_DROPOUT = "opt-in functionals dropout 0.2"
 SPEED = "opt-in speed perturbation 0.9/1.1 of the training audio"
+# STA-CNN's architecture gaps (scripts/study_recipe.sh sta_arch_*): opt-in, the paper names neither.
+BATCH_NORM = "opt-in BatchNorm after each convolution"
+GFE_MEAN = "GFE outputs averaged over positions (Eq. 6 sums them)"
 
 # The reading of every STA-CNN row run with its opt-in feature masking (scripts/study_recipe.sh, MASKS).
 MASKING = "defaults + opt-in SpecAugment-style masking (2 bands of <8 features, 2 spans of <20 frames)"
@@ -173,6 +176,16 @@ STUDY = [
     *(Study(f"sta_{corpus}_{tag}_recipe_speed", "STA-CNN", corpus, split, f"{RECIPE} + {SPEED}, best on val.", "150 ep",
             f"scripts/study_recipe.sh (sta_speed_{corpus}{step})")
       for tag, split, step in (("622", "6:2:2", ""), ("speaker", "speaker", "_speaker")) for corpus in ("emodb", "ravdess")),
+    # Two architecture gaps on top of STA-CNN's best configuration (sta_arch_emodb): BatchNorm after each convolution
+    # (grid: GFE outputs summed or averaged over positions), and the GFE outputs averaged without BatchNorm; then the
+    # one EMO-DB validation chose, on RAVDESS (sta_arch_ravdess).
+    Study("sta_emodb_622_recipe_bn", "STA-CNN", "emodb", "6:2:2", f"{RECIPE} + {BATCH_NORM}, best on val.", "150 ep",
+          "scripts/study_recipe.sh (sta_arch_emodb)"),
+    Study("sta_emodb_622_recipe_gfe_mean", "STA-CNN", "emodb", "6:2:2", f"{RECIPE} + {GFE_MEAN}, best on val.", "150 ep",
+          "scripts/study_recipe.sh (sta_arch_emodb)"),
+    Study("sta_ravdess_622_recipe_bn_mean", "STA-CNN", "ravdess", "6:2:2",
+          f"{RECIPE} + {BATCH_NORM} + {GFE_MEAN} (chosen on EMO-DB validation), best on val.", "150 ep",
+          "scripts/study_recipe.sh (sta_arch_ravdess)"),
     # STA-CNN's own opt-in switch (scripts/study_recipe.sh sta_masking*): SpecAugment-style masking, alone (on EMO-DB
     # also with per-input mean normalisation of the front-end features) and with the recipe.
     *(_masking_study(corpus, split, name, reading) for split in ("6:2:2", "speaker")
@@ -328,12 +341,16 @@ TARGETS: list[tuple[str, str, str, list[Target]]] = [
                                      ("defaults (2.0 s), rerun", "sta_ravdess_622_curve", None),
                                      ("recipe", "sta_ravdess_622_recipe", None),
                                      ("recipe + speed perturbation", "sta_ravdess_622_recipe_speed", None),
+                                     ("recipe + BatchNorm + GFE mean", "sta_ravdess_622_recipe_bn_mean", None),
                                      ("masking", "sta_ravdess_622_masking", None),
                                      ("masking + recipe", "sta_ravdess_622_masking_recipe", None)]),
     ("STA-CNN", "emodb", "6:2:2", [("defaults (2.0 s)", "sta_emodb_150ep_2s", None),
                                    ("defaults (2.0 s), rerun", "sta_emodb_622_curve", None),
                                    ("recipe", "sta_emodb_622_recipe", None),
                                    ("recipe + speed perturbation", "sta_emodb_622_recipe_speed", None),
+                                   ("recipe + BatchNorm", "sta_emodb_622_recipe_bn", "gfe_poolingsum"),
+                                   ("recipe + BatchNorm + GFE mean", "sta_emodb_622_recipe_bn", "gfe_poolingmean"),
+                                   ("recipe + GFE mean", "sta_emodb_622_recipe_gfe_mean", None),
                                    ("masking", "sta_emodb_622_masking", "instance_normnone"),
                                    ("masking + per-input mean normalisation", "sta_emodb_622_masking", "instance_normmean"),
                                    ("masking + recipe", "sta_emodb_622_masking_recipe", None)]),

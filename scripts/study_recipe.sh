@@ -100,10 +100,12 @@
 #                sta_recipe_emodb / sta_recipe_ravdess, the same splits and schedule): does a CNN that learns from
 #                spectra of a few hundred utterances gain more from 3x the audio than STRL-SER's functionals did?
 #   sta_speed_emodb_speaker, sta_speed_ravdess_speaker  the same under the speaker protocol (compare: sta_recipe_*_speaker)
-#   sta_arch_emodb, sta_arch_ravdess  two architecture gaps the paper leaves open, on top of STA-CNN's best
-#                configuration (defaults + RECIPE), 6:2:2, 3 seeds, 150 epochs, best on validation (compare: sta_recipe_*,
-#                the same splits): BatchNorm after each convolution (the paper names only conv, ReLU and pooling),
-#                with the GFE outputs summed (Eq. 6) or averaged over positions; and averaged without BatchNorm
+#   sta_arch_emodb  two architecture gaps the paper leaves open, on top of STA-CNN's best configuration (defaults +
+#                RECIPE), EMO-DB 6:2:2, 3 seeds, 150 epochs, best on validation (compare: sta_recipe_emodb, the same
+#                splits): BatchNorm after each convolution (the paper names only conv, ReLU and pooling), with the GFE
+#                outputs summed (Eq. 6) or averaged over positions; and averaged without BatchNorm
+#   sta_arch_ravdess  the one sta_arch_emodb chose on EMO-DB validation UA (BatchNorm, GFE averaged), RAVDESS 6:2:2
+#                (compare: sta_recipe_ravdess; with it the two-corpus rule can weigh it against the recipe)
 #   speed_baseline  the linear baseline with the same speed perturbation, 80/20 (5 seeds) and speaker folds, both
 #                corpora (does the augmentation favour the deep model, or any learner on these features?)
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step; every step named for the
@@ -379,16 +381,20 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     ser-experiment --out "$OUT/$folder" "${trials[@]}" --jobs "$JOBS" "${THREADS[@]}" --set 'data.speed_perturb=[0.9,1.1]' \
       --title "STA-CNN defaults + recipe (${RECIPE[*]}) + speed perturbation 0.9/1.1, $(name "$corpus") $split, 150 epochs (best on validation)" -- \
       $(sta "$corpus") "${!v:?}" "${RECIPE[@]}" ;;
-  sta_arch_emodb|sta_arch_ravdess)
-    corpus=${step#sta_arch_}; v=$(var "$corpus")
-    ser-experiment --out "$OUT/sta_${corpus}_622_recipe_bn" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+  sta_arch_emodb)
+    ser-experiment --out "$OUT/sta_emodb_622_recipe_bn" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
       --set "$NET.batch_norm=true" --set "$NET.gfe_pooling=sum,mean" \
-      --title "STA-CNN defaults + recipe (${RECIPE[*]}) + BatchNorm after each convolution, $(name "$corpus") 6:2:2, 150 epochs (best on validation)" -- \
-      $(sta "$corpus") "${!v:?}" "${RECIPE[@]}"
-    ser-experiment --out "$OUT/sta_${corpus}_622_recipe_gfe_mean" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STA-CNN defaults + recipe (${RECIPE[*]}) + BatchNorm after each convolution, EMO-DB 6:2:2, 150 epochs (best on validation)" -- \
+      $(sta emodb) "${EMODB:?}" "${RECIPE[@]}"
+    ser-experiment --out "$OUT/sta_emodb_622_recipe_gfe_mean" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
       --set "$NET.gfe_pooling=mean" \
-      --title "STA-CNN defaults + recipe (${RECIPE[*]}), GFE outputs averaged over positions, $(name "$corpus") 6:2:2, 150 epochs (best on validation)" -- \
-      $(sta "$corpus") "${!v:?}" "${RECIPE[@]}" ;;
+      --title "STA-CNN defaults + recipe (${RECIPE[*]}), GFE outputs averaged over positions, EMO-DB 6:2:2, 150 epochs (best on validation)" -- \
+      $(sta emodb) "${EMODB:?}" "${RECIPE[@]}" ;;
+  sta_arch_ravdess)
+    ser-experiment --out "$OUT/sta_ravdess_622_recipe_bn_mean" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+      --set "$NET.batch_norm=true" --set "$NET.gfe_pooling=mean" \
+      --title "STA-CNN defaults + recipe (${RECIPE[*]}) + BatchNorm after each convolution + GFE outputs averaged (chosen on EMO-DB validation), RAVDESS 6:2:2, 150 epochs (best on validation)" -- \
+      $(sta ravdess) "${RAVDESS:?}" "${RECIPE[@]}" ;;
   speed_baseline)
     for corpus in emodb ravdess; do
       v=$(var "$corpus")

@@ -12,7 +12,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "study_recipe.sh"
 
 
 @pytest.mark.parametrize("step", ["final_emodb", "sta_recipe_emodb_speaker", "speaker_norm_recipe_ravdess", "speed_emodb150",
-                                  "sta_speed_ravdess_speaker"])
+                                  "sta_speed_ravdess_speaker", "sta_arch_emodb"])
 def test_recipe_steps_need_a_recipe(step: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "RECIPE"}
     env.update(STEPS=step, EMODB=str(tmp_path), OUT=str(tmp_path / "study"))
@@ -95,6 +95,23 @@ def test_sta_speed_steps_run_sta_cnn_with_the_recipe_and_the_copies(tmp_path: Pa
     for call, corpus in ((emodb, "emodb"), (ravdess, "ravdess")):
         assert "configs/model/sta_cnn.yaml" in call and f"configs/data/{corpus}.yaml" in call
         assert "data.speed_perturb=[0.9,1.1]" in call and call[-4:] == recipe.split()
+        assert "--trainer.max_epochs" not in call  # STA-CNN's 150 epochs
+
+
+def test_sta_arch_steps_run_the_architecture_gaps_on_top_of_the_recipe(tmp_path: Path) -> None:
+    recipe = "--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2"
+    calls = _capture(tmp_path, STEPS="sta_arch_emodb sta_arch_ravdess", RECIPE=recipe, EMODB=str(tmp_path / "EMODB"),
+                     RAVDESS=str(tmp_path / "RAVDESS"))
+    net = "model.init_args.net.init_args"
+    assert [c[c.index("--out") + 1].rsplit("/", 1)[1] for c in calls] == [
+        "sta_emodb_622_recipe_bn", "sta_emodb_622_recipe_gfe_mean", "sta_ravdess_622_recipe_bn_mean"]
+    sets = [[c[i + 1] for i, a in enumerate(c) if a == "--set"] for c in calls]
+    assert sets == [[f"{net}.batch_norm=true", f"{net}.gfe_pooling=sum,mean"], [f"{net}.gfe_pooling=mean"],
+                    [f"{net}.batch_norm=true", f"{net}.gfe_pooling=mean"]]
+    for call, corpus in zip(calls, ("emodb", "emodb", "ravdess")):
+        assert call[call.index("--seeds") + 1:call.index("--seeds") + 4] == ["0", "1", "2"] and "--folds" not in call
+        assert "configs/model/sta_cnn.yaml" in call and f"configs/data/{corpus}.yaml" in call
+        assert call[call.index("--data.root") + 1] == str(tmp_path / corpus.upper()) and call[-4:] == recipe.split()
         assert "--trainer.max_epochs" not in call  # STA-CNN's 150 epochs
 
 
