@@ -106,6 +106,8 @@
 #                outputs summed (Eq. 6) or averaged over positions; and averaged without BatchNorm
 #   sta_arch_ravdess  the one sta_arch_emodb chose on EMO-DB validation UA (BatchNorm, GFE averaged), RAVDESS 6:2:2
 #                (compare: sta_recipe_ravdess; with it the two-corpus rule can weigh it against the recipe)
+#   sta_arch_emodb_speaker, sta_arch_ravdess_speaker  the same (BatchNorm, GFE averaged, + RECIPE) under the speaker
+#                protocol (compare: sta_recipe_*_speaker, the same folds)
 #   speed_baseline  the linear baseline with the same speed perturbation, 80/20 (5 seeds) and speaker folds, both
 #                corpora (does the augmentation favour the deep model, or any learner on these features?)
 #   final_*      RECIPE (extra ser arguments, chosen on validation by the recipe step; every step named for the
@@ -395,6 +397,12 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
       --set "$NET.batch_norm=true" --set "$NET.gfe_pooling=mean" \
       --title "STA-CNN defaults + recipe (${RECIPE[*]}) + BatchNorm after each convolution + GFE outputs averaged (chosen on EMO-DB validation), RAVDESS 6:2:2, 150 epochs (best on validation)" -- \
       $(sta ravdess) "${RAVDESS:?}" "${RECIPE[@]}" ;;
+  sta_arch_emodb_speaker|sta_arch_ravdess_speaker)
+    corpus=${step#sta_arch_}; corpus=${corpus%_speaker}; v=$(var "$corpus")
+    ser-experiment --out "$OUT/sta_${corpus}_speaker_recipe_bn_mean" --folds --jobs "$JOBS" "${THREADS[@]}" \
+      --set "$NET.batch_norm=true" --set "$NET.gfe_pooling=mean" \
+      --title "STA-CNN defaults + recipe (${RECIPE[*]}) + BatchNorm after each convolution + GFE outputs averaged, $(name "$corpus") speaker folds, 150 epochs (best on validation)" -- \
+      $(sta "$corpus") "${!v:?}" "${RECIPE[@]}" ;;
   speed_baseline)
     for corpus in emodb ravdess; do
       v=$(var "$corpus")

@@ -113,6 +113,10 @@ def test_sta_arch_steps_run_the_architecture_gaps_on_top_of_the_recipe(tmp_path:
         assert "configs/model/sta_cnn.yaml" in call and f"configs/data/{corpus}.yaml" in call
         assert call[call.index("--data.root") + 1] == str(tmp_path / corpus.upper()) and call[-4:] == recipe.split()
         assert "--trainer.max_epochs" not in call  # STA-CNN's 150 epochs
+    speaker = _capture(tmp_path / "speaker", STEPS="sta_arch_emodb_speaker", RECIPE=recipe, EMODB=str(tmp_path / "EMODB"))[0]
+    assert speaker[speaker.index("--out") + 1].endswith("/sta_emodb_speaker_recipe_bn_mean") and "--folds" in speaker
+    assert "--seeds" not in speaker and sets[2] == [speaker[i + 1] for i, a in enumerate(speaker) if a == "--set"]
+    assert "configs/data/emodb.yaml" in speaker and speaker[-4:] == recipe.split()
 
 
 def test_ensemble_steps_name_their_folders_and_seeds(tmp_path: Path) -> None:
