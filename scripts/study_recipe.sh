@@ -90,8 +90,16 @@
 #   speed_steps_622  the control for speed_622: the same configuration without the copies, trained for as many
 #                optimiser steps (90 epochs, lr x0.9655 per epoch = x0.9 per 3 epochs: the same decay per step), so
 #                the augmentation is told apart from the 3x longer training it brings
+#   speed_norecipe_622  the ablation speed_622 left out: functionals dropout 0.2 + speed perturbation *without* the
+#                RECIPE (label smoothing + mixup were chosen before the copies existed; augmentations can overlap),
+#                EMO-DB and RAVDESS 6:2:2, 3 seeds, short schedule, bf16; the recipe stays if speed_622's mean
+#                validation UA over both corpora is higher (compare: speed_622, the same splits)
 #   speed_final  that configuration on the four reported settings: EMO-DB and RAVDESS 80/20 (3 seeds) and speaker
 #                folds (compare: hsf_dropout_final, the same splits and schedule)
+#   speed_speaker_norm  speed_final's configuration (RECIPE + functionals dropout 0.2 + speed perturbation) + speaker
+#                normalisation, speaker folds, both corpora, short schedule, bf16: does the best configuration keep a margin
+#                over the baseline when both read the test speaker's statistics? (compare: speaker_norm_recipe_* and
+#                speed_final's speaker rows, the same folds; paired with the baseline with speaker normalisation)
 #   speed_emodb150, speed_ravdess150  speed_final's configuration at the paper's 150 epochs x0.95, one corpus, 80/20
 #                (3 seeds) and speaker folds (compare: speed_final; on EMO-DB 80/20 the defaults scored 2.2 UA higher at
 #                150 epochs than at 30, the recipe 1.3 lower)
@@ -151,7 +159,7 @@ reported() {
 }
 
 for step in $STEPS; do
-  case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*|ensemble_*|hsf_dropout_*|speaker_norm_8020|speed_622|speed_steps_622|speed_final|speed_*150|sta_speed_*|sta_arch_*)  # these folders are named for the recipe: refuse to fill them with the defaults
+  case $step in final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*|ensemble_*|hsf_dropout_*|speaker_norm_8020|speed_622|speed_steps_622|speed_final|speed_speaker_norm|speed_*150|sta_speed_*|sta_arch_*)  # these folders are named for the recipe: refuse to fill them with the defaults
     [ ${#RECIPE[@]} -gt 0 ] || { echo "step $step needs RECIPE (the extra ser arguments), e.g." \
       "RECIPE=\"--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2\"" >&2; exit 2; } ;;
   esac
@@ -371,6 +379,22 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
         --title "STRL-SER + recipe (${RECIPE[*]}) + functionals dropout 0.2, $corpus 6:2:2, bf16, 90 epochs x0.9655 (speed_622's optimiser steps and decay, without the copies)" -- \
         $(strl "$corpus") "${!v:?}" "${BF16[@]}" "${RECIPE[@]}" --$NET.hsf_dropout 0.2 \
         --trainer.max_epochs 90 --model.init_args.scheduler.init_args.gamma 0.9655
+    done ;;
+  speed_norecipe_622)
+    for corpus in emodb ravdess; do
+      v=$(var "$corpus")
+      ser-experiment --out "$OUT/strl_${corpus}_622_speed_norecipe" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+        --set 'data.ratios=[0.6,0.2,0.2]' --set 'data.speed_perturb=[0.9,1.1]' \
+        --title "STRL-SER + functionals dropout 0.2 + speed perturbation 0.9/1.1, without the recipe, $corpus 6:2:2, bf16" -- \
+        $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" --$NET.hsf_dropout 0.2
+    done ;;
+  speed_speaker_norm)
+    for corpus in emodb ravdess; do
+      v=$(var "$corpus")
+      ser-experiment --out "$OUT/strl_${corpus}_recipe_speed_speaker_norm" --folds --jobs "$JOBS" "${THREADS[@]}" \
+        --set 'data.speed_perturb=[0.9,1.1]' \
+        --title "STRL-SER + recipe (${RECIPE[*]}) + functionals dropout 0.2 + speed perturbation 0.9/1.1 + speaker normalisation, $corpus speaker folds, bf16" -- \
+        $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" --$NET.hsf_dropout 0.2 "${SN[@]}"
     done ;;
   speed_final)
     reported "emodb ravdess" short recipe_speed "functionals dropout 0.2 + speed perturbation 0.9/1.1" --set 'data.speed_perturb=[0.9,1.1]' ;;

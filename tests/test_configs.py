@@ -124,6 +124,14 @@ EXPERIMENT: dict[tuple[str, str], dict[str, Any]] = {
     ("sta_cnn", "synthetic"): {"trainer.max_epochs": 10, "model.init_args.optimizer.init_args.lr": 0.001},
 }
 
+#: The study's best configuration per model (configs/recipes/<model>.yaml, opt-in, composed last): exactly these
+#: values change, nothing else (docs/reproduction.md chose each on validation data).
+RECIPES: dict[str, dict[str, Any]] = {
+    "strl_ser": {"model.init_args.label_smoothing": 0.1, "model.init_args.mixup_alpha": 0.2,
+                 "model.init_args.net.init_args.hsf_dropout": 0.2, "data.speed_perturb": [0.9, 1.1]},
+    "sta_cnn": {"model.init_args.label_smoothing": 0.1, "model.init_args.mixup_alpha": 0.2},
+}
+
 
 class _ParseOnly(SERCLI):
     """The CLI up to the resolved config (run folder name included), building nothing."""
@@ -221,3 +229,40 @@ def test_old_runs_config_yaml_still_loads(old_class: str, model: str, tmp_path: 
     optimizer = cli.model.configure_optimizers()
     optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
     assert optimizer.defaults["lr"] == config["model"]["init_args"]["optimizer"]["init_args"]["lr"]
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(node, dict):
+        return {prefix: node}
+    return {k: v for key, value in node.items() for k, v in _flatten(value, f"{prefix}{key}.").items()} or {prefix: {}}
+
+
+@pytest.mark.parametrize("corpus", CORPORA)
+@pytest.mark.parametrize("model", sorted(RECIPES))
+def test_a_recipe_changes_its_values_and_nothing_else(model: str, corpus: str) -> None:
+    """configs/recipes/<model>.yaml composed after model + corpus (+ experiment): the resolved config is the
+    plain one with exactly the recipe's values changed (the paper's settings, the corpus's and the
+    experiment file's all kept)."""
+    files = config_files(model, corpus)
+    plain = _flatten(resolve(files))
+    with_recipe = _flatten(resolve([*files, CONFIGS / "recipes" / f"{model}.yaml"]))
+    changed = {k for k in plain.keys() | with_recipe.keys() if plain.get(k) != with_recipe.get(k)}
+    assert {k.rstrip(".") for k in changed} == set(RECIPES[model])
+    assert {key: _get(resolve([*files, CONFIGS / "recipes" / f"{model}.yaml"]), key) for key in RECIPES[model]} == RECIPES[model]
+
+
+def test_recipe_files_belong_to_a_model_and_touch_no_corpus() -> None:
+    """One recipe per model in the table, named for its model file; none names a corpus, a data root or a
+    trainer setting (the schedule stays the paper's)."""
+    paths = sorted((CONFIGS / "recipes").glob("*.yaml"))
+    assert sorted(p.stem for p in paths) == sorted(RECIPES) and all(p.stem in MODELS for p in paths)
+    for path in paths:
+        config = yaml.safe_load(path.read_text())
+        assert set(config) <= {"model", "data"}, path
+        assert not {"corpus", "root", "pack"} & set(config.get("data") or {}), path
+
+
+def test_a_recipe_for_another_model_is_refused_naming_the_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        resolve([*config_files("sta_cnn", "emodb"), CONFIGS / "recipes" / "strl_ser.yaml"])
+    assert "hsf_dropout" in capsys.readouterr().err

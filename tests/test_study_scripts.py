@@ -162,3 +162,29 @@ def test_the_baseline_speed_step_needs_no_recipe(tmp_path: Path) -> None:
     for call, corpus in zip(calls, ("emodb", "ravdess")):
         assert "configs/model/baseline.yaml" in call and f"configs/data/{corpus}.yaml" in call
         assert "data.speed_perturb=[0.9,1.1]" in call and "--folds" in call
+
+
+def test_the_recipe_ablation_and_the_speaker_normalised_best_configuration(tmp_path: Path) -> None:
+    """speed_norecipe_622 drops exactly the recipe from speed_622's configuration (and runs without RECIPE);
+    speed_speaker_norm adds speaker normalisation to speed_final's speaker rows."""
+    recipe = "--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2"
+    ablation = _capture(tmp_path / "a", drop=("RECIPE",), STEPS="speed_norecipe_622", EMODB=str(tmp_path / "EMODB"),
+                        RAVDESS=str(tmp_path / "RAVDESS"))
+    full = _capture(tmp_path / "f", STEPS="speed_622", RECIPE=recipe, EMODB=str(tmp_path / "EMODB"),
+                    RAVDESS=str(tmp_path / "RAVDESS"))
+    for without, with_recipe, corpus in zip(ablation, full, ("emodb", "ravdess"), strict=True):
+        assert without[without.index("--out") + 1] == str(tmp_path / "a" / "study" / f"strl_{corpus}_622_speed_norecipe")
+        ser_args = with_recipe[with_recipe.index("--") + 1:]
+        at = ser_args.index("--model.init_args.label_smoothing")
+        assert ser_args[at:at + 4] == recipe.split()
+        assert without[without.index("--") + 1:] == ser_args[:at] + ser_args[at + 4:]  # the same, less the recipe
+        assert "data.speed_perturb=[0.9,1.1]" in without and "data.ratios=[0.6,0.2,0.2]" in without
+    proc = subprocess.run(["bash", str(SCRIPT)], env={**{k: v for k, v in os.environ.items() if k != "RECIPE"},
+                          "STEPS": "speed_speaker_norm", "OUT": str(tmp_path / "x")}, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "step speed_speaker_norm needs RECIPE" in proc.stderr
+    calls = _capture(tmp_path / "s", STEPS="speed_speaker_norm", RECIPE=recipe, EMODB=str(tmp_path / "EMODB"),
+                     RAVDESS=str(tmp_path / "RAVDESS"))
+    for call, corpus in zip(calls, ("emodb", "ravdess"), strict=True):
+        assert call[call.index("--out") + 1] == str(tmp_path / "s" / "study" / f"strl_{corpus}_recipe_speed_speaker_norm")
+        assert "--folds" in call and "data.speed_perturb=[0.9,1.1]" in call and call[-2:] == ["--data.speaker_norm", "true"]
+        assert call[-4:-2] == ["--model.init_args.net.init_args.hsf_dropout", "0.2"] and set(recipe.split()) <= set(call)
