@@ -18,7 +18,9 @@ Everything after ``--`` goes to every ``ser fit`` / ``ser test``. Trials:
 
 Each trial is one process (``fit`` then ``test``) writing ``<out>/<point>/<trial>/result.json``;
 ``--jobs N`` runs N at once (CPU: cores are shared out with ``OMP_NUM_THREADS``; GPU: the trials
-share the device). A re-run skips finished trials and resumes a killed fit from its ``last.ckpt``.
+share the device). Before trials run side by side, one process fills the feature cache for each data
+setting (the first pending trial's; its split's speed copies included), so N trials do not each compute
+the same features on a cold cache. A re-run skips finished trials and resumes a killed fit from its ``last.ckpt``.
 
 Selection never touches the reported set: a trial whose test set is its validation set (the
 STRL-SER 80/20 protocol) is scored at its last epoch; otherwise the config's monitored checkpoint
@@ -190,6 +192,55 @@ def _val_history(metrics_csv: Path, prefix: str = "val/") -> list[dict[str, floa
     return [rows[e] for e in sorted(rows)]
 
 
+def _trial_args(trial_dir: Path, spec: dict[str, Any]) -> list[str]:
+    """The ``ser`` arguments of the trial in ``trial_dir``: its own, with its run folder inside ``trial_dir``."""
+    return [
+        *spec["args"],
+        f"--trainer.logger.init_args.save_dir={trial_dir}",
+        "--trainer.logger.init_args.name=run",
+        "--trainer.logger.init_args.version=run",
+        "--data.progress=false",
+        "--trainer.enable_progress_bar=false",  # log.txt stays readable; the runner prints progress
+    ]
+
+
+def prepare_trial(trial_dir: Path) -> dict[str, Any]:
+    """Fill the feature cache for the trial in ``trial_dir`` (``prepare_data``: every file of the corpus with
+    the trial's feature settings, and its training split's speed copies) and train nothing. Returns the
+    extraction statistics (``files``, ``computed``, ``cached``)."""
+    from sermodels.cli import cli_main
+
+    spec = json.loads((trial_dir / "trial.json").read_text())
+    dm = cli_main(_trial_args(trial_dir, spec), run=False).datamodule
+    dm.prepare_data()
+    stats = {k: dm.extraction_stats.get(k) for k in ("files", "computed", "cached")}
+    print(f"feature cache filled for {trial_dir.name}'s data setting: {stats['computed']} files computed, "
+          f"{stats['cached']} already cached", flush=True)
+    return stats
+
+
+def _fill_caches(pending: list[tuple[Trial, Path]], env: dict[str, str]) -> None:
+    """Before trials run side by side: one process per data setting fills the feature cache (every core
+    extracts), where each trial would otherwise compute the same missing features at once. A data setting is
+    a grid point's ``data.*`` overrides (seeds and folds share every original file's features). A failure is
+    reported and left to the trials, whose logs then name the file and the fix."""
+    firsts: dict[str, Path] = {}
+    for t, d in pending:
+        key = json.dumps({k: v for k, v in t.overrides.items() if k.startswith("data.")}, sort_keys=True, default=str)
+        firsts.setdefault(key, d)
+    prep_env = {**env, "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
+    for d in firsts.values():
+        t0 = time.time()
+        print(f"filling the feature cache once for {d.parent.name}/{d.name}'s data setting ...", flush=True)
+        with (d / "log.txt").open("a") as log:
+            rc = subprocess.run([sys.executable, "-m", "sermodels.experiment", "--prepare", str(d)],
+                                stdout=log, stderr=subprocess.STDOUT, env=prep_env).returncode
+        if rc == 0:
+            print(f"... done in {time.time() - t0:.0f} s", flush=True)
+        else:
+            print(f"... failed (exit {rc}; see {d / 'log.txt'}); the trials will report it", flush=True)
+
+
 def run_trial(trial_dir: Path) -> dict[str, Any]:
     """Fit (resuming a killed fit) and test the trial described in ``trial_dir/trial.json``."""
     import torch
@@ -198,14 +249,7 @@ def run_trial(trial_dir: Path) -> dict[str, Any]:
     from sermodels.cli import cli_main
 
     spec = json.loads((trial_dir / "trial.json").read_text())
-    args = [
-        *spec["args"],
-        f"--trainer.logger.init_args.save_dir={trial_dir}",
-        "--trainer.logger.init_args.name=run",
-        "--trainer.logger.init_args.version=run",
-        "--data.progress=false",
-        "--trainer.enable_progress_bar=false",  # log.txt stays readable; the runner prints progress
-    ]
+    args = _trial_args(trial_dir, spec)
     started = time.time()
     probe = cli_main(args, run=False)  # resolves the run folder without training
     last = Path(probe.trainer.log_dir or probe.trainer.default_root_dir) / "checkpoints" / "last.ckpt"
@@ -534,6 +578,8 @@ def run_all(trials: list[Trial], out: Path, jobs: int, threads: int | None) -> l
     total, done_before = len(trials), len(trials) - len(pending)
     print(f"{total} trials, {done_before} already done, {len(pending)} to run ({jobs} at a time, "
           f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']})", flush=True)
+    if jobs > 1 and len(pending) > 1:
+        _fill_caches(pending, env)
     running: list[tuple[Trial, Path, subprocess.Popen, float, Any]] = []
     failed: list[str] = []
     finished = 0
@@ -573,6 +619,9 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["--trial"]:
         run_trial(Path(argv[1]))
+        return
+    if argv[:1] == ["--prepare"]:
+        prepare_trial(Path(argv[1]))
         return
     own, passthrough = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     ap = argparse.ArgumentParser(prog="ser-experiment", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

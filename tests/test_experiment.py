@@ -202,6 +202,22 @@ def test_runner_end_to_end_resumes(ser_cache: Path, tmp_path: Path, capsys: pyte
     assert json.loads((out / "aggregate.json").read_text())["groups"] == agg["groups"]  # deterministic
 
 
+def test_side_by_side_trials_fill_a_cold_feature_cache_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With --jobs 2 on a cold cache, one process extracts every file first (the first pending trial's data
+    setting), so the trials find the features cached instead of each computing them."""
+    cache = tmp_path / "cache"
+    argv = ["--seeds", "0", "1", "--jobs", "2", "--", *_passthrough(cache)]
+    experiment.main(["--out", str(tmp_path / "a"), *argv])
+    printed = capsys.readouterr().out
+    assert printed.count("filling the feature cache once") == 1 and "... done in" in printed
+    log = (tmp_path / "a" / "default" / "paper-seed0" / "log.txt").read_text()
+    computed = int(log.split("feature cache filled for paper-seed0's data setting: ")[1].split(" files computed")[0])
+    assert computed == 4 * 2 * TINY_SYNTHETIC["num_speakers"]  # every file of the corpus, before any trial ran
+    assert printed.index("... done in") < printed.index("[1/2]")
+    experiment.prepare_trial(tmp_path / "a" / "default" / "paper-seed1")  # the same data setting again: all cached
+    assert f"0 files computed, {computed} already cached" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_fold_seeds_give_a_seed_ensemble_end_to_end(ser_cache: Path, tmp_path: Path) -> None:
     out = tmp_path / "exp"
