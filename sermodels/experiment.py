@@ -214,8 +214,11 @@ def prepare_trial(trial_dir: Path) -> dict[str, Any]:
     dm = cli_main(_trial_args(trial_dir, spec), run=False).datamodule
     dm.prepare_data()
     stats = {k: dm.extraction_stats.get(k) for k in ("files", "computed", "cached")}
-    print(f"feature cache filled for {trial_dir.name}'s data setting: {stats['computed']} files computed, "
-          f"{stats['cached']} already cached", flush=True)
+    if not dm.extraction_stats:  # a feature pack: nothing to extract
+        print(f"{trial_dir.name}'s data setting reads a feature pack: nothing to extract", flush=True)
+    else:
+        print(f"feature cache filled for {trial_dir.name}'s data setting: {stats['computed']} files computed, "
+              f"{stats['cached']} already cached", flush=True)
     return stats
 
 

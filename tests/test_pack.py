@@ -191,3 +191,18 @@ def test_ser_pack_refuses_flac_without_a_waveform_before_extracting(tmp_path: Pa
     assert "--waveform-codec flac: these features (lld, hsf) hold no waveform input" in capsys.readouterr().err
     assert not (tmp_path / "p.npz").exists() and not cache.exists()  # refused before any extraction
 
+
+
+def test_the_runner_extracts_nothing_for_a_pack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ser-experiment's cache fill (before side-by-side trials) reads nothing when the trials read a pack."""
+    from sermodels.experiment import prepare_trial
+
+    pack = tmp_path / "p.npz"
+    pack_main(["--out", str(pack), "--dtype", "float16", "--", *_args(tmp_path / "corpus", tmp_path / "cache")])
+    trial = tmp_path / "trial"
+    trial.mkdir()
+    (trial / "trial.json").write_text(json.dumps({"args": [*_args(tmp_path / "absent", tmp_path / "c2"), f"--data.pack={pack}"]}))
+    capsys.readouterr()
+    assert prepare_trial(trial) == {"files": None, "computed": None, "cached": None}
+    assert "reads a feature pack: nothing to extract" in capsys.readouterr().out
+    assert not (tmp_path / "absent").exists()
