@@ -46,6 +46,9 @@
 #   speaker_norm_emodb, speaker_norm_ravdess  STRL-SER defaults + speaker normalisation, speaker folds, bf16, short
 #                schedule (compare: strl_emodb_speaker's hsf_scopeutterance point, fp32, and strl_emodb_recipe_speaker,
 #                bf16 / strl_ravdess_speaker, bf16; paired with the baseline with the same switch)
+#   speaker_norm_emodb150, speaker_norm_ravdess150  the same at the paper's 150 epochs x0.95 (compare: speaker_norm_*,
+#                the short schedule, and emodb_speaker150 / ravdess_speaker150, the defaults without the switch; paired
+#                with the baseline with the same switch)
 #   speaker_norm_recipe_emodb, speaker_norm_recipe_ravdess  STRL-SER + RECIPE + speaker normalisation, speaker folds,
 #                bf16, short schedule: both levers at once (compare: strl_*_speaker_norm, strl_*_recipe_speaker; paired
 #                with the baseline with the same switch)
@@ -295,6 +298,11 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     ser-experiment --out "$OUT/strl_emodb_speaker_norm" --folds --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER defaults + speaker normalisation, EMO-DB speaker folds, bf16" -- \
       $(strl emodb) "${EMODB:?}" "${SHORT[@]}" "${BF16[@]}" "${SN[@]}" ;;
+  speaker_norm_emodb150|speaker_norm_ravdess150)
+    corpus=${step#speaker_norm_}; corpus=${corpus%150}; v=$(var "$corpus")
+    ser-experiment --out "$OUT/strl_${corpus}_speaker_norm_150ep" --folds --jobs "$JOBS" "${THREADS[@]}" \
+      --title "STRL-SER defaults + speaker normalisation, $(name "$corpus") speaker folds, bf16, the paper's 150 epochs x0.95" -- \
+      $(strl "$corpus") "${!v:?}" "${BF16[@]}" "${SN[@]}" ;;
   speaker_norm_ravdess)
     ser-experiment --out "$OUT/strl_ravdess_speaker_norm" --folds --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER defaults + speaker normalisation, RAVDESS speaker folds, bf16" -- \

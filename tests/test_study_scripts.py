@@ -188,3 +188,12 @@ def test_the_recipe_ablation_and_the_speaker_normalised_best_configuration(tmp_p
         assert call[call.index("--out") + 1] == str(tmp_path / "s" / "study" / f"strl_{corpus}_recipe_speed_speaker_norm")
         assert "--folds" in call and "data.speed_perturb=[0.9,1.1]" in call and call[-2:] == ["--data.speaker_norm", "true"]
         assert call[-4:-2] == ["--model.init_args.net.init_args.hsf_dropout", "0.2"] and set(recipe.split()) <= set(call)
+
+
+def test_speaker_normalisation_at_the_papers_schedule(tmp_path: Path) -> None:
+    calls = _capture(tmp_path, drop=("RECIPE",), STEPS="speaker_norm_emodb150 speaker_norm_ravdess150",
+                     EMODB=str(tmp_path / "EMODB"), RAVDESS=str(tmp_path / "RAVDESS"))
+    for call, corpus in zip(calls, ("emodb", "ravdess"), strict=True):
+        assert call[call.index("--out") + 1] == str(tmp_path / "study" / f"strl_{corpus}_speaker_norm_150ep")
+        assert "--folds" in call and f"configs/data/{corpus}.yaml" in call and call[-2:] == ["--data.speaker_norm", "true"]
+        assert "--trainer.max_epochs" not in call and "bf16-mixed" in call  # the paper's 150 epochs
