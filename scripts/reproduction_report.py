@@ -255,6 +255,8 @@ STUDY = [
             f"{RECIPE} + {HSF_DROPOUT} + {SPEED} + {SPEAKER_NORM}, bf16; {VERSUS_NOTE}", "30 ep, lr x0.9",
             "scripts/study_recipe.sh (speed_speaker_norm)", versus=f"baseline_{corpus}_speaker_norm")
       for corpus in ("emodb", "ravdess")),
+    *(Study(f"baseline_{corpus}_speed_speaker_norm", "linear baseline", corpus, "speaker", f"{SPEED} + {SPEAKER_NORM}",
+            "closed form", "scripts/study_recipe.sh (speed_speaker_norm_baseline)") for corpus in ("emodb", "ravdess")),
     *(Study(f"baseline_{corpus}_speed", "linear baseline", corpus, "80/20", SPEED, "closed form",
             "scripts/study_recipe.sh (speed_baseline)") for corpus in ("emodb", "ravdess")),
     Study("strl_ravdess_hsf_utterance", "STRL-SER", "ravdess", "80/20", "branch tokens, HSFs per utterance", "30 ep, lr x0.9",

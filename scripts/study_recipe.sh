@@ -103,6 +103,8 @@
 #                normalisation, speaker folds, both corpora, short schedule, bf16: does the best configuration keep a margin
 #                over the baseline when both read the test speaker's statistics? (compare: speaker_norm_recipe_* and
 #                speed_final's speaker rows, the same folds; paired with the baseline with speaker normalisation)
+#   speed_speaker_norm_baseline  the linear baseline with the same copies and speaker normalisation, speaker folds, both
+#                corpora (the baseline side of speed_speaker_norm with both switches)
 #   speed_emodb150, speed_ravdess150  speed_final's configuration at the paper's 150 epochs x0.95, one corpus, 80/20
 #                (3 seeds) and speaker folds (compare: speed_final; on EMO-DB 80/20 the defaults scored 2.2 UA higher at
 #                150 epochs than at 30, the recipe 1.3 lower)
@@ -403,6 +405,14 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
         --set 'data.speed_perturb=[0.9,1.1]' \
         --title "STRL-SER + recipe (${RECIPE[*]}) + functionals dropout 0.2 + speed perturbation 0.9/1.1 + speaker normalisation, $corpus speaker folds, bf16" -- \
         $(strl "$corpus") "${!v:?}" "${SHORT[@]}" "${BF16[@]}" "${RECIPE[@]}" --$NET.hsf_dropout 0.2 "${SN[@]}"
+    done ;;
+  speed_speaker_norm_baseline)
+    for corpus in emodb ravdess; do
+      v=$(var "$corpus")
+      ser-experiment --out "$OUT/baseline_${corpus}_speed_speaker_norm" --folds --jobs "$JOBS" "${THREADS[@]}" \
+        --set 'data.speed_perturb=[0.9,1.1]' \
+        --title "Linear baseline + speed perturbation 0.9/1.1 + speaker normalisation, $corpus speaker folds" -- \
+        -c configs/trainer.yaml -c configs/model/baseline.yaml -c "configs/data/$corpus.yaml" "$(src "${!v:-}")" "${!v:?}" "${SN[@]}"
     done ;;
   speed_final)
     reported "emodb ravdess" short recipe_speed "functionals dropout 0.2 + speed perturbation 0.9/1.1" --set 'data.speed_perturb=[0.9,1.1]' ;;

@@ -188,6 +188,12 @@ def test_the_recipe_ablation_and_the_speaker_normalised_best_configuration(tmp_p
         assert call[call.index("--out") + 1] == str(tmp_path / "s" / "study" / f"strl_{corpus}_recipe_speed_speaker_norm")
         assert "--folds" in call and "data.speed_perturb=[0.9,1.1]" in call and call[-2:] == ["--data.speaker_norm", "true"]
         assert call[-4:-2] == ["--model.init_args.net.init_args.hsf_dropout", "0.2"] and set(recipe.split()) <= set(call)
+    base = _capture(tmp_path / "b", drop=("RECIPE",), STEPS="speed_speaker_norm_baseline", EMODB=str(tmp_path / "EMODB"),
+                    RAVDESS=str(tmp_path / "RAVDESS"))
+    for call, corpus in zip(base, ("emodb", "ravdess"), strict=True):
+        assert call[call.index("--out") + 1] == str(tmp_path / "b" / "study" / f"baseline_{corpus}_speed_speaker_norm")
+        assert "configs/model/baseline.yaml" in call and "--folds" in call and "data.speed_perturb=[0.9,1.1]" in call
+        assert call[-2:] == ["--data.speaker_norm", "true"]
 
 
 def test_speaker_normalisation_at_the_papers_schedule(tmp_path: Path) -> None:
