@@ -102,7 +102,8 @@
 #   speed_speaker_norm  speed_final's configuration (RECIPE + functionals dropout 0.2 + speed perturbation) + speaker
 #                normalisation, speaker folds, both corpora, short schedule, bf16: does the best configuration keep a margin
 #                over the baseline when both read the test speaker's statistics? (compare: speaker_norm_recipe_* and
-#                speed_final's speaker rows, the same folds; paired with the baseline with speaker normalisation)
+#                speed_final's speaker rows, the same folds; paired with the baseline with the same copies and speaker
+#                normalisation, speed_speaker_norm_baseline)
 #   speed_speaker_norm_baseline  the linear baseline with the same copies and speaker normalisation, speaker folds, both
 #                corpora (the baseline side of speed_speaker_norm with both switches)
 #   speed_emodb150, speed_ravdess150  speed_final's configuration at the paper's 150 epochs x0.95, one corpus, 80/20
