@@ -19,8 +19,8 @@ Everything after ``--`` goes to every ``ser fit`` / ``ser test``. Trials:
 Each trial is one process (``fit`` then ``test``) writing ``<out>/<point>/<trial>/result.json``;
 ``--jobs N`` runs N at once (CPU: cores are shared out with ``OMP_NUM_THREADS``; GPU: the trials
 share the device). Before trials run side by side, one process fills the feature cache for each data
-setting (the first pending trial's; its split's speed copies included), so N trials do not each compute
-the same features on a cold cache. A re-run skips finished trials and resumes a killed fit from its ``last.ckpt``.
+setting (the first pending trial's, and every pending trial's speed copies), so N trials do not each
+compute the same features on a cold cache. A re-run skips finished trials and resumes a killed fit from its ``last.ckpt``.
 
 Selection never touches the reported set: a trial whose test set is its validation set (the
 STRL-SER 80/20 protocol) is scored at its last epoch; otherwise the config's monitored checkpoint
@@ -222,21 +222,36 @@ def prepare_trial(trial_dir: Path) -> dict[str, Any]:
     return stats
 
 
+def prepare_setting(trial_dirs: list[Path]) -> None:
+    """:func:`prepare_trial` for the first trial of one data setting; where it uses speed copies (made of each
+    trial's own training split), also the other trials' copies, in this process (their originals are cached by
+    then), so no two trials extract the same copies side by side."""
+    from sermodels.cli import cli_main
+
+    prepare_trial(trial_dirs[0])
+    first = json.loads((trial_dirs[0] / "trial.json").read_text())
+    if not cli_main(_trial_args(trial_dirs[0], first), run=False).datamodule.speed_factors or len(trial_dirs) < 2:
+        return
+    for d in trial_dirs[1:]:
+        cli_main(_trial_args(d, json.loads((d / "trial.json").read_text())), run=False).datamodule.prepare_data()
+    print(f"speed copies filled for the training splits of {len(trial_dirs)} trials", flush=True)
+
+
 def _fill_caches(pending: list[tuple[Trial, Path]], env: dict[str, str]) -> None:
     """Before trials run side by side: one process per data setting fills the feature cache (every core
     extracts), where each trial would otherwise compute the same missing features at once. A data setting is
     a grid point's ``data.*`` overrides (seeds and folds share every original file's features). A failure is
     reported and left to the trials, whose logs then name the file and the fix."""
-    firsts: dict[str, Path] = {}
+    settings: dict[str, list[Path]] = {}
     for t, d in pending:
         key = json.dumps({k: v for k, v in t.overrides.items() if k.startswith("data.")}, sort_keys=True, default=str)
-        firsts.setdefault(key, d)
+        settings.setdefault(key, []).append(d)
     prep_env = {**env, "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
-    for d in firsts.values():
-        t0 = time.time()
+    for dirs in settings.values():
+        d, t0 = dirs[0], time.time()
         print(f"filling the feature cache once for {d.parent.name}/{d.name}'s data setting ...", flush=True)
         with (d / "log.txt").open("a") as log:
-            rc = subprocess.run([sys.executable, "-m", "sermodels.experiment", "--prepare", str(d)],
+            rc = subprocess.run([sys.executable, "-m", "sermodels.experiment", "--prepare", *map(str, dirs)],
                                 stdout=log, stderr=subprocess.STDOUT, env=prep_env).returncode
         if rc == 0:
             print(f"... done in {time.time() - t0:.0f} s", flush=True)
@@ -624,7 +639,7 @@ def main(argv: list[str] | None = None) -> None:
         run_trial(Path(argv[1]))
         return
     if argv[:1] == ["--prepare"]:
-        prepare_trial(Path(argv[1]))
+        prepare_setting([Path(a) for a in argv[1:]])
         return
     own, passthrough = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     ap = argparse.ArgumentParser(prog="ser-experiment", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -307,3 +307,25 @@ def test_aggregate_only_rebuilds_from_result_files(tmp_path: Path) -> None:
     assert (out / "summary.md").read_text().startswith("# two seeds")
     with pytest.raises(SystemExit):
         experiment.main(["--out", str(tmp_path / "empty"), "--aggregate-only"])
+
+
+def test_the_cache_fill_covers_every_pending_trials_speed_copies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With speed perturbation each split copies its own training files: the fill extracts them for every
+    pending trial of the setting, so the trials find their copies cached."""
+    from sermodels.cli import cli_main
+
+    trials = plan_trials([*_passthrough(tmp_path / "cache"), "--data.speed_perturb=[1.1]"], [("default", {})],
+                         seeds=[0, 1], folds=False, fold_seeds=[0])
+    dirs = []
+    for t in trials:
+        d = tmp_path / t.name
+        d.mkdir()
+        (d / "trial.json").write_text(json.dumps({"args": t.args()}))
+        dirs.append(d)
+    experiment.prepare_setting(dirs)
+    assert "speed copies filled for the training splits of 2 trials" in capsys.readouterr().out
+    for d in dirs:
+        dm = cli_main(experiment._trial_args(d, json.loads((d / "trial.json").read_text())), run=False).datamodule
+        train = set((dm.split or dm._make_split()).train)
+        paths = [str(u.path) for u in dm.corpus.utterances if u.utt_id in train]
+        assert paths and all(dm._cache(1.1).has(p) for p in paths)  # this trial's own copies, all cached
