@@ -1,0 +1,86 @@
+"""The module's ``flush_denormal`` switch: subnormal floats read as zero while ``ser`` trains, the thread's mode
+is restored afterwards, and ``false`` keeps IEEE subnormals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from sermodels.cli import cli_main
+from sermodels.module import SERModule, flushes_denormals
+from sermodels.strl_ser import STRLSER
+from tests.compose import config_args
+from tests.conftest import TINY_SYNTHETIC
+
+SUBNORMAL = 1e-40  # below float32's smallest normal, 1.18e-38
+
+
+class RecordFlushing(L.Callback):
+    """What a training step sees: the thread's mode and a subnormal weight after an optimiser step."""
+
+    def __init__(self) -> None:
+        self.modes: list[bool] = []
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: object, batch_idx: int) -> None:
+        self.modes.append(flushes_denormals())
+
+
+@pytest.fixture(autouse=True)
+def _restore_mode() -> object:
+    before = flushes_denormals()
+    yield
+    torch.set_flush_denormal(before)
+
+
+def _fit(cache: Path, runs: Path, *extra: str) -> tuple[RecordFlushing, object]:
+    record = RecordFlushing()
+    args = [*config_args("strl_ser"), f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}", f"--data.cache_dir={cache}",
+            "--data.extract_workers=0", "--data.progress=false", "--data.batch_size=8", "--trainer.enable_progress_bar=false",
+            f"--trainer.logger.init_args.save_dir={runs}", f"--trainer.default_root_dir={runs}", "--trainer.fast_dev_run=2", *extra]
+    cli = cli_main(args, run=False)
+    cli.trainer.callbacks.append(record)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    return record, cli
+
+
+def test_probe_reads_the_mode_torch_sets() -> None:
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush subnormals (torch.set_flush_denormal returned False)")
+    assert flushes_denormals() and torch.tensor([SUBNORMAL]).item() == 0.0
+    torch.set_flush_denormal(False)
+    assert not flushes_denormals() and torch.tensor([SUBNORMAL]).item() > 0.0
+
+
+@pytest.mark.parametrize("before", [False, True])
+def test_ser_fit_flushes_while_training_and_restores_the_mode(before: bool, ser_cache: Path, tmp_path: Path) -> None:
+    if not torch.set_flush_denormal(before) and before:
+        pytest.skip("this CPU cannot flush subnormals")
+    record, cli = _fit(ser_cache, tmp_path)
+    assert cli.model.hparams.flush_denormal is True  # on by default
+    assert record.modes == [True, True]  # both steps of fast_dev_run trained with subnormals flushed
+    assert flushes_denormals() is before  # the caller's mode is back after fit
+
+
+def test_ser_fit_with_flush_denormal_false_keeps_subnormals(ser_cache: Path, tmp_path: Path) -> None:
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush subnormals")
+    record, _ = _fit(ser_cache, tmp_path, "--model.init_args.flush_denormal=false")
+    assert record.modes == [False, False]
+    assert flushes_denormals()  # restored to the caller's mode (on)
+
+
+def test_setup_and_teardown_restore_across_stages() -> None:
+    """fit then test on one module (as ser-experiment's trials do): each stage sets the mode, teardown restores it."""
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush subnormals")
+    torch.set_flush_denormal(False)
+    module = SERModule(STRLSER(4), num_classes=4)
+    for stage in ("fit", "test"):
+        module.setup(stage)
+        assert flushes_denormals()
+        module.teardown(stage)
+        assert not flushes_denormals()
