@@ -84,3 +84,31 @@ def test_setup_and_teardown_restore_across_stages() -> None:
         assert flushes_denormals()
         module.teardown(stage)
         assert not flushes_denormals()
+
+
+def test_bench_denormal_counts_the_subnormal_values_of_a_checkpoint(ser_cache: Path, tmp_path: Path) -> None:
+    """scripts/bench_denormal.py on a real `ser fit` checkpoint (STA-CNN, one step) with subnormal values put into
+    its weights and Adam moments: it counts exactly those and times both modes."""
+    import importlib.util
+
+    args = [*config_args("sta_cnn"), f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}", f"--data.cache_dir={ser_cache}",
+            "--data.extract_workers=0", "--data.progress=false", "--data.batch_size=4", "--trainer.enable_progress_bar=false",
+            f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.max_epochs=1", "--trainer.limit_train_batches=1",
+            "--trainer.limit_val_batches=1"]
+    fit = cli_main(["fit", *args])
+    ckpt_path = Path(fit.trainer.log_dir) / "checkpoints" / "latest.ckpt"
+    ckpt = torch.load(ckpt_path, weights_only=False)
+    name = next(k for k, v in ckpt["state_dict"].items() if v.is_floating_point() and v.numel() >= 10)
+    ckpt["state_dict"][name].view(-1)[:7] = SUBNORMAL
+    moments = next(iter(ckpt["optimizer_states"][0]["state"].values()))
+    moments["exp_avg"].view(-1)[:3] = SUBNORMAL
+    torch.save(ckpt, tmp_path / "sub.ckpt")
+    spec = importlib.util.spec_from_file_location("bench_denormal", Path(__file__).parents[1] / "scripts" / "bench_denormal.py")
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    result = bench.main([str(tmp_path / "sub.ckpt"), "--steps", "1", "--out", str(tmp_path / "bench.json")])
+    assert (result["subnormal_weights"], result["subnormal_adam_moments"]) == (7, 3)
+    assert result["epoch"] == 0 and result["step_ms_ieee_subnormals"] > 0 and result["step_ms_flushed"] > 0
+    assert json.loads((tmp_path / "bench.json").read_text()) == result
+    assert not flushes_denormals()  # the script leaves the thread's mode off
