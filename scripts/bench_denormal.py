@@ -28,7 +28,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from sermodels.checkpoint import build_model, load_checkpoint  # noqa: E402
-from sermodels.module import SERModule, net_inputs  # noqa: E402
+from sermodels.module import SERModule, flushes_denormals, net_inputs  # noqa: E402
 
 TINY = torch.finfo(torch.float32).tiny
 
@@ -72,10 +72,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("ckpt", type=Path, help="a Lightning checkpoint written by `ser fit` (latest.ckpt or last.ckpt)")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per mode (median reported)")
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (the mode is per thread: workers "
+                        "created under one mode keep it, so compare modes at 1 thread)")
     parser.add_argument("--out", type=Path, help="also write the result as JSON here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    before = flushes_denormals()
+    if not torch.set_flush_denormal(True):
+        print("note: this CPU cannot flush subnormals; both modes below are the same", file=sys.stderr)
+    torch.set_flush_denormal(False)  # IEEE while counting: under DAZ a subnormal compares as 0
+    try:
+        return _measure(args, parser)
+    finally:
+        torch.set_flush_denormal(before)
+
+
+def _measure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
     ckpt = load_checkpoint(args.ckpt, weights_only=False)
     if not ckpt.get("optimizer_states"):
         parser.error(f"{args.ckpt}: holds no optimiser state (a weights-only or exported checkpoint); pass the "
@@ -89,15 +101,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "subnormal_weights": sum(subnormal(v) for v in weights), "weights": sum(v.numel() for v in weights),
         "subnormal_adam_moments": sum(subnormal(v) for v in moments), "adam_moments": sum(v.numel() for v in moments),
     }
-    if not torch.set_flush_denormal(False):
-        print("note: this CPU cannot flush subnormals; both modes below are the same", file=sys.stderr)
     for mode, flush in (("ieee_subnormals", False), ("flushed", True)):
+        torch.set_flush_denormal(False)  # IEEE while the model is rebuilt, so its subnormal values survive
         module, optimizer = fresh(ckpt, args.ckpt)
         inputs = batch_for(module.net, batch_size, segment_length)
         torch.set_flush_denormal(flush)
         times = time_steps(module, optimizer, inputs, args.steps + 1)[1:]  # the first step warms up allocators
         result[f"step_ms_{mode}"] = round(1000 * statistics.median(times), 1)
-    torch.set_flush_denormal(False)
     result["speedup"] = round(result["step_ms_ieee_subnormals"] / result["step_ms_flushed"], 2)
     print(json.dumps(result, indent=1))
     if args.out:

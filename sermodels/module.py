@@ -28,6 +28,14 @@ def flushes_denormals() -> bool:
     return torch.tensor([1e-40], dtype=torch.float32).mul(1.0).item() == 0.0
 
 
+class _RestoreFlushOnException(L.Callback):
+    """Lightning skips the module's ``teardown`` when a stage raises: restore the flush-denormal mode there too."""
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if isinstance(pl_module, SERModule):
+            pl_module.teardown("exception")
+
+
 class NonFiniteError(FloatingPointError):
     """Training diverged (NaN/inf loss) or a net holds NaN/inf weights; the message says what to try."""
 
@@ -94,8 +102,9 @@ class SERModule(L.LightningModule):
             tests or predicts (``torch.set_flush_denormal``, x86 FTZ/DAZ; restored afterwards). On by default:
             weight decay drives some of STA-CNN's weights and Adam states subnormal, and every CPU operation on
             them is slow, so an unflushed fit slowed down about 6x by epoch 40 of 150 (RAVDESS 6:2:2 with speed
-            copies; README 'Speed'). Flushing changes values below 1.2e-38 only; ``false`` keeps IEEE
-            subnormals (bit-for-bit the runs made before this switch existed). GPUs are not affected.
+            copies; docs/results.md). Each operation changes only values below 1.2e-38, but a flushed fit is
+            not bit-identical to an unflushed one; ``false`` keeps IEEE subnormals. The mode is per thread: it
+            covers the calling thread and intra-op threads created after it. GPUs are not affected.
     """
 
     def __init__(
@@ -154,9 +163,10 @@ class SERModule(L.LightningModule):
         half_life = float(self.hparams.get("ema_half_life") or 0.0)
         trainer = self._trainer
         fitting = trainer is not None and trainer.state.fn is not None and trainer.state.fn.value == "fit"
+        callbacks: list[L.Callback] = [_RestoreFlushOnException()]  # teardown is skipped when a stage fails
         if half_life > 0 and fitting:  # test/predict read the averaged weights from the checkpoint: nothing to average
-            return [EpochEMA(half_life)]
-        return []
+            callbacks.append(EpochEMA(half_life))
+        return callbacks
 
     def configure_model(self) -> None:
         if self.hparams.get("compile") and self._compiled is None:

@@ -20,7 +20,7 @@ SUBNORMAL = 1e-40  # below float32's smallest normal, 1.18e-38
 
 
 class RecordFlushing(L.Callback):
-    """What a training step sees: the thread's mode and a subnormal weight after an optimiser step."""
+    """The thread's flush-denormal mode at each training step."""
 
     def __init__(self) -> None:
         self.modes: list[bool] = []
@@ -57,8 +57,9 @@ def test_probe_reads_the_mode_torch_sets() -> None:
 
 @pytest.mark.parametrize("before", [False, True])
 def test_ser_fit_flushes_while_training_and_restores_the_mode(before: bool, ser_cache: Path, tmp_path: Path) -> None:
-    if not torch.set_flush_denormal(before) and before:
+    if not torch.set_flush_denormal(True):
         pytest.skip("this CPU cannot flush subnormals")
+    torch.set_flush_denormal(before)
     record, cli = _fit(ser_cache, tmp_path)
     assert cli.model.hparams.flush_denormal is True  # on by default
     assert record.modes == [True, True]  # both steps of fast_dev_run trained with subnormals flushed
@@ -97,6 +98,7 @@ def test_bench_denormal_counts_the_subnormal_values_of_a_checkpoint(ser_cache: P
             "--trainer.limit_val_batches=1"]
     fit = cli_main(["fit", *args])
     ckpt_path = Path(fit.trainer.log_dir) / "checkpoints" / "latest.ckpt"
+    torch.set_flush_denormal(False)  # IEEE mode, so the values put in below stay subnormal
     ckpt = torch.load(ckpt_path, weights_only=False)
     name = next(k for k, v in ckpt["state_dict"].items() if v.is_floating_point() and v.numel() >= 10)
     ckpt["state_dict"][name].view(-1)[:7] = SUBNORMAL
@@ -111,4 +113,24 @@ def test_bench_denormal_counts_the_subnormal_values_of_a_checkpoint(ser_cache: P
     assert (result["subnormal_weights"], result["subnormal_adam_moments"]) == (7, 3)
     assert result["epoch"] == 0 and result["step_ms_ieee_subnormals"] > 0 and result["step_ms_flushed"] > 0
     assert json.loads((tmp_path / "bench.json").read_text()) == result
-    assert not flushes_denormals()  # the script leaves the thread's mode off
+    assert not flushes_denormals()  # the script restores the caller's mode
+
+
+def test_a_failing_fit_restores_the_mode_too(ser_cache: Path, tmp_path: Path) -> None:
+    """Lightning skips teardown when a stage raises: the module's exception callback restores the mode."""
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush subnormals")
+    torch.set_flush_denormal(False)
+
+    class Boom(L.Callback):
+        def on_train_batch_start(self, *args: object) -> None:
+            raise RuntimeError("boom")
+
+    args = [*config_args("strl_ser"), f"--data.corpus_options={json.dumps(TINY_SYNTHETIC)}", f"--data.cache_dir={ser_cache}",
+            "--data.extract_workers=0", "--data.progress=false", "--data.batch_size=8", "--trainer.enable_progress_bar=false",
+            f"--trainer.logger.init_args.save_dir={tmp_path}", f"--trainer.default_root_dir={tmp_path}", "--trainer.fast_dev_run=1"]
+    cli = cli_main(args, run=False)
+    cli.trainer.callbacks.append(Boom())
+    with pytest.raises(RuntimeError, match="boom"):
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    assert not flushes_denormals()
