@@ -134,3 +134,18 @@ def test_a_failing_fit_restores_the_mode_too(ser_cache: Path, tmp_path: Path) ->
     with pytest.raises(RuntimeError, match="boom"):
         cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     assert not flushes_denormals()
+
+
+def test_bench_denormal_refuses_a_checkpoint_without_optimiser_state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A weights-only checkpoint cannot be resumed or timed: the script names the file and says which one to pass."""
+    import importlib.util
+
+    torch.save({"state_dict": {"w": torch.zeros(3)}, "epoch": 0}, tmp_path / "weights.ckpt")
+    spec = importlib.util.spec_from_file_location("bench_denormal", Path(__file__).parents[1] / "scripts" / "bench_denormal.py")
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    with pytest.raises(SystemExit):
+        bench.main([str(tmp_path / "weights.ckpt")])
+    err = capsys.readouterr().err
+    assert "weights.ckpt" in err and "no optimiser state" in err and "latest.ckpt" in err
