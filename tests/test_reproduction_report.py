@@ -391,3 +391,46 @@ def test_seed_ensemble_is_a_row_and_a_target_paired_per_fold(report, study: Path
     assert folder in report.freeze(page, fresh)
     points = [r["point"] for r in fresh.frozen(folder)]
     assert points == ["default", "default" + report.ENSEMBLE]
+
+
+def test_best_table_sets_each_models_defaults_beside_its_best_configuration(report, study: Path, tmp_path: Path) -> None:
+    """The summary that opens the page: one row per model, corpus and protocol of TARGETS, the defaults and the
+    fixed best configuration (BEST) each with its paired Δ; the verdict is the best one's; cells where the defaults
+    score higher are named; a best configuration not run is counted as such, never as a miss."""
+    folds = {f"speaker-fold{k}-seed0": None for k in range(3)}
+    # baseline 60/70/80 per fold (the fixture): defaults 65/75/85 (+5 each), best 61/72/83 (+1, +2, +3 -> +2.00 ± 1.00)
+    _experiment(study, "strl_emodb_speaker_150ep", "speaker", dict(zip(folds, [(0.7, 0.65), (0.7, 0.75), (0.7, 0.85)])))
+    _experiment(study, "strl_emodb_recipe_speed_speaker_150ep", "speaker",
+                dict(zip(folds, [(0.7, 0.61), (0.7, 0.72), (0.7, 0.83)])))
+    led = report.Ledger(tmp_path / "led-best")
+    led.sync(study, [p.name for p in study.iterdir()])
+    lines = report.best_table(led)
+    rows = {tuple(report._cells(line)[:3]): report._cells(line)[3:] for line in lines
+            if line.startswith(("| STRL-SER ", "| STA-CNN "))}
+    assert len(rows) == len(report.TARGETS)
+    assert rows[("STRL-SER", "emodb", "speaker folds")] == [
+        "+3", "75.00 ± 10.00 (n=3)", "+5.00 ± 0.00", "72.00 ± 11.00 (n=3)", "+2.00 ± 1.00", "no (1.00 short)"]
+    # STA-CNN EMO-DB 6:2:2: the fixture's defaults (+4.33 ± 1.53), no best-configuration run
+    assert rows[("STA-CNN", "emodb", "paper 6:2:2")] == [
+        "+5", "84.33 ± 1.53 (n=3)", "+4.33 ± 1.53", "not run", "", "not run"]
+    summary = next(line for line in lines if line.startswith("The best configurations meet"))
+    text = " ".join(lines[lines.index(summary):])
+    # one cell scored (a miss), the other seven without a best-configuration run: counted apart, never as misses
+    assert "meet 0 of 8 targets" in text and "and miss 1;" in text and "7 have not run (" in text
+    assert "STA-CNN emodb paper 6:2:2" in text.split("have not run (")[1]
+    assert "The defaults meet 1." in text
+    assert "STRL-SER emodb speaker folds (+5.00 against +2.00)" in text
+    page = report.render(led)
+    assert page.index(report.BEST_HEADING) < page.index(report.TARGETS_HEADING)
+
+
+def test_best_names_a_row_of_every_targets_cell_and_an_existing_recipe_file(report) -> None:
+    """Each BEST label is a configuration of every TARGETS cell of its model, and its recipe file exists: renaming
+    a row or a file without the other fails here, not on the published page."""
+    for model, corpus, split, _ in report.TARGETS:
+        defaults, best, path = report.BEST[model]
+        for label in (defaults, best):
+            report._target_of(model, corpus, split, label)
+        assert (ROOT / path).is_file(), path
+    with pytest.raises(KeyError, match="no row 'nope' for STA-CNN emodb speaker"):
+        report._target_of("STA-CNN", "emodb", "speaker", "nope")
