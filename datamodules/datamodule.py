@@ -20,6 +20,7 @@ from datamodules.corpora import UNKNOWN_SPEAKER, Corpus, CorpusEntry, CorpusErro
 from datamodules.extract import ExtractionError, ExtractionStats, extract_all, format_errors
 from datamodules.features import HSFScope, feature_config_from_hparams, net_dims
 from datamodules.features.base import MAX_SPEED, MIN_SPEED
+from datamodules.features.compute import speed_copy_from_segments
 from datamodules.features.settings import FEATURE_SETTINGS, checkpoint_feature_settings, feature_setting_mismatches
 from datamodules.normalize import SpeakerStandardizer, Standardizer
 from datamodules.pack import FeaturePack
@@ -41,7 +42,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def _check_speed_factors(factors: Sequence[float] | None, pack: str | None, split_unit: str) -> tuple[float, ...]:
+def _check_speed_factors(factors: Sequence[float] | None, split_unit: str) -> tuple[float, ...]:
     """``data.speed_perturb`` checked: distinct factors other than 1 within the accepted range."""
     if not factors:
         return ()
@@ -52,12 +53,6 @@ def _check_speed_factors(factors: Sequence[float] | None, pack: str | None, spli
             f"data.speed_perturb: expected distinct factors in [{MIN_SPEED}, {MAX_SPEED}] other than 1 (the original "
             f"audio is always kept), in steps of 0.01 (each is an exact resampling ratio), e.g. [0.9, 1.1]; got "
             f"{list(factors)}."
-        )
-    if pack is not None:
-        raise ValueError(
-            "data.speed_perturb needs the audio (each factor is a new feature pass over the training files), but "
-            f"data.pack={pack!r} holds unperturbed features only: train from the corpus folder (data.root), or drop "
-            "data.speed_perturb."
         )
     if split_unit == "segment":
         raise ValueError(
@@ -142,8 +137,10 @@ class SERDataModule(L.LightningDataModule):
             are cached like any features (one cache folder per factor), and the normalisation
             statistics include them, so ``test``/``validate`` of such a checkpoint need the same setting
             (checked). With ``speaker_norm`` each copy counts as a speaker of its own
-            (``<speaker>|x0.9``). Not with ``pack`` (a pack holds unperturbed features) nor with
-            ``split_unit: segment``.
+            (``<speaker>|x0.9``). With ``pack`` (no audio) only for waveform inputs cut into segments
+            (STA-CNN's): each copy is rebuilt from the packed segments (``speed_copy_from_segments``; a tail the
+            segmentation dropped, under ``min_last_segment`` of a segment, is not in the copy); a pack of
+            features computed from the audio is refused. Not with ``split_unit: segment``.
     """
 
     def __init__(
@@ -183,12 +180,14 @@ class SERDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.speed_factors = _check_speed_factors(speed_perturb, pack, split_unit)
+        self.speed_factors = _check_speed_factors(speed_perturb, split_unit)
         self.corpus_entry = self._corpus_entry(corpus, download)
         if batch_size < 1:
             raise ValueError(f"data.batch_size: expected a positive integer, got {batch_size}.")
         self.ratios = tuple(ratios or (0.8, 0.2))
         self._configure_features()
+        if self.speed_factors and pack is not None:
+            self._check_pack_copies(pack)
         self.cache_root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self._classes = tuple(classes) if classes else None
         self._corpus: Corpus | None = None
@@ -293,6 +292,20 @@ class SERDataModule(L.LightningDataModule):
                     f"{list(self.inputs)} have none (e.g. STA-CNN's waveform). Set data.speaker_norm false."
                 )
             self.speaker_normalizer = SpeakerStandardizer(per_dimension)
+
+    def _check_pack_copies(self, pack: str) -> None:
+        """With ``pack``, speed copies are rebuilt from the packed waveform segments: only where every input is a
+        waveform (STA-CNN's) cut into segments; features computed from the audio (LLDs, functionals) need it."""
+        config = self.feature_config
+        features = sorted(k for k, e in config.extractors.items() if e.kind != "samples")
+        if features or config.segment_mode != "segments":
+            why = (f"the inputs {features} are features computed from the audio" if features
+                   else f"segment_mode={config.segment_mode!r} packs only a window of each utterance")
+            raise ValueError(
+                f"data.speed_perturb with data.pack={pack!r}: a pack holds unperturbed features, and a copy can be "
+                f"rebuilt from it only for waveform inputs cut into segments (STA-CNN's), but {why}. Train from the "
+                "corpus folder (data.root), or drop data.speed_perturb."
+            )
 
     @property
     def input_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -473,8 +486,15 @@ class SERDataModule(L.LightningDataModule):
         parts = [train | {"copy": torch.zeros(len(train["target"]), dtype=torch.int64)}]
         self.speed_copies, self.skipped_copies = {}, {}
         for k, factor in enumerate(self.speed_factors, start=1):
-            feats, stats = self._extract_copies([corpus.utterances[r].path for r in rows], factor, load=True,
-                                                on_error=on_error)
+            if self.pack is not None:  # no audio: rebuilt from the packed waveform segments (_check_pack_copies)
+                pack = self.pack
+                feats: list[dict[str, np.ndarray] | None] = [
+                    speed_copy_from_segments(pack.features(corpus.utterances[r].utt_id), self.feature_config, factor,
+                                             name=corpus.utterances[r].utt_id) for r in rows]
+                stats = ExtractionStats(errors={})
+            else:
+                feats, stats = self._extract_copies([corpus.utterances[r].path for r in rows], factor, load=True,
+                                                    on_error=on_error)
             if stats["errors"]:  # the original was usable (it is in the split), this copy is not: leave the copy out
                 rank_zero_warn(format_errors(dict(stats["errors"]), len(rows)) + f"\nTheir x{factor:g} speed copies "
                                "are left out of training (data.skip_bad_files=true; listed in split.skipped_copies).")

@@ -169,7 +169,9 @@ for step in $STEPS; do
     [ ${#RECIPE[@]} -gt 0 ] || { echo "step $step needs RECIPE (the extra ser arguments), e.g." \
       "RECIPE=\"--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2\"" >&2; exit 2; } ;;
   esac
-  case $step in speed_*|sta_speed_*)  # speed perturbation re-reads the audio: a feature pack holds unperturbed features only
+  # STRL-SER's speed copies re-read the audio (openSMILE features of the copies): its packs hold unperturbed features
+  # only. STA-CNN's sta_speed_* steps run from a pack too: its copies are rebuilt from the packed waveform segments.
+  case $step in speed_*)
     case $step in *emodb*) used=EMODB ;; *ravdess*) used=RAVDESS ;; *) used="EMODB RAVDESS" ;; esac
     for v in $used; do
       case ${!v:-} in *.npz) echo "step $step needs the corpus audio (speed-perturbed copies are extracted from it), but" \

@@ -213,3 +213,34 @@ def test_a_failing_copy_is_named_or_left_out_and_listed(tmp_path: Path, monkeypa
     assert info["speed_perturb"] == {"1.1": len(dm.split.train) - 1}  # every copy but the failing one
     assert [c["path"] for c in info["skipped_copies"]] == [victim[0]]
     assert info["skipped_files"] == []  # the original stays in the split
+
+
+def test_a_copy_rebuilt_from_waveform_segments_equals_the_files_copy(tmp_path: Path) -> None:
+    """speed_copy_from_segments: from an utterance's stored segments (no file), the same copy as compute_features
+    at that speed where the segments cover the file; a tail the segmentation dropped is not rebuilt; inputs
+    computed from the audio and crops are refused."""
+    from datamodules.features import feature_config_from_hparams
+    from datamodules.features.compute import rebuild_wave, speed_copy_from_segments
+
+    hp = {"inputs": ["wave"], "segment_length": 1.0}
+    config, _ = feature_config_from_hparams(hp)
+    rng = np.random.default_rng(0)
+    full, tail = tmp_path / "full.wav", tmp_path / "tail.wav"
+    sf.write(full, (0.1 * rng.standard_normal(40000)).astype(np.float32), 16000, subtype="FLOAT")  # 2.5 s: tail kept
+    sf.write(tail, (0.1 * rng.standard_normal(36000)).astype(np.float32), 16000, subtype="FLOAT")  # 2.25 s: dropped
+    stored = compute_features(full, config)
+    np.testing.assert_array_equal(rebuild_wave(stored, "wave").numpy(), sf.read(full, dtype="float32")[0])
+    for factor in (0.9, 1.1):
+        copy = speed_copy_from_segments(stored, config, factor)
+        from_file = compute_features(full, dataclasses.replace(config, speed=factor))
+        np.testing.assert_array_equal(copy["bounds"], from_file["bounds"])
+        np.testing.assert_allclose(copy["wave"], from_file["wave"], atol=1e-6)
+    short = compute_features(tail, config)
+    assert rebuild_wave(short, "wave").numel() == 32000  # the 0.25 s remainder (< min_last_segment) is not held
+    assert int(speed_copy_from_segments(short, config, 0.9)["num_samples"]) == round(32000 / 0.9)
+    strl, _ = feature_config_from_hparams({})
+    with pytest.raises(ValueError, match=r"input\(s\) \['hsf', 'lld'\] are features computed from the audio"):
+        speed_copy_from_segments(compute_features(full, strl), strl, 1.1)
+    crop, _ = feature_config_from_hparams(hp | {"segment_mode": "crop"})
+    with pytest.raises(ValueError, match="segment_mode='crop'"):
+        speed_copy_from_segments(compute_features(full, crop), crop, 1.1)

@@ -83,9 +83,9 @@ def test_sta_speed_steps_run_sta_cnn_with_the_recipe_and_the_copies(tmp_path: Pa
     env.update(STEPS="sta_speed_emodb", EMODB=str(tmp_path), OUT=str(tmp_path / "study"))
     proc = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "step sta_speed_emodb needs RECIPE" in proc.stderr
-    env.update(RECIPE=recipe, EMODB=str(tmp_path / "e.npz"))
-    proc = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and "EMODB is a feature pack" in proc.stderr
+    # from a (waveform) feature pack: the copies are rebuilt from its segments (a GPU box has no audio)
+    (packed,) = _capture(tmp_path / "pack", STEPS="sta_speed_emodb_speaker", RECIPE=recipe, EMODB=str(tmp_path / "e.npz"))
+    assert packed[packed.index("--data.pack") + 1] == str(tmp_path / "e.npz") and "data.speed_perturb=[0.9,1.1]" in packed
     calls = _capture(tmp_path / "ok", STEPS="sta_speed_emodb sta_speed_ravdess_speaker", RECIPE=recipe,
                      EMODB=str(tmp_path / "EMODB"), RAVDESS=str(tmp_path / "RAVDESS"))
     (emodb, ravdess) = calls

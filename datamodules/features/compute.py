@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
+import torch
 import torchaudio
 
 from datamodules.audio import load_audio
 from datamodules.features.base import FeatureConfig, FeatureError, SegmentedAudio
 from datamodules.segments import cut_segments, segment_bounds
 
-__all__ = ["compute_features", "check_features"]
+__all__ = ["compute_features", "check_features", "speed_copy_from_segments", "rebuild_wave"]
 
 
 def compute_features(path: str | Path, config: FeatureConfig) -> dict[str, np.ndarray]:
@@ -34,10 +36,15 @@ def compute_features(path: str | Path, config: FeatureConfig) -> dict[str, np.nd
     wave = load_audio(path, config.sample_rate, issues=issues)
     if config.speed != 1.0:  # a speed-perturbed copy (training data augmentation)
         wave = torchaudio.functional.speed(wave, config.sample_rate, config.speed)[0].contiguous()
+    return _featurize(str(path), wave, config, issues)
+
+
+def _featurize(name: str, wave: torch.Tensor, config: FeatureConfig, issues: list[str]) -> dict[str, np.ndarray]:
+    """Segment ``wave`` and run every extractor of ``config`` on it (see :func:`compute_features`)."""
     bounds = segment_bounds(
         wave.numel(), config.segment_samples, config.hop_samples, config.min_last_segment, config.segment_mode
     )
-    audio = SegmentedAudio(str(path), wave, bounds, cut_segments(wave, bounds), issues)
+    audio = SegmentedAudio(name, wave, bounds, cut_segments(wave, bounds), issues)
     out: dict[str, np.ndarray] = {
         "bounds": np.asarray(bounds, dtype=np.int64),
         "num_samples": np.asarray(wave.numel(), dtype=np.int64),
@@ -46,6 +53,47 @@ def compute_features(path: str | Path, config: FeatureConfig) -> dict[str, np.nd
         out[key] = np.asarray(extractor.compute(audio), dtype=np.float32)
     out["issues"] = np.asarray(issues, dtype=np.str_)
     return out
+
+
+def rebuild_wave(features: dict[str, np.ndarray], key: str) -> torch.Tensor:
+    """The audio that an utterance's waveform segments (input ``key``, ``(S, segment_samples)``) hold, in place:
+    every sample its segments cover, up to the utterance's end (``num_samples``); a trailing remainder that the
+    segmentation dropped (shorter than ``min_last_segment``) is not held, so the rebuilt audio ends before it."""
+    bounds = features["bounds"]
+    segments = torch.as_tensor(np.asarray(features[key], dtype=np.float32))
+    if segments.ndim != 2 or len(segments) != len(bounds):
+        raise ValueError(f"rebuild_wave: input {key!r} has shape {tuple(segments.shape)}, expected "
+                         f"({len(bounds)} segments, samples): only a waveform input can be rebuilt.")
+    num_samples = int(features["num_samples"])
+    end = min(num_samples, int(bounds[:, 1].max()))
+    wave = torch.zeros(end)
+    for (start, stop), segment in zip(bounds.tolist(), segments):
+        n = min(stop, end) - start
+        if n > 0:
+            wave[start : start + n] = segment[:n]
+    return wave
+
+
+def speed_copy_from_segments(features: dict[str, np.ndarray], config: FeatureConfig, factor: float,
+                             name: str = "") -> dict[str, np.ndarray]:
+    """An utterance's ``factor`` speed copy made from its stored waveform segments instead of its audio file (a
+    feature pack holds no files): the audio rebuilt by :func:`rebuild_wave`, resampled as :func:`compute_features`
+    does for ``config.speed``, then segmented and featurised by ``config``'s extractors, which must all read
+    samples (a waveform input); the copy then equals the file's own copy wherever the segments covered the file.
+
+    Raises:
+        ValueError: an extractor that needs more than the samples, or ``crop`` segments (which hold only a window).
+    """
+    other = sorted(k for k, e in config.extractors.items() if e.kind != "samples")
+    if other or not config.extractors:
+        raise ValueError(f"A speed copy can be rebuilt from stored waveform segments only, but input(s) {other} are "
+                         "features computed from the audio: make the copies from the audio files.")
+    if config.segment_mode != "segments":
+        raise ValueError(f"A speed copy cannot be rebuilt from segment_mode={config.segment_mode!r}: a crop holds "
+                         "only a window of the utterance; make the copies from the audio files.")
+    key = next(iter(config.extractors))
+    wave = torchaudio.functional.speed(rebuild_wave(features, key), config.sample_rate, factor)[0].contiguous()
+    return _featurize(name or f"x{factor:g} copy", wave, dataclasses.replace(config, speed=factor), [])
 
 
 def check_features(features: dict[str, np.ndarray], config: FeatureConfig) -> list[str]:
