@@ -138,9 +138,9 @@ class SERDataModule(L.LightningDataModule):
             statistics include them, so ``test``/``validate`` of such a checkpoint need the same setting
             (checked). With ``speaker_norm`` each copy counts as a speaker of its own
             (``<speaker>|x0.9``). With ``pack`` (no audio) only for waveform inputs cut into segments
-            (STA-CNN's): each copy is rebuilt from the packed segments (``speed_copy_from_segments``; a tail the
-            segmentation dropped, under ``min_last_segment`` of a segment, is not in the copy); a pack of
-            features computed from the audio is refused. Not with ``split_unit: segment``.
+            (STA-CNN's): each copy is rebuilt from the packed segments and the audio past them that the pack
+            keeps (``speed_copy_from_segments``), equal to the copy made from the file; a pack of features
+            computed from the audio is refused. Not with ``split_unit: segment``.
     """
 
     def __init__(
@@ -488,9 +488,14 @@ class SERDataModule(L.LightningDataModule):
         for k, factor in enumerate(self.speed_factors, start=1):
             if self.pack is not None:  # no audio: rebuilt from the packed waveform segments (_check_pack_copies)
                 pack = self.pack
+                if k == 1 and pack.meta.get("rest") is None:
+                    rank_zero_warn(f"data.pack: {pack.path} keeps no audio past each utterance's last segment (written "
+                                   "before packs did), so the speed copies lack the remainders the segmentation "
+                                   "dropped; write the pack again with `ser-pack` for copies equal to the audio's.")
+                ids = [corpus.utterances[r].utt_id for r in rows]
                 feats: list[dict[str, np.ndarray] | None] = [
-                    speed_copy_from_segments(pack.features(corpus.utterances[r].utt_id), self.feature_config, factor,
-                                             name=corpus.utterances[r].utt_id) for r in rows]
+                    speed_copy_from_segments(pack.features(u), self.feature_config, factor, name=u, rest=pack.rest(u))
+                    for u in ids]
                 stats = ExtractionStats(errors={})
             else:
                 feats, stats = self._extract_copies([corpus.utterances[r].path for r in rows], factor, load=True,

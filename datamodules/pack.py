@@ -57,6 +57,7 @@ def write_pack(
     corpus_identity: str,
     dtype: Literal["float16", "float32"] = "float16",
     waveform_codec: Literal["raw", "flac"] = "raw",
+    rests: Sequence[np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Write the features of every utterance of ``corpus`` (same order) into one pack file.
 
@@ -69,6 +70,9 @@ def write_pack(
         dtype: Storage type of the float features.
         waveform_codec: ``"flac"`` stores waveform inputs (extractors of kind ``samples``) as 16-bit FLAC per
             utterance; ``"raw"`` as ``dtype``.
+        rests: With a waveform input, each utterance's audio past its last segment (:func:`audio_rest`: a
+            remainder the segmentation dropped; often empty), stored as 16-bit FLAC, so that the whole audio
+            can be rebuilt from the pack (speed copies: ``FeaturePack.wave``). Not used for training.
 
     Returns:
         The pack's ``meta`` (also stored in the file).
@@ -121,6 +125,13 @@ def write_pack(
                 data = half
         arrays[key], arrays[f"{key}__offsets"] = data, offsets
         stored[key] = str(data.dtype)
+    rest_key = next((k for k, e in config.extractors.items() if e.kind == "samples"), None)
+    if rests is not None:
+        if rest_key is None or len(rests) != len(features):
+            raise ValueError(f"write_pack: rests need a waveform input and one array per utterance; got {len(rests)} "
+                             f"for {len(features)} utterances and inputs {sorted(config.extractors)}.")
+        (arrays[f"{rest_key}__rest"], arrays[f"{rest_key}__rest_offsets"], arrays[f"{rest_key}__rest_gain"],
+         rounding[f"{rest_key}__rest"]) = _flac_encode(list(rests), config.sample_rate)
     if waveform_codec == "flac" and "flac16" not in stored.values():
         raise ValueError(
             f"waveform_codec 'flac': the features {sorted(config.extractors)} hold no waveform input to code "
@@ -143,6 +154,7 @@ def write_pack(
         "feature_key": config.key(),
         "dtypes": stored,
         "max_relative_rounding": rounding,
+        "rest": rest_key if rests is not None else None,  # the waveform input whose audio past the segments is held
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -152,6 +164,16 @@ def write_pack(
         np.savez_compressed(fh, meta=np.asarray(json.dumps(meta)), **arrays)  # type: ignore[arg-type]
     tmp.replace(path)
     return meta
+
+
+def audio_rest(features: dict[str, np.ndarray], wave: np.ndarray) -> np.ndarray:
+    """The samples of ``wave`` (an utterance's audio at the config's rate) past its last segment's end
+    (``features["bounds"]``): what a pack of its segments alone would not hold. Empty when the segments reach
+    the end (a kept remainder is zero-padded into the last segment)."""
+    end = int(np.asarray(features["bounds"])[:, 1].max())
+    if int(features["num_samples"]) != len(wave):
+        raise ValueError(f"audio_rest: the audio has {len(wave)} samples, its features {int(features['num_samples'])}.")
+    return np.asarray(wave[end:], np.float32)
 
 
 def _flac_encode(parts: Sequence[np.ndarray], sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -263,6 +285,23 @@ class FeaturePack:
             value = value.astype(np.float32) if value.dtype.kind == "f" else value
             out[key] = value[0] if key == "num_samples" else value
         return out
+
+    def rest(self, utt_id: str) -> np.ndarray | None:
+        """An utterance's audio past its last segment (see :func:`audio_rest`), or None where the pack holds none
+        (packs of features, and waveform packs written before it was kept)."""
+        key = self.meta.get("rest")
+        if not key:
+            return None
+        i = self._row[utt_id]
+        offsets = self._array(f"{key}__rest_offsets")
+        blob = self._array(f"{key}__rest")[offsets[i] : offsets[i + 1]].tobytes()
+        if not blob:
+            return np.zeros(0, np.float32)
+        import io
+
+        import soundfile as sf
+
+        return sf.read(io.BytesIO(blob), dtype="float32")[0] * self._array(f"{key}__rest_gain")[i]
 
     def _flac_decode(self, key: str, i: int) -> np.ndarray:
         import io

@@ -13,7 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from datamodules.pack import write_pack
+from datamodules.audio import load_audio
+from datamodules.pack import audio_rest, write_pack
 from sermodels.cli import cli_main
 
 __all__ = ["main"]
@@ -42,7 +43,12 @@ def main(argv: list[str] | None = None) -> None:
                  "(only waveform models, e.g. STA-CNN with data.inputs [wave], have one); leave it at raw")
     corpus = dm.corpus
     feats, _ = dm._extract([u.path for u in corpus.utterances], load=True, on_error="raise", progress=dm.hparams["progress"])
-    meta = write_pack(args.out, corpus, dm.feature_config, feats, dm._corpus_identity(), args.dtype, args.waveform_codec)
+    rests = None
+    if any(e.kind == "samples" for e in extractors.values()):  # keep the audio past the segments: speed copies need it
+        rate = dm.feature_config.sample_rate
+        rests = [audio_rest(f, load_audio(u.path, rate).numpy()) for f, u in zip(feats, corpus.utterances)]
+    meta = write_pack(args.out, corpus, dm.feature_config, feats, dm._corpus_identity(), args.dtype, args.waveform_codec,
+                      rests=rests)
     size = Path(args.out).stat().st_size / 2**20
     print(f"wrote {args.out}: {len(corpus.utterances)} utterances of {corpus.name}, {size:.1f} MiB, "
           f"stored {meta['dtypes']}, max relative rounding {meta['max_relative_rounding']}")

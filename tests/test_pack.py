@@ -210,34 +210,35 @@ def test_the_runner_extracts_nothing_for_a_pack(tmp_path: Path, capsys: pytest.C
 
 def test_speed_copies_from_a_waveform_pack_match_the_audios(tmp_path: Path) -> None:
     """STA-CNN with speed perturbation from a FLAC pack (no audio, no cache): each training utterance gets its
-    x0.9 and x1.1 copies, rebuilt from the packed segments; wherever the segments covered the file (every
-    utterance whose tail the segmentation kept) the copy equals the one made from the audio file itself."""
+    x0.9 and x1.1 copies, rebuilt from the packed segments and the audio past them that the pack keeps, equal to
+    the copies made from the audio files; a pack without that remainder (written before packs kept it) still
+    trains, with a warning, its copies ending where the segments did."""
     root, cache = tmp_path / "corpus", tmp_path / "cache"
     pack = tmp_path / "flac.npz"
     speed = "--data.speed_perturb=[0.9, 1.1]"
     pack_main(["--out", str(pack), "--waveform-codec", "flac", "--", *_wave_args(root, cache)])
+    p = FeaturePack(pack)
+    rests = {u["utt_id"]: p.rest(u["utt_id"]) for u in p.meta["corpus"]["utterances"]}
+    assert p.meta["rest"] == "wave" and any(len(r) for r in rests.values()) and not all(len(r) for r in rests.values())
     direct = _setup([*_wave_args(root, cache), speed])
     packed = _setup([*_wave_args(tmp_path / "absent", tmp_path / "empty"), f"--data.pack={pack}", speed])
     assert packed.speed_copies == direct.speed_copies == {"0.9": len(direct.split.train), "1.1": len(direct.split.train)}
     a, b = direct.datasets["train"].tensors, packed.datasets["train"].tensors
-    for k in (1, 2):
-        rows_a, rows_b = a["copy"] == k, b["copy"] == k
-        utts_a, utts_b = a["utt_index"][rows_a].tolist(), b["utt_index"][rows_b].tolist()
-        assert sorted(set(utts_a)) == sorted(set(utts_b)) == sorted(set(a["utt_index"][a["copy"] == 0].tolist()))
-        p = FeaturePack(pack)
-        covered = 0
-        for u in set(utts_a):
-            stored = p.features(p.meta["corpus"]["utterances"][u]["utt_id"])
-            if int(stored["bounds"][:, 1].max()) < int(stored["num_samples"]):
-                continue  # a dropped tail: the pack does not hold it, so the copy may end earlier
-            covered += 1
-            wa = a["wave"][rows_a][a["utt_index"][rows_a] == u]
-            wb = b["wave"][rows_b][b["utt_index"][rows_b] == u]
-            assert wa.shape == wb.shape
-            torch.testing.assert_close(wa, wb, atol=1e-4, rtol=0)  # 16-bit audio, FLAC-coded losslessly
-        assert covered > 0
-    assert torch.equal(a["target"], b["target"])
+    for key in ("copy", "utt_index", "target"):
+        assert torch.equal(a[key], b[key]), key
+    torch.testing.assert_close(a["wave"], b["wave"], atol=1e-4, rtol=0)  # resampling of the same 16-bit samples
     assert packed.split_info["speed_perturb"] == direct.split_info["speed_perturb"]
+    # the same pack without the remainders: copies of utterances with one end early
+    from datamodules.pack import write_pack
+
+    old = tmp_path / "old.npz"
+    write_pack(old, p.corpus(), p.config, [p.features(u) for u in rests], p.identity, waveform_codec="flac")
+    assert FeaturePack(old).rest(next(iter(rests))) is None
+    with pytest.warns(UserWarning, match="keeps no audio past each utterance's last segment"):
+        stale = _setup([*_wave_args(tmp_path / "absent", tmp_path / "empty"), f"--data.pack={old}", speed])
+    assert stale.speed_copies == direct.speed_copies
+    c = stale.datasets["train"].tensors
+    assert len(c["target"]) <= len(a["target"]) and not (len(c["target"]) == len(a["target"]) and torch.equal(c["wave"], a["wave"]))
 
 
 def test_speed_copies_from_a_pack_of_audio_features_are_refused(tmp_path: Path) -> None:

@@ -221,6 +221,7 @@ def test_a_copy_rebuilt_from_waveform_segments_equals_the_files_copy(tmp_path: P
     computed from the audio and crops are refused."""
     from datamodules.features import feature_config_from_hparams
     from datamodules.features.compute import rebuild_wave, speed_copy_from_segments
+    from datamodules.pack import audio_rest
 
     hp = {"inputs": ["wave"], "segment_length": 1.0}
     config, _ = feature_config_from_hparams(hp)
@@ -238,6 +239,19 @@ def test_a_copy_rebuilt_from_waveform_segments_equals_the_files_copy(tmp_path: P
     short = compute_features(tail, config)
     assert rebuild_wave(short, "wave").numel() == 32000  # the 0.25 s remainder (< min_last_segment) is not held
     assert int(speed_copy_from_segments(short, config, 0.9)["num_samples"]) == round(32000 / 0.9)
+    # with the remainder (as a pack keeps it: audio_rest) the copy is the file's own again
+    audio = sf.read(tail, dtype="float32")[0]
+    rest = audio_rest(short, audio)
+    assert len(rest) == 4000
+    np.testing.assert_array_equal(rebuild_wave(short, "wave", rest).numpy(), audio)
+    for factor in (0.9, 1.1):
+        copy = speed_copy_from_segments(short, config, factor, rest=rest)
+        from_file = compute_features(tail, dataclasses.replace(config, speed=factor))
+        np.testing.assert_array_equal(copy["bounds"], from_file["bounds"])
+        np.testing.assert_allclose(copy["wave"], from_file["wave"], atol=1e-6)
+    assert len(audio_rest(stored, sf.read(full, dtype="float32")[0])) == 0  # a kept remainder is in the segments
+    with pytest.raises(ValueError, match="the rest belongs to another utterance"):
+        rebuild_wave(short, "wave", rest[:-1])
     strl, _ = feature_config_from_hparams({})
     with pytest.raises(ValueError, match=r"input\(s\) \['hsf', 'lld'\] are features computed from the audio"):
         speed_copy_from_segments(compute_features(full, strl), strl, 1.1)

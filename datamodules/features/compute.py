@@ -55,10 +55,11 @@ def _featurize(name: str, wave: torch.Tensor, config: FeatureConfig, issues: lis
     return out
 
 
-def rebuild_wave(features: dict[str, np.ndarray], key: str) -> torch.Tensor:
+def rebuild_wave(features: dict[str, np.ndarray], key: str, rest: np.ndarray | None = None) -> torch.Tensor:
     """The audio that an utterance's waveform segments (input ``key``, ``(S, segment_samples)``) hold, in place:
-    every sample its segments cover, up to the utterance's end (``num_samples``); a trailing remainder that the
-    segmentation dropped (shorter than ``min_last_segment``) is not held, so the rebuilt audio ends before it."""
+    every sample its segments cover, up to the utterance's end (``num_samples``), then ``rest``, the audio past
+    the last segment (a remainder the segmentation dropped, shorter than ``min_last_segment``; a pack keeps it:
+    ``FeaturePack.rest``). Without ``rest`` such a remainder is missing and the rebuilt audio ends before it."""
     bounds = features["bounds"]
     segments = torch.as_tensor(np.asarray(features[key], dtype=np.float32))
     if segments.ndim != 2 or len(segments) != len(bounds):
@@ -71,15 +72,21 @@ def rebuild_wave(features: dict[str, np.ndarray], key: str) -> torch.Tensor:
         n = min(stop, end) - start
         if n > 0:
             wave[start : start + n] = segment[:n]
+    if rest is not None and len(rest):
+        if end + len(rest) != num_samples:
+            raise ValueError(f"rebuild_wave: the segments end at sample {end} and the rest holds {len(rest)} more, "
+                             f"but the utterance has {num_samples}: the rest belongs to another utterance or setting.")
+        wave = torch.cat([wave, torch.as_tensor(np.asarray(rest, dtype=np.float32))])
     return wave
 
 
 def speed_copy_from_segments(features: dict[str, np.ndarray], config: FeatureConfig, factor: float,
-                             name: str = "") -> dict[str, np.ndarray]:
+                             name: str = "", rest: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """An utterance's ``factor`` speed copy made from its stored waveform segments instead of its audio file (a
     feature pack holds no files): the audio rebuilt by :func:`rebuild_wave`, resampled as :func:`compute_features`
     does for ``config.speed``, then segmented and featurised by ``config``'s extractors, which must all read
-    samples (a waveform input); the copy then equals the file's own copy wherever the segments covered the file.
+    samples (a waveform input). With ``rest`` (the audio past the last segment) the copy equals the file's own
+    copy; without it, wherever the segments covered the whole file.
 
     Raises:
         ValueError: an extractor that needs more than the samples, or ``crop`` segments (which hold only a window).
@@ -92,7 +99,7 @@ def speed_copy_from_segments(features: dict[str, np.ndarray], config: FeatureCon
         raise ValueError(f"A speed copy cannot be rebuilt from segment_mode={config.segment_mode!r}: a crop holds "
                          "only a window of the utterance; make the copies from the audio files.")
     key = next(iter(config.extractors))
-    wave = torchaudio.functional.speed(rebuild_wave(features, key), config.sample_rate, factor)[0].contiguous()
+    wave = torchaudio.functional.speed(rebuild_wave(features, key, rest), config.sample_rate, factor)[0].contiguous()
     return _featurize(name or f"x{factor:g} copy", wave, dataclasses.replace(config, speed=factor), [])
 
 
