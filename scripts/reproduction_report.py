@@ -201,6 +201,8 @@ STUDY = [
     Study("sta_emodb_622_curve", "STA-CNN", "emodb", "6:2:2",
           "defaults (2.0 s segments), best on val.; test set also scored every epoch", "150 ep",
           "scripts/study_recipe.sh (sta_curve_emodb)"),
+    Study("sta_emodb_622_precision", "STA-CNN", "emodb", "6:2:2", "defaults (2.0 s segments), best on val.", "150 ep",
+          "scripts/study_recipe.sh (sta_bf16_emodb)"),
     # Speaker normalisation (data.speaker_norm): the baseline with it (Δ against the plain baseline), then STRL-SER
     # with it (Δ against the baseline with it, so both sides see the same normalisation).
     Study("baseline_emodb_speaker_norm", "linear baseline", "emodb", "80/20", SPEAKER_NORM, "closed form",

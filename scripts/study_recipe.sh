@@ -114,6 +114,8 @@
 #                sta_recipe_emodb / sta_recipe_ravdess, the same splits and schedule): does a CNN that learns from
 #                spectra of a few hundred utterances gain more from 3x the audio than STRL-SER's functionals did?
 #   sta_speed_emodb_speaker, sta_speed_ravdess_speaker  the same under the speaker protocol (compare: sta_recipe_*_speaker)
+#   sta_bf16_emodb  STA-CNN defaults, EMO-DB 6:2:2, 3 seeds, 150 epochs, best on validation, fp32 and bf16-mixed
+#                side by side on the same splits and seeds: may STA-CNN's CPU studies run in bf16, as STRL-SER's do?
 #   sta_arch_emodb  two architecture gaps the paper leaves open, on top of STA-CNN's best configuration (defaults +
 #                RECIPE), EMO-DB 6:2:2, 3 seeds, 150 epochs, best on validation (compare: sta_recipe_emodb, the same
 #                splits): BatchNorm after each convolution (the paper names only conv, ReLU and pooling), with the GFE
@@ -428,6 +430,11 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     ser-experiment --out "$OUT/$folder" "${trials[@]}" --jobs "$JOBS" "${THREADS[@]}" --set 'data.speed_perturb=[0.9,1.1]' \
       --title "STA-CNN defaults + recipe (${RECIPE[*]}) + speed perturbation 0.9/1.1, $(name "$corpus") $split, 150 epochs (best on validation)" -- \
       $(sta "$corpus") "${!v:?}" "${RECIPE[@]}" ;;
+  sta_bf16_emodb)
+    ser-experiment --out "$OUT/sta_emodb_622_precision" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+      --set trainer.precision=32-true,bf16-mixed \
+      --title "STA-CNN defaults, EMO-DB 6:2:2, fp32 against bf16-mixed on the same splits and seeds, 150 epochs (best on validation)" -- \
+      $(sta emodb) "${EMODB:?}" ;;
   sta_arch_emodb)
     ser-experiment --out "$OUT/sta_emodb_622_recipe_bn" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
       --set "$NET.batch_norm=true" --set "$NET.gfe_pooling=sum,mean" \

@@ -203,3 +203,11 @@ def test_speaker_normalisation_at_the_papers_schedule(tmp_path: Path) -> None:
         assert call[call.index("--out") + 1] == str(tmp_path / "study" / f"strl_{corpus}_speaker_norm_150ep")
         assert "--folds" in call and f"configs/data/{corpus}.yaml" in call and call[-2:] == ["--data.speaker_norm", "true"]
         assert "--trainer.max_epochs" not in call and "bf16-mixed" in call  # the paper's 150 epochs
+
+
+def test_the_sta_bf16_step_runs_both_precisions_on_the_same_splits(tmp_path: Path) -> None:
+    (call,) = _capture(tmp_path, drop=("RECIPE",), STEPS="sta_bf16_emodb", EMODB=str(tmp_path / "EMODB"))
+    assert call[call.index("--out") + 1] == str(tmp_path / "study" / "sta_emodb_622_precision")
+    assert call[call.index("--set") + 1] == "trainer.precision=32-true,bf16-mixed"
+    assert call[call.index("--seeds") + 1:call.index("--seeds") + 4] == ["0", "1", "2"]
+    assert "configs/model/sta_cnn.yaml" in call and "configs/data/emodb.yaml" in call
