@@ -20,7 +20,7 @@ from datamodules.corpora import UNKNOWN_SPEAKER, Corpus, CorpusEntry, CorpusErro
 from datamodules.extract import ExtractionError, ExtractionStats, extract_all, format_errors
 from datamodules.features import HSFScope, feature_config_from_hparams, net_dims
 from datamodules.features.base import MAX_SPEED, MIN_SPEED
-from datamodules.features.compute import speed_copy_from_segments
+from datamodules.features.compute import rebuildable, speed_copy_from_segments
 from datamodules.features.settings import FEATURE_SETTINGS, checkpoint_feature_settings, feature_setting_mismatches
 from datamodules.normalize import SpeakerStandardizer, Standardizer
 from datamodules.pack import FeaturePack
@@ -139,8 +139,8 @@ class SERDataModule(L.LightningDataModule):
             (checked). With ``speaker_norm`` each copy counts as a speaker of its own
             (``<speaker>|x0.9``). With ``pack`` (no audio) only for waveform inputs cut into segments
             (STA-CNN's): each copy is rebuilt from the packed segments and the audio past them that the pack
-            keeps (``speed_copy_from_segments``), equal to the copy made from the file; a pack of features
-            computed from the audio is refused. Not with ``split_unit: segment``.
+            keeps (``speed_copy_from_segments``), equal to the copy made from the file to the pack's rounding
+            (none for 16-bit audio in a FLAC pack); a pack of features computed from the audio is refused. Not with ``split_unit: segment``.
     """
 
     def __init__(
@@ -294,13 +294,10 @@ class SERDataModule(L.LightningDataModule):
             self.speaker_normalizer = SpeakerStandardizer(per_dimension)
 
     def _check_pack_copies(self, pack: str) -> None:
-        """With ``pack``, speed copies are rebuilt from the packed waveform segments: only where every input is a
-        waveform (STA-CNN's) cut into segments; features computed from the audio (LLDs, functionals) need it."""
-        config = self.feature_config
-        features = sorted(k for k, e in config.extractors.items() if e.kind != "samples")
-        if features or config.segment_mode != "segments":
-            why = (f"the inputs {features} are features computed from the audio" if features
-                   else f"segment_mode={config.segment_mode!r} packs only a window of each utterance")
+        """With ``pack``, speed copies are rebuilt from the packed waveform segments: only where the segments give
+        the audio back (:func:`rebuildable`: STA-CNN's waveform input); LLDs and functionals need the audio."""
+        why = rebuildable(self.feature_config)
+        if why:
             raise ValueError(
                 f"data.speed_perturb with data.pack={pack!r}: a pack holds unperturbed features, and a copy can be "
                 f"rebuilt from it only for waveform inputs cut into segments (STA-CNN's), but {why}. Train from the "
@@ -490,12 +487,15 @@ class SERDataModule(L.LightningDataModule):
                 pack = self.pack
                 if k == 1 and pack.meta.get("rest") is None:
                     rank_zero_warn(f"data.pack: {pack.path} keeps no audio past each utterance's last segment (written "
-                                   "before packs did), so the speed copies lack the remainders the segmentation "
-                                   "dropped; write the pack again with `ser-pack` for copies equal to the audio's.")
-                ids = [corpus.utterances[r].utt_id for r in rows]
-                feats: list[dict[str, np.ndarray] | None] = [
-                    speed_copy_from_segments(pack.features(u), self.feature_config, factor, name=u, rest=pack.rest(u))
-                    for u in ids]
+                                   "before packs kept it, or without it), so speed copies lack any remainder the "
+                                   "segmentation dropped; write the pack again with `ser-pack` for copies equal to "
+                                   "the audio's.")
+                try:
+                    feats: list[dict[str, np.ndarray] | None] = [
+                        speed_copy_from_segments(pack.features(u), self.feature_config, factor, name=u, rest=pack.rest(u))
+                        for u in (corpus.utterances[r].utt_id for r in rows)]
+                except (ValueError, RuntimeError) as err:
+                    raise ValueError(f"data.pack={str(pack.path)!r}, data.speed_perturb x{factor:g}: {err}") from err
                 stats = ExtractionStats(errors={})
             else:
                 feats, stats = self._extract_copies([corpus.utterances[r].path for r in rows], factor, load=True,

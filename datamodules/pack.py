@@ -21,7 +21,10 @@ shape after the first axis, and ``k__gain`` a per-utterance gain that keeps peak
 clipping): lossless for 16-bit mono audio at its own rate, otherwise within half a 16-bit step times the gain
 (``max_relative_rounding`` holds the largest absolute error), and 2.6x smaller than float16 (RAVDESS at
 16 kHz: 47.3 MiB with a largest error of 1.5e-5, against 122.9 MiB and 2.4e-4), so a waveform model's corpus fits
-where packs travel.
+where packs travel. A waveform pack also keeps each utterance's audio past its last segment (a remainder the
+segmentation dropped; ``k__rest``, ``k__rest_offsets`` (bytes), ``k__rest_gain``, always FLAC; ``meta["rest"]``
+names ``k``): never trained on, it lets speed-perturbed copies be rebuilt from the pack exactly as from the files
+(:func:`~datamodules.features.compute.speed_copy_from_segments`). Readers that predate it ignore these keys.
 
 The ``ser-pack`` command is :mod:`sermodels.pack_cli` (it builds the data module through the CLI, so
 it lives beside the CLI: ``datamodules`` never imports ``sermodels``).
@@ -40,7 +43,7 @@ import numpy as np
 from datamodules.corpora import Corpus, Utterance
 from datamodules.features import FeatureConfig
 
-__all__ = ["FeaturePack", "write_pack", "PACK_FORMAT"]
+__all__ = ["FeaturePack", "write_pack", "audio_rest", "PACK_FORMAT"]
 
 PACK_FORMAT = "sermodels-feature-pack"
 PACK_VERSION = 2  # 2: waveforms FLAC-coded (``meta["dtypes"][k] == "flac16"``); written only then, so that a pack
@@ -72,7 +75,7 @@ def write_pack(
             utterance; ``"raw"`` as ``dtype``.
         rests: With a waveform input, each utterance's audio past its last segment (:func:`audio_rest`: a
             remainder the segmentation dropped; often empty), stored as 16-bit FLAC, so that the whole audio
-            can be rebuilt from the pack (speed copies: ``FeaturePack.wave``). Not used for training.
+            can be rebuilt from the pack (speed copies: ``FeaturePack.rest``). Not used for training.
 
     Returns:
         The pack's ``meta`` (also stored in the file).
@@ -166,13 +169,15 @@ def write_pack(
     return meta
 
 
-def audio_rest(features: dict[str, np.ndarray], wave: np.ndarray) -> np.ndarray:
+def audio_rest(features: dict[str, np.ndarray], wave: np.ndarray, name: str = "utterance") -> np.ndarray:
     """The samples of ``wave`` (an utterance's audio at the config's rate) past its last segment's end
     (``features["bounds"]``): what a pack of its segments alone would not hold. Empty when the segments reach
     the end (a kept remainder is zero-padded into the last segment)."""
     end = int(np.asarray(features["bounds"])[:, 1].max())
     if int(features["num_samples"]) != len(wave):
-        raise ValueError(f"audio_rest: the audio has {len(wave)} samples, its features {int(features['num_samples'])}.")
+        raise ValueError(f"{name}: the audio has {len(wave)} samples but its cached features were made from "
+                         f"{int(features['num_samples'])}: the file changed since; clear its cache folder (SER_CACHE) "
+                         "and run `ser-pack` again.")
     return np.asarray(wave[end:], np.float32)
 
 
@@ -292,25 +297,23 @@ class FeaturePack:
         key = self.meta.get("rest")
         if not key:
             return None
-        i = self._row[utt_id]
-        offsets = self._array(f"{key}__rest_offsets")
-        blob = self._array(f"{key}__rest")[offsets[i] : offsets[i + 1]].tobytes()
-        if not blob:
-            return np.zeros(0, np.float32)
-        import io
-
-        import soundfile as sf
-
-        return sf.read(io.BytesIO(blob), dtype="float32")[0] * self._array(f"{key}__rest_gain")[i]
+        if utt_id not in self._row:
+            raise KeyError(f"data.pack: {self.path} holds no utterance {utt_id!r}.")
+        return self._decode(f"{key}__rest", f"{key}__rest_offsets", f"{key}__rest_gain", self._row[utt_id])
 
     def _flac_decode(self, key: str, i: int) -> np.ndarray:
+        tail = tuple(int(n) for n in self._array(f"{key}__tail"))
+        return self._decode(key, f"{key}__flac_offsets", f"{key}__gain", i).reshape(-1, *tail)
+
+    def _decode(self, key: str, offsets_key: str, gain_key: str, i: int) -> np.ndarray:
+        """Utterance ``i``'s FLAC stream of ``key`` as float32 samples (``(0,)`` where it is empty), gain applied."""
         import io
 
         import soundfile as sf
 
-        offsets, tail = self._array(f"{key}__flac_offsets"), tuple(int(n) for n in self._array(f"{key}__tail"))
+        offsets = self._array(offsets_key)
         blob = self._array(key)[offsets[i] : offsets[i + 1]].tobytes()
         if not blob:
-            return np.zeros((0, *tail), np.float32)
+            return np.zeros(0, np.float32)
         wave, _ = sf.read(io.BytesIO(blob), dtype="float32")
-        return (wave * self._array(f"{key}__gain")[i]).reshape(-1, *tail)
+        return np.asarray(wave * self._array(gain_key)[i], np.float32)

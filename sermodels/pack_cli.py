@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from datamodules.audio import load_audio
+from datamodules.features.compute import rebuildable
 from datamodules.pack import audio_rest, write_pack
 from sermodels.cli import cli_main
 
@@ -44,9 +45,10 @@ def main(argv: list[str] | None = None) -> None:
     corpus = dm.corpus
     feats, _ = dm._extract([u.path for u in corpus.utterances], load=True, on_error="raise", progress=dm.hparams["progress"])
     rests = None
-    if any(e.kind == "samples" for e in extractors.values()):  # keep the audio past the segments: speed copies need it
+    if rebuildable(dm.feature_config) is None:  # a waveform input: keep the audio past the segments for speed copies
+        # (one more read of each file: the cache holds the segments only, not the remainders they drop)
         rate = dm.feature_config.sample_rate
-        rests = [audio_rest(f, load_audio(u.path, rate).numpy()) for f, u in zip(feats, corpus.utterances)]
+        rests = [audio_rest(f, load_audio(u.path, rate).numpy(), str(u.path)) for f, u in zip(feats, corpus.utterances)]
     meta = write_pack(args.out, corpus, dm.feature_config, feats, dm._corpus_identity(), args.dtype, args.waveform_codec,
                       rests=rests)
     size = Path(args.out).stat().st_size / 2**20

@@ -416,10 +416,10 @@ def test_best_table_sets_each_models_defaults_beside_its_best_configuration(repo
     summary = next(line for line in lines if line.startswith("The best configurations meet"))
     text = " ".join(lines[lines.index(summary):])
     # one cell scored (a miss), the other seven without a best-configuration run: counted apart, never as misses
-    assert "meet 0 of 8 targets" in text and "and miss 1;" in text and "7 have not run (" in text
-    assert "STA-CNN emodb paper 6:2:2" in text.split("have not run (")[1]
-    assert "The defaults meet 1." in text
-    assert "STRL-SER emodb speaker folds (+5.00 against +2.00)" in text
+    assert "meet 0 of 8 targets" in text and "and miss 1;" in text and "7 not run yet (" in text
+    assert "STA-CNN emodb paper 6:2:2" in text.split("not run yet (")[1]
+    assert "The defaults meet 1 of 8." in text
+    assert "higher Δ in 1 of the 1 cells where both ran: STRL-SER emodb speaker folds (+5.00 against +2.00)" in text
     page = report.render(led)
     assert page.index(report.BEST_HEADING) < page.index(report.TARGETS_HEADING)
 
@@ -434,3 +434,19 @@ def test_best_names_a_row_of_every_targets_cell_and_an_existing_recipe_file(repo
         assert (ROOT / path).is_file(), path
     with pytest.raises(KeyError, match="no row 'nope' for STA-CNN emodb speaker"):
         report._target_of("STA-CNN", "emodb", "speaker", "nope")
+
+
+def test_best_table_keeps_a_best_run_without_a_paired_baseline_apart(report, study: Path, tmp_path: Path) -> None:
+    """A best configuration that ran on splits the baseline has no trials for is neither met, missed nor 'not run':
+    its row says so and the summary counts it apart."""
+    folds = {f"speaker-fold{k}-seed0": None for k in range(5, 8)}  # the fixture's baseline has folds 0-2 only
+    _experiment(study, "strl_emodb_recipe_speed_speaker_150ep", "speaker",
+                dict(zip(folds, [(0.7, 0.61), (0.7, 0.72), (0.7, 0.83)])))
+    led = report.Ledger(tmp_path / "led-unpaired")
+    led.sync(study, [p.name for p in study.iterdir()])
+    lines = report.best_table(led)
+    row = next(line for line in lines if line.startswith("| STRL-SER | emodb | speaker folds |"))
+    assert report._cells(row)[6:] == ["72.00 ± 11.00 (n=3)", "—", "— (no baseline on the same splits)"]
+    text = next(line for line in lines if line.startswith("The best configurations meet"))
+    assert "meet 0 of 8 targets" in text and "miss 0" in text and "7 not run yet" in text
+    assert "1 without a baseline on the same splits (STRL-SER emodb speaker folds)" in text

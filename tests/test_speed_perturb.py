@@ -250,11 +250,16 @@ def test_a_copy_rebuilt_from_waveform_segments_equals_the_files_copy(tmp_path: P
         np.testing.assert_array_equal(copy["bounds"], from_file["bounds"])
         np.testing.assert_allclose(copy["wave"], from_file["wave"], atol=1e-6)
     assert len(audio_rest(stored, sf.read(full, dtype="float32")[0])) == 0  # a kept remainder is in the segments
-    with pytest.raises(ValueError, match="the rest belongs to another utterance"):
+    with pytest.raises(ValueError, match="from different files or settings"):
         rebuild_wave(short, "wave", rest[:-1])
+    # overlapping segments give the audio back too
+    overlap, _ = feature_config_from_hparams(hp | {"segment_hop": 0.5})
+    np.testing.assert_array_equal(rebuild_wave(compute_features(full, overlap), "wave").numpy(),
+                                  sf.read(full, dtype="float32")[0])
     strl, _ = feature_config_from_hparams({})
-    with pytest.raises(ValueError, match=r"input\(s\) \['hsf', 'lld'\] are features computed from the audio"):
-        speed_copy_from_segments(compute_features(full, strl), strl, 1.1)
-    crop, _ = feature_config_from_hparams(hp | {"segment_mode": "crop"})
-    with pytest.raises(ValueError, match="segment_mode='crop'"):
-        speed_copy_from_segments(compute_features(full, crop), crop, 1.1)
+    with pytest.raises(ValueError, match=r"full.wav: .*inputs \['hsf', 'lld'\] are not waveforms"):
+        speed_copy_from_segments(compute_features(full, strl), strl, 1.1, name=str(full))
+    for bad, match in (({"segment_mode": "crop"}, "segment_mode='crop'"), ({"segment_hop": 1.5}, "skips audio")):
+        config_bad, _ = feature_config_from_hparams(hp | bad)
+        with pytest.raises(ValueError, match=match):
+            speed_copy_from_segments(compute_features(full, config_bad), config_bad, 1.1)

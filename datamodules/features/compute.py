@@ -13,7 +13,7 @@ from datamodules.audio import load_audio
 from datamodules.features.base import FeatureConfig, FeatureError, SegmentedAudio
 from datamodules.segments import cut_segments, segment_bounds
 
-__all__ = ["compute_features", "check_features", "speed_copy_from_segments", "rebuild_wave"]
+__all__ = ["compute_features", "check_features", "speed_copy_from_segments", "rebuild_wave", "rebuildable"]
 
 
 def compute_features(path: str | Path, config: FeatureConfig) -> dict[str, np.ndarray]:
@@ -55,15 +55,31 @@ def _featurize(name: str, wave: torch.Tensor, config: FeatureConfig, issues: lis
     return out
 
 
-def rebuild_wave(features: dict[str, np.ndarray], key: str, rest: np.ndarray | None = None) -> torch.Tensor:
+def rebuildable(config: FeatureConfig) -> str | None:
+    """Why an utterance's audio cannot be rebuilt from its stored segments under ``config`` (None: it can): every
+    input must be a waveform (features computed from the audio, e.g. LLDs, hold no samples), cut into segments
+    (a crop holds one window) that leave no gap (a hop longer than a segment skips audio)."""
+    other = sorted(k for k, e in config.extractors.items() if e.kind != "samples")
+    if other or not config.extractors:
+        return f"the inputs {other or sorted(config.extractors)} are not waveforms (they are computed from the audio)"
+    if config.segment_mode != "segments":
+        return f"segment_mode={config.segment_mode!r} keeps only a window of each utterance"
+    if (config.hop_samples or config.segment_samples) > config.segment_samples:
+        return f"segment_hop={config.segment_hop} s is longer than a segment ({config.segment_length} s): it skips audio"
+    return None
+
+
+def rebuild_wave(features: dict[str, np.ndarray], key: str, rest: np.ndarray | None = None,
+                 name: str = "utterance") -> torch.Tensor:
     """The audio that an utterance's waveform segments (input ``key``, ``(S, segment_samples)``) hold, in place:
     every sample its segments cover, up to the utterance's end (``num_samples``), then ``rest``, the audio past
     the last segment (a remainder the segmentation dropped, shorter than ``min_last_segment``; a pack keeps it:
-    ``FeaturePack.rest``). Without ``rest`` such a remainder is missing and the rebuilt audio ends before it."""
+    ``FeaturePack.rest``). Without ``rest`` such a remainder is missing and the rebuilt audio ends before it.
+    Segments must leave no gap (:func:`rebuildable`)."""
     bounds = features["bounds"]
     segments = torch.as_tensor(np.asarray(features[key], dtype=np.float32))
     if segments.ndim != 2 or len(segments) != len(bounds):
-        raise ValueError(f"rebuild_wave: input {key!r} has shape {tuple(segments.shape)}, expected "
+        raise ValueError(f"{name}: input {key!r} has shape {tuple(segments.shape)}, expected "
                          f"({len(bounds)} segments, samples): only a waveform input can be rebuilt.")
     num_samples = int(features["num_samples"])
     end = min(num_samples, int(bounds[:, 1].max()))
@@ -74,33 +90,31 @@ def rebuild_wave(features: dict[str, np.ndarray], key: str, rest: np.ndarray | N
             wave[start : start + n] = segment[:n]
     if rest is not None and len(rest):
         if end + len(rest) != num_samples:
-            raise ValueError(f"rebuild_wave: the segments end at sample {end} and the rest holds {len(rest)} more, "
-                             f"but the utterance has {num_samples}: the rest belongs to another utterance or setting.")
+            raise ValueError(f"{name}: its segments end at sample {end} and the audio past them holds {len(rest)} "
+                             f"more, but the utterance has {num_samples}: they come from different files or settings; "
+                             "write the pack again with `ser-pack`.")
         wave = torch.cat([wave, torch.as_tensor(np.asarray(rest, dtype=np.float32))])
     return wave
 
 
 def speed_copy_from_segments(features: dict[str, np.ndarray], config: FeatureConfig, factor: float,
-                             name: str = "", rest: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                             name: str = "utterance", rest: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """An utterance's ``factor`` speed copy made from its stored waveform segments instead of its audio file (a
     feature pack holds no files): the audio rebuilt by :func:`rebuild_wave`, resampled as :func:`compute_features`
     does for ``config.speed``, then segmented and featurised by ``config``'s extractors, which must all read
     samples (a waveform input). With ``rest`` (the audio past the last segment) the copy equals the file's own
-    copy; without it, wherever the segments covered the whole file.
+    copy, to the stored samples' rounding; without it, wherever the segments covered the whole file.
 
     Raises:
-        ValueError: an extractor that needs more than the samples, or ``crop`` segments (which hold only a window).
+        ValueError: a ``config`` whose segments cannot give the audio back (:func:`rebuildable`).
     """
-    other = sorted(k for k, e in config.extractors.items() if e.kind != "samples")
-    if other or not config.extractors:
-        raise ValueError(f"A speed copy can be rebuilt from stored waveform segments only, but input(s) {other} are "
-                         "features computed from the audio: make the copies from the audio files.")
-    if config.segment_mode != "segments":
-        raise ValueError(f"A speed copy cannot be rebuilt from segment_mode={config.segment_mode!r}: a crop holds "
-                         "only a window of the utterance; make the copies from the audio files.")
+    why = rebuildable(config)
+    if why:
+        raise ValueError(f"{name}: a speed copy cannot be rebuilt from stored segments: {why}; make the copies from "
+                         "the audio files.")
     key = next(iter(config.extractors))
-    wave = torchaudio.functional.speed(rebuild_wave(features, key, rest), config.sample_rate, factor)[0].contiguous()
-    return _featurize(name or f"x{factor:g} copy", wave, dataclasses.replace(config, speed=factor), [])
+    wave = torchaudio.functional.speed(rebuild_wave(features, key, rest, name), config.sample_rate, factor)[0].contiguous()
+    return _featurize(f"{name} x{factor:g}", wave, dataclasses.replace(config, speed=factor), [])
 
 
 def check_features(features: dict[str, np.ndarray], config: FeatureConfig) -> list[str]:
