@@ -721,6 +721,20 @@ NOTES["Speaker normalisation"] = (
     "normalise; the switch is refused there."
 )
 
+NOTES["bf16 for STA-CNN"] = (
+    "*Not adopted* (`STEPS=sta_bf16_emodb`: STA-CNN defaults, EMO-DB 6:2:2, 3 seeds, 150 epochs, best on validation, "
+    "fp32 and `--trainer.precision bf16-mixed` on the same splits and seeds, 2 trials at a time on the 2 CPU cores). "
+    "STRL-SER's CPU studies run in bf16 at half the time; STA-CNN's gain little: on the idle machine a training step "
+    "takes 105-106 ms in both (batch 32 x 2.0 s, one thread; `scripts/bench_train.py`) and an epoch 1.24 s against "
+    "1.50 s, and the trials took 249-288 s against 290-311 s. The test UA of the checkpoint picked on validation is "
+    "lower in bf16 on all three splits, 74.30 ± 1.30 against 77.94 ± 2.64 (paired −3.65 ± 3.83: −0.6, −2.4, −7.9), "
+    "while validation UA (80.50 against 80.08) and the same runs' last epoch (76.69 against 76.78, paired −0.09 ± 0.73) "
+    "are level: the difference lies in which checkpoint validation picks more than in what the model learns, but with "
+    "little speed to gain STA-CNN stays in fp32. The fp32 point re-derives the published defaults row "
+    "(sta_emodb_150ep_2s, marked †, whose per-trial files were lost) exactly: validation UA 80.08 ± 2.68, WA 79.75 ± "
+    "3.00, UA 77.94 ± 2.64 on the same three splits, so STA-CNN's CPU runs repeat on machines of this kind (the "
+    "published runs predate the flushing of subnormal floats; these flush them)."
+)
 NOTES["Re-run check"] = (
     "The study's first machine was lost with its folders (the rows marked † are carried from the page they were "
     "published in). The linear baseline, rerun from scratch on a fresh machine (`scripts/study_baseline.sh`, openSMILE "
