@@ -260,3 +260,20 @@ def test_speed_copies_from_a_pack_of_audio_features_are_refused(tmp_path: Path) 
     with pytest.raises(ValueError, match="segment_hop=3.0 s is longer than a segment"):
         cli_main([*_wave_args(tmp_path, tmp_path), "--data.pack=p.npz", "--data.speed_perturb=[1.1]",
                   "--data.segment_hop=3.0"], run=False)
+
+
+def test_a_copy_that_cannot_be_rebuilt_from_the_pack_names_the_pack_the_factor_and_the_utterance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A remainder that does not fit its utterance (a pack written from another file than its cache) stops setup
+    with an error naming data.pack, the factor, the utterance and the fix."""
+    root, cache = tmp_path / "corpus", tmp_path / "cache"
+    pack = tmp_path / "flac.npz"
+    pack_main(["--out", str(pack), "--waveform-codec", "flac", "--", *_wave_args(root, cache)])
+    monkeypatch.setattr(FeaturePack, "rest", lambda self, utt_id: np.zeros(7, np.float32))
+    dm = cli_main([*_wave_args(tmp_path / "absent", tmp_path / "empty"), f"--data.pack={pack}",
+                   "--data.speed_perturb=[1.1]"], run=False).datamodule
+    dm.prepare_data()
+    with pytest.raises(ValueError, match=r"data.pack='.*flac.npz', data.speed_perturb x1.1: .+: its segments end at "
+                                         r"sample \d+ .*write the pack again with `ser-pack`"):
+        dm.setup("fit")
