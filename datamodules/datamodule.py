@@ -20,7 +20,7 @@ from datamodules.corpora import UNKNOWN_SPEAKER, Corpus, CorpusEntry, CorpusErro
 from datamodules.extract import ExtractionError, ExtractionStats, extract_all, format_errors
 from datamodules.features import HSFScope, feature_config_from_hparams, net_dims
 from datamodules.features.base import MAX_SPEED, MIN_SPEED
-from datamodules.features.compute import rebuildable, speed_copy_from_segments
+from datamodules.features.compute import rebuildable, speed_copies_from_segments
 from datamodules.features.settings import FEATURE_SETTINGS, checkpoint_feature_settings, feature_setting_mismatches
 from datamodules.normalize import SpeakerStandardizer, Standardizer
 from datamodules.pack import FeaturePack
@@ -471,6 +471,26 @@ class SERDataModule(L.LightningDataModule):
                 f"failed: {err}", err.errors,
             ) from err
 
+    def _pack_copies(self, rows: list[int]) -> list[list[dict[str, np.ndarray]]]:
+        """Each training utterance's speed copies (one per ``speed_factors``, in order) rebuilt from the packed waveform
+        segments, the audio decoded once per utterance (no audio files: _check_pack_copies)."""
+        assert self.pack is not None
+        pack, corpus = self.pack, self.corpus
+        if pack.meta.get("rest") is None:
+            rank_zero_warn(f"data.pack: {pack.path} keeps no audio past each utterance's last segment (written "
+                           "before packs kept it, or without it), so speed copies lack any remainder the "
+                           "segmentation dropped; write the pack again with `ser-pack` for copies equal to "
+                           "the audio's.")
+        out = []
+        for u in (corpus.utterances[r].utt_id for r in rows):
+            try:
+                out.append(speed_copies_from_segments(pack.features(u), self.feature_config, self.speed_factors,
+                                                      name=u, rest=pack.rest(u)))
+            except (ValueError, RuntimeError) as err:
+                factors = ", ".join(f"x{f:g}" for f in self.speed_factors)
+                raise ValueError(f"data.pack={str(pack.path)!r}, data.speed_perturb {factors}: {err}") from err
+        return out
+
     def _add_speed_copies(self, train: dict[str, torch.Tensor], segment_base: int) -> dict[str, torch.Tensor]:
         """The training part with a speed-perturbed copy of each training utterance per factor appended
         (``speed_perturb``); key ``copy`` tells them apart (0 = the original)."""
@@ -482,20 +502,10 @@ class SERDataModule(L.LightningDataModule):
         on_error: Literal["raise", "collect"] = "collect" if self.hparams["skip_bad_files"] else "raise"
         parts = [train | {"copy": torch.zeros(len(train["target"]), dtype=torch.int64)}]
         self.speed_copies, self.skipped_copies = {}, {}
+        packed = self._pack_copies(rows) if self.pack is not None else None
         for k, factor in enumerate(self.speed_factors, start=1):
-            if self.pack is not None:  # no audio: rebuilt from the packed waveform segments (_check_pack_copies)
-                pack = self.pack
-                if k == 1 and pack.meta.get("rest") is None:
-                    rank_zero_warn(f"data.pack: {pack.path} keeps no audio past each utterance's last segment (written "
-                                   "before packs kept it, or without it), so speed copies lack any remainder the "
-                                   "segmentation dropped; write the pack again with `ser-pack` for copies equal to "
-                                   "the audio's.")
-                try:
-                    feats: list[dict[str, np.ndarray] | None] = [
-                        speed_copy_from_segments(pack.features(u), self.feature_config, factor, name=u, rest=pack.rest(u))
-                        for u in (corpus.utterances[r].utt_id for r in rows)]
-                except (ValueError, RuntimeError) as err:
-                    raise ValueError(f"data.pack={str(pack.path)!r}, data.speed_perturb x{factor:g}: {err}") from err
+            if packed is not None:
+                feats: list[dict[str, np.ndarray] | None] = [copies[k - 1] for copies in packed]
                 stats = ExtractionStats(errors={})
             else:
                 feats, stats = self._extract_copies([corpus.utterances[r].path for r in rows], factor, load=True,

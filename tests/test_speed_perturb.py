@@ -220,7 +220,7 @@ def test_a_copy_rebuilt_from_waveform_segments_equals_the_files_copy(tmp_path: P
     at that speed where the segments cover the file; a tail the segmentation dropped is not rebuilt; inputs
     computed from the audio and crops are refused."""
     from datamodules.features import feature_config_from_hparams
-    from datamodules.features.compute import rebuild_wave, speed_copy_from_segments
+    from datamodules.features.compute import rebuild_wave, speed_copies_from_segments, speed_copy_from_segments
     from datamodules.pack import audio_rest
 
     hp = {"inputs": ["wave"], "segment_length": 1.0}
@@ -249,6 +249,11 @@ def test_a_copy_rebuilt_from_waveform_segments_equals_the_files_copy(tmp_path: P
         from_file = compute_features(tail, dataclasses.replace(config, speed=factor))
         np.testing.assert_array_equal(copy["bounds"], from_file["bounds"])
         np.testing.assert_allclose(copy["wave"], from_file["wave"], atol=1e-6)
+    # several factors at once (the audio rebuilt once, as a pack's copies are made): the same copies, in order
+    both = speed_copies_from_segments(short, config, (0.9, 1.1), rest=rest)
+    for factor, copy in zip((0.9, 1.1), both, strict=True):
+        one = speed_copy_from_segments(short, config, factor, rest=rest)
+        assert one.keys() == copy.keys() and all(np.array_equal(one[k], copy[k]) for k in one), factor
     assert len(audio_rest(stored, sf.read(full, dtype="float32")[0])) == 0  # a kept remainder is in the segments
     with pytest.raises(ValueError, match="from different files or settings"):
         rebuild_wave(short, "wave", rest[:-1])

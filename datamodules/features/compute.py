@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -108,13 +109,27 @@ def speed_copy_from_segments(features: dict[str, np.ndarray], config: FeatureCon
     Raises:
         ValueError: a ``config`` whose segments cannot give the audio back (:func:`rebuildable`).
     """
+    return speed_copies_from_segments(features, config, [factor], name, rest)[0]
+
+
+def speed_copies_from_segments(features: dict[str, np.ndarray], config: FeatureConfig, factors: Sequence[float],
+                               name: str = "utterance", rest: np.ndarray | None = None) -> list[dict[str, np.ndarray]]:
+    """:func:`speed_copy_from_segments` for several factors at once, the audio rebuilt once: one copy per factor,
+    in order.
+
+    Raises:
+        ValueError: a ``config`` whose segments cannot give the audio back (:func:`rebuildable`).
+    """
     why = rebuildable(config)
     if why:
         raise ValueError(f"{name}: a speed copy cannot be rebuilt from stored segments: {why}; make the copies from "
                          "the audio files.")
-    key = next(iter(config.extractors))
-    wave = torchaudio.functional.speed(rebuild_wave(features, key, rest, name), config.sample_rate, factor)[0].contiguous()
-    return _featurize(f"{name} x{factor:g}", wave, dataclasses.replace(config, speed=factor), [])
+    audio = rebuild_wave(features, next(iter(config.extractors)), rest, name)
+    copies = []
+    for factor in factors:
+        wave = torchaudio.functional.speed(audio, config.sample_rate, factor)[0].contiguous()
+        copies.append(_featurize(f"{name} x{factor:g}", wave, dataclasses.replace(config, speed=factor), []))
+    return copies
 
 
 def check_features(features: dict[str, np.ndarray], config: FeatureConfig) -> list[str]:
