@@ -139,7 +139,7 @@ class SERDataModule(L.LightningDataModule):
             (checked). With ``speaker_norm`` each copy counts as a speaker of its own
             (``<speaker>|x0.9``). With ``pack`` (no audio) only for waveform inputs cut into segments
             (STA-CNN's): each copy is rebuilt from the packed segments and the audio past them that the pack
-            keeps (``speed_copy_from_segments``), equal to the copy made from the file to the pack's rounding
+            keeps (``speed_copies_from_segments``, the audio decoded once for all factors), equal to the copy made from the file to the pack's rounding
             (none for 16-bit audio in a FLAC pack); a pack of features computed from the audio is refused. Not with ``split_unit: segment``.
     """
 
@@ -471,7 +471,7 @@ class SERDataModule(L.LightningDataModule):
                 f"failed: {err}", err.errors,
             ) from err
 
-    def _pack_copies(self, rows: list[int]) -> list[list[dict[str, np.ndarray]]]:
+    def _pack_copies(self, rows: list[int]) -> list[list[dict[str, np.ndarray] | None]]:
         """Each training utterance's speed copies (one per ``speed_factors``, in order) rebuilt from the packed waveform
         segments, the audio decoded once per utterance (no audio files: _check_pack_copies)."""
         assert self.pack is not None
@@ -481,11 +481,11 @@ class SERDataModule(L.LightningDataModule):
                            "before packs kept it, or without it), so speed copies lack any remainder the "
                            "segmentation dropped; write the pack again with `ser-pack` for copies equal to "
                            "the audio's.")
-        out = []
+        out: list[list[dict[str, np.ndarray] | None]] = []
         for u in (corpus.utterances[r].utt_id for r in rows):
             try:
-                out.append(speed_copies_from_segments(pack.features(u), self.feature_config, self.speed_factors,
-                                                      name=u, rest=pack.rest(u)))
+                out.append(list(speed_copies_from_segments(pack.features(u), self.feature_config, self.speed_factors,
+                                                           name=u, rest=pack.rest(u))))
             except (ValueError, RuntimeError) as err:
                 factors = ", ".join(f"x{f:g}" for f in self.speed_factors)
                 raise ValueError(f"data.pack={str(pack.path)!r}, data.speed_perturb {factors}: {err}") from err
@@ -506,6 +506,8 @@ class SERDataModule(L.LightningDataModule):
         for k, factor in enumerate(self.speed_factors, start=1):
             if packed is not None:
                 feats: list[dict[str, np.ndarray] | None] = [copies[k - 1] for copies in packed]
+                for copies in packed:  # each factor's copies are held once: in feats until stacked, then freed
+                    copies[k - 1] = None
                 stats = ExtractionStats(errors={})
             else:
                 feats, stats = self._extract_copies([corpus.utterances[r].path for r in rows], factor, load=True,

@@ -24,7 +24,7 @@ clipping): lossless for 16-bit mono audio at its own rate, otherwise within half
 where packs travel. A waveform pack also keeps each utterance's audio past its last segment (a remainder the
 segmentation dropped; ``k__rest``, ``k__rest_offsets`` (bytes), ``k__rest_gain``, always FLAC; ``meta["rest"]``
 names ``k``): never trained on, it lets speed-perturbed copies be rebuilt from the pack exactly as from the files
-(:func:`~datamodules.features.compute.speed_copy_from_segments`). Readers that predate it ignore these keys.
+(:func:`~datamodules.features.compute.speed_copies_from_segments`). Readers that predate it ignore these keys.
 
 The ``ser-pack`` command is :mod:`sermodels.pack_cli` (it builds the data module through the CLI, so
 it lives beside the CLI: ``datamodules`` never imports ``sermodels``).

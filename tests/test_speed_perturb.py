@@ -254,6 +254,9 @@ def test_a_copy_rebuilt_from_waveform_segments_equals_the_files_copy(tmp_path: P
     for factor, copy in zip((0.9, 1.1), both, strict=True):
         one = speed_copy_from_segments(short, config, factor, rest=rest)
         assert one.keys() == copy.keys() and all(np.array_equal(one[k], copy[k]) for k in one), factor
+        from_file = compute_features(tail, dataclasses.replace(config, speed=factor))
+        np.testing.assert_array_equal(copy["bounds"], from_file["bounds"])
+        np.testing.assert_allclose(copy["wave"], from_file["wave"], atol=1e-6)
     assert len(audio_rest(stored, sf.read(full, dtype="float32")[0])) == 0  # a kept remainder is in the segments
     with pytest.raises(ValueError, match="from different files or settings"):
         rebuild_wave(short, "wave", rest[:-1])

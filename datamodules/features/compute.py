@@ -14,7 +14,8 @@ from datamodules.audio import load_audio
 from datamodules.features.base import FeatureConfig, FeatureError, SegmentedAudio
 from datamodules.segments import cut_segments, segment_bounds
 
-__all__ = ["compute_features", "check_features", "speed_copy_from_segments", "rebuild_wave", "rebuildable"]
+__all__ = ["compute_features", "check_features", "speed_copy_from_segments", "speed_copies_from_segments", "rebuild_wave",
+           "rebuildable"]
 
 
 def compute_features(path: str | Path, config: FeatureConfig) -> dict[str, np.ndarray]:
@@ -118,7 +119,9 @@ def speed_copies_from_segments(features: dict[str, np.ndarray], config: FeatureC
     in order.
 
     Raises:
-        ValueError: a ``config`` whose segments cannot give the audio back (:func:`rebuildable`).
+        ValueError: a ``config`` whose segments cannot give the audio back (:func:`rebuildable`), stored segments
+            or a remainder that do not fit the utterance (:func:`rebuild_wave`), or a copy that fails to featurise
+            (naming its factor).
     """
     why = rebuildable(config)
     if why:
@@ -127,8 +130,11 @@ def speed_copies_from_segments(features: dict[str, np.ndarray], config: FeatureC
     audio = rebuild_wave(features, next(iter(config.extractors)), rest, name)
     copies = []
     for factor in factors:
-        wave = torchaudio.functional.speed(audio, config.sample_rate, factor)[0].contiguous()
-        copies.append(_featurize(f"{name} x{factor:g}", wave, dataclasses.replace(config, speed=factor), []))
+        try:
+            wave = torchaudio.functional.speed(audio, config.sample_rate, factor)[0].contiguous()
+            copies.append(_featurize(f"{name} x{factor:g}", wave, dataclasses.replace(config, speed=factor), []))
+        except (ValueError, RuntimeError) as err:
+            raise ValueError(f"{name}: its x{factor:g} speed copy failed: {err}") from err
     return copies
 
 
