@@ -11,7 +11,7 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "study_recipe.sh"
 
 
-@pytest.mark.parametrize("step", ["final_emodb", "sta_recipe_emodb_speaker", "speaker_norm_recipe_ravdess", "speed_emodb150",
+@pytest.mark.parametrize("step", ["final_emodb", "sta_recipe_emodb_speaker", "speaker_norm_recipe_ravdess", "speed_emodb150", "emodb8020_seeds5",
                                   "sta_speed_ravdess_speaker", "sta_arch_emodb"])
 def test_recipe_steps_need_a_recipe(step: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "RECIPE"}
@@ -211,3 +211,38 @@ def test_the_sta_bf16_step_runs_both_precisions_on_the_same_splits(tmp_path: Pat
     assert call[call.index("--set") + 1] == "trainer.precision=32-true,bf16-mixed"
     assert call[call.index("--seeds") + 1:call.index("--seeds") + 4] == ["0", "1", "2"]
     assert "configs/model/sta_cnn.yaml" in call and "configs/data/emodb.yaml" in call
+
+
+def test_five_seeds_step_repeats_the_three_emodb_8020_rows_with_the_baselines_seeds(tmp_path: Path) -> None:
+    """emodb8020_seeds5 reruns exactly the 80/20 calls of speed_emodb150, schedule150 and final_emodb150 (same
+    folders, same arguments) with seeds 0-4 instead of 0-2, no speaker folds; the steps after it keep their own seeds
+    (schedule150: the same 5, its default since)."""
+    recipe = "--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2"
+    env = dict(RECIPE=recipe, EMODB=str(tmp_path / "EMODB"))
+    five = _capture(tmp_path / "five", STEPS="emodb8020_seeds5 schedule150", **env)
+    three = _capture(tmp_path / "three", STEPS="speed_emodb150 schedule150 final_emodb150", **env)
+    three = [c for c in three if "--folds" not in c]  # speed_emodb150's speaker folds are not rerun
+    assert len(five) == 4 and len(three) == 3
+
+    def folder(call: list[str]) -> str:
+        return call[call.index("--out") + 1].rsplit("/", 1)[1]
+
+    assert [folder(c) for c in five] == ["strl_emodb_recipe_speed_8020_150ep", "strl_emodb_8020_150ep_bf16",
+                                         "strl_emodb_recipe_8020_150ep", "strl_emodb_8020_150ep_bf16"]
+    seeds_5, seeds_3 = ["--seeds", "0", "1", "2", "3", "4"], ["--seeds", "0", "1", "2"]
+    for new, old in zip(five[:3], three, strict=True):
+        i = new.index("--seeds")
+        assert new[i:i + 6] == seeds_5 and "--folds" not in new
+        k = 6 if folder(old) == "strl_emodb_8020_150ep_bf16" else 4  # schedule150 alone: 5 seeds, the others 3
+        assert old[i:i + k] == (seeds_5 if k == 6 else seeds_3)
+        rest_new, rest_old = [*new[:i], *new[i + 6:]], [*old[:i], *old[i + k:]]
+        rest_new[1], rest_old[1] = folder(new), folder(old)  # each capture writes under its own OUT
+        assert rest_new == rest_old  # nothing else differs
+    last = five[3]  # schedule150 after the step: its own 5 seeds, the call the step made
+    assert last == five[1]
+    again = _capture(tmp_path / "again", STEPS="emodb8020_seeds5 final_emodb150", **env)[3]  # the step leaves 3 seeds
+    assert again[again.index("--seeds"):again.index("--seeds") + 5] == [*seeds_3, "--jobs"]
+    refused = subprocess.run(["bash", str(SCRIPT)], env=dict(os.environ, STEPS="emodb8020_seeds5", RECIPE=recipe,
+                                                             EMODB=str(tmp_path / "e.npz"), OUT=str(tmp_path / "s")),
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "needs the corpus audio" in refused.stderr  # its speed copies read the audio
