@@ -10,7 +10,7 @@
 #                weight decay 1e-4, dropout 0.5 (base = the bf16 step)
 #   readings     STRL-SER, EMO-DB 6:2:2, 3 seeds, bf16: overlapping segments (hop = half a segment) and
 #                "LLDs only" (the paper's ablation), against the bf16 step
-#   schedule150  STRL-SER defaults, EMO-DB 80/20, 5 seeds (first 3), bf16: the paper's 150 epochs x0.95 against the short
+#   schedule150  STRL-SER defaults, EMO-DB 80/20, 5 seeds (3 until emodb8020_seeds5), bf16: the paper's 150 epochs x0.95 against the short
 #                schedule (compare: strl_emodb_hsf_utterance, fp32, 30 epochs x0.9)
 #   sta_epochs   STA-CNN, EMO-DB 6:2:2, 3 seeds, 150 epochs (best on validation), at the segment length that won
 #                on validation UA in sta_input (the paper leaves the epochs open; 60 still climbed on validation)

@@ -240,9 +240,11 @@ def test_five_seeds_step_repeats_the_three_emodb_8020_rows_with_the_baselines_se
         assert rest_new == rest_old  # nothing else differs
     last = five[3]  # schedule150 after the step: its own 5 seeds, the call the step made
     assert last == five[1]
-    again = _capture(tmp_path / "again", STEPS="emodb8020_seeds5 final_emodb150", **env)[3]  # the step leaves 3 seeds
-    assert again[again.index("--seeds"):again.index("--seeds") + 5] == [*seeds_3, "--jobs"]
+    again = _capture(tmp_path / "again", STEPS="emodb8020_seeds5 final_emodb150 speed_emodb150", **env)[3:]
+    assert again[0][again[0].index("--seeds"):again[0].index("--seeds") + 5] == [*seeds_3, "--jobs"]  # seeds reset
+    assert [("--folds" in c) for c in again[1:]] == [False, True]  # protocols reset: 80/20 and the speaker folds
     refused = subprocess.run(["bash", str(SCRIPT)], env=dict(os.environ, STEPS="emodb8020_seeds5", RECIPE=recipe,
                                                              EMODB=str(tmp_path / "e.npz"), OUT=str(tmp_path / "s")),
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "needs the corpus audio" in refused.stderr  # its speed copies read the audio
+    assert not (tmp_path / "s").exists()  # refused before any run started
