@@ -10,7 +10,7 @@
 #                weight decay 1e-4, dropout 0.5 (base = the bf16 step)
 #   readings     STRL-SER, EMO-DB 6:2:2, 3 seeds, bf16: overlapping segments (hop = half a segment) and
 #                "LLDs only" (the paper's ablation), against the bf16 step
-#   schedule150  STRL-SER defaults, EMO-DB 80/20, 5 seeds (3 until emodb8020_seeds5), bf16: the paper's 150 epochs x0.95 against the short
+#   schedule150  STRL-SER defaults, EMO-DB 80/20, 5 seeds, bf16: the paper's 150 epochs x0.95 against the short
 #                schedule (compare: strl_emodb_hsf_utterance, fp32, 30 epochs x0.9)
 #   sta_epochs   STA-CNN, EMO-DB 6:2:2, 3 seeds, 150 epochs (best on validation), at the segment length that won
 #                on validation UA in sta_input (the paper leaves the epochs open; 60 still climbed on validation)
@@ -107,12 +107,12 @@
 #   speed_speaker_norm_baseline  the linear baseline with the same copies and speaker normalisation, speaker folds, both
 #                corpora (the baseline side of speed_speaker_norm with both switches)
 #   speed_emodb150, speed_ravdess150  speed_final's configuration at the paper's 150 epochs x0.95, one corpus, 80/20
-#                (3 seeds) and speaker folds (compare: speed_final; on EMO-DB 80/20 the defaults scored 2.2 UA higher at
+#                (EMO-DB 5 seeds, RAVDESS 3) and speaker folds (compare: speed_final; on EMO-DB 80/20 the defaults scored 2.2 UA higher at
 #                150 epochs than at 30, the recipe 1.3 lower)
 #   emodb8020_seeds5  the three EMO-DB 80/20 rows at the paper's 150 epochs x0.95 (schedule150's defaults,
 #                final_emodb150's recipe, speed_emodb150's best configuration) with 5 seeds, the baseline's count,
 #                into the same folders: seeds 0-2 repeat the 3-seed runs, 3-4 are new (80/20 only, no speaker folds);
-#                schedule150 now runs its 5 seeds itself
+#                those three steps run the 5 seeds themselves since
 #   sta_speed_emodb, sta_speed_ravdess  STA-CNN's best configuration (defaults + RECIPE, chosen on 6:2:2 validation) +
 #                speed perturbation 0.9/1.1 of the training audio, 6:2:2, 3 seeds, 150 epochs, best on validation (compare:
 #                sta_recipe_emodb / sta_recipe_ravdess, the same splits and schedule): does a CNN that learns from
@@ -136,8 +136,9 @@
 set -euo pipefail
 # JOBS trials at once (default 2); THREADS per trial (default: cores / JOBS; set 1 to run two chains side by side)
 OUT=${OUT:-runs/study}; JOBS=${JOBS:-2}; THREADS=(${THREADS:+--threads "$THREADS"}); STEPS=${STEPS:?set STEPS, e.g. "bf16 recipe"}
-# the 80/20 rows' seeds (emodb8020_seeds5 raises them to the baseline's 5) and the protocols reported() runs
-SEEDS8020=(--seeds 0 1 2); PROTOCOLS="8020 speaker"
+# EMO-DB 80/20 at the paper's schedule runs the baseline's 5 seeds (3 until emodb8020_seeds5); the protocols
+# reported() runs (emodb8020_seeds5 narrows them for one call)
+EMODB150_SEEDS=(--seeds 0 1 2 3 4); PROTOCOLS="8020 speaker"
 SHORT=(--trainer.max_epochs 30 --model.init_args.scheduler.init_args.gamma 0.9)
 BF16=(--trainer.precision bf16-mixed)
 SN=(--data.speaker_norm true)
@@ -157,14 +158,15 @@ strl() { local v; v=$(var "$1"); echo -c configs/trainer.yaml -c configs/model/s
 # (CORPORA: "emodb ravdess" or one of them; SCHEDULE: short = 30 epochs x0.9, paper = the paper's 150 epochs x0.95,
 # its folders suffixed _150ep)
 reported() {
-  local corpora=$1 infix=$3 what=$4 corpus protocol v schedule=("${SHORT[@]}") suffix=""
+  local corpora=$1 sched=$2 infix=$3 what=$4 corpus protocol v schedule=("${SHORT[@]}") suffix=""
   case $2 in short) ;; paper) schedule=(); suffix=_150ep; what="$what, the paper's 150 epochs x0.95" ;;
     *) echo "reported: schedule must be short or paper, not '$2'" >&2; exit 2 ;; esac
   shift 4
   for corpus in $corpora; do
     v=$(var "$corpus")
     for protocol in $PROTOCOLS; do
-      local trials=("${SEEDS8020[@]}"); [ "$protocol" = speaker ] && trials=(--folds)
+      local trials=(--seeds 0 1 2); [ "$corpus-$sched" = emodb-paper ] && trials=("${EMODB150_SEEDS[@]}")
+      [ "$protocol" = speaker ] && trials=(--folds)
       ser-experiment --out "$OUT/strl_${corpus}_${infix}_${protocol}${suffix}" "${trials[@]}" --jobs "$JOBS" "${THREADS[@]}" "$@" \
         --title "STRL-SER + recipe (${RECIPE[*]}) + $what, $corpus $protocol" -- \
         $(strl "$corpus") "${!v:?}" ${schedule[@]+"${schedule[@]}"} "${BF16[@]}" "${RECIPE[@]}" --$NET.hsf_dropout 0.2
@@ -172,14 +174,14 @@ reported() {
   done
 }
 
-# STRL-SER on EMO-DB 80/20 at the paper's 150 epochs x0.95, bf16: the defaults (schedule150, the baseline's 5 seeds
-# since emodb8020_seeds5) and + RECIPE (final_emodb150, over SEEDS8020)
+# STRL-SER on EMO-DB 80/20 at the paper's 150 epochs x0.95, bf16, EMODB150_SEEDS: the defaults (schedule150) and
+# + RECIPE (final_emodb150)
 emodb8020_defaults150() {
-  ser-experiment --out "$OUT/strl_emodb_8020_150ep_bf16" --seeds 0 1 2 3 4 --jobs "$JOBS" "${THREADS[@]}" \
+  ser-experiment --out "$OUT/strl_emodb_8020_150ep_bf16" "${EMODB150_SEEDS[@]}" --jobs "$JOBS" "${THREADS[@]}" \
     --title "STRL-SER defaults, EMO-DB 80/20, bf16, the paper's 150 epochs x0.95" -- $(strl emodb) "${EMODB:?}" "${BF16[@]}"
 }
 emodb8020_recipe150() {
-  ser-experiment --out "$OUT/strl_emodb_recipe_8020_150ep" "${SEEDS8020[@]}" --jobs "$JOBS" "${THREADS[@]}" \
+  ser-experiment --out "$OUT/strl_emodb_recipe_8020_150ep" "${EMODB150_SEEDS[@]}" --jobs "$JOBS" "${THREADS[@]}" \
     --title "STRL-SER + recipe (${RECIPE[*]}), EMO-DB 80/20, the paper's 150 epochs x0.95" -- \
     $(strl emodb) "${EMODB:?}" "${BF16[@]}" "${RECIPE[@]}"
 }
@@ -437,10 +439,9 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
   speed_emodb150|speed_ravdess150)
     c=${step#speed_}; reported "${c%150}" paper recipe_speed "functionals dropout 0.2 + speed perturbation 0.9/1.1" --set 'data.speed_perturb=[0.9,1.1]' ;;
   emodb8020_seeds5)  # the best configuration first (the slowest and the one the targets table reads), then the rest
-    SEEDS8020=(--seeds 0 1 2 3 4); PROTOCOLS=8020
-    reported emodb paper recipe_speed "functionals dropout 0.2 + speed perturbation 0.9/1.1" --set 'data.speed_perturb=[0.9,1.1]'
-    emodb8020_defaults150; emodb8020_recipe150
-    SEEDS8020=(--seeds 0 1 2); PROTOCOLS="8020 speaker" ;;
+    PROTOCOLS=8020 reported emodb paper recipe_speed "functionals dropout 0.2 + speed perturbation 0.9/1.1" \
+      --set 'data.speed_perturb=[0.9,1.1]'  # the assignment holds for this call only
+    emodb8020_defaults150; emodb8020_recipe150 ;;
   sta_speed_emodb|sta_speed_ravdess|sta_speed_emodb_speaker|sta_speed_ravdess_speaker)
     corpus=${step#sta_speed_}; corpus=${corpus%_speaker}; v=$(var "$corpus")
     case $step in *_speaker) trials=(--folds); folder=sta_${corpus}_speaker_recipe_speed; split="speaker folds" ;;

@@ -214,35 +214,28 @@ def test_the_sta_bf16_step_runs_both_precisions_on_the_same_splits(tmp_path: Pat
 
 
 def test_five_seeds_step_repeats_the_three_emodb_8020_rows_with_the_baselines_seeds(tmp_path: Path) -> None:
-    """emodb8020_seeds5 reruns exactly the 80/20 calls of speed_emodb150, schedule150 and final_emodb150 (same
-    folders, same arguments) with seeds 0-4 instead of 0-2, no speaker folds; the steps after it keep their own seeds
-    (schedule150: the same 5, its default since)."""
+    """emodb8020_seeds5 makes exactly the EMO-DB 80/20 calls of speed_emodb150, schedule150 and final_emodb150 (same
+    folders, same arguments, the baseline's 5 seeds), no speaker folds; the steps after it still run theirs."""
     recipe = "--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2"
     env = dict(RECIPE=recipe, EMODB=str(tmp_path / "EMODB"))
-    five = _capture(tmp_path / "five", STEPS="emodb8020_seeds5 schedule150", **env)
-    three = _capture(tmp_path / "three", STEPS="speed_emodb150 schedule150 final_emodb150", **env)
-    three = [c for c in three if "--folds" not in c]  # speed_emodb150's speaker folds are not rerun
-    assert len(five) == 4 and len(three) == 3
+    five = _capture(tmp_path / "five", STEPS="emodb8020_seeds5 speed_emodb150", **env)
+    alone = _capture(tmp_path / "alone", STEPS="speed_emodb150 schedule150 final_emodb150", **env)
+    assert len(five) == 5 and len(alone) == 4
 
     def folder(call: list[str]) -> str:
         return call[call.index("--out") + 1].rsplit("/", 1)[1]
 
-    assert [folder(c) for c in five] == ["strl_emodb_recipe_speed_8020_150ep", "strl_emodb_8020_150ep_bf16",
-                                         "strl_emodb_recipe_8020_150ep", "strl_emodb_8020_150ep_bf16"]
-    seeds_5, seeds_3 = ["--seeds", "0", "1", "2", "3", "4"], ["--seeds", "0", "1", "2"]
-    for new, old in zip(five[:3], three, strict=True):
-        i = new.index("--seeds")
-        assert new[i:i + 6] == seeds_5 and "--folds" not in new
-        k = 6 if folder(old) == "strl_emodb_8020_150ep_bf16" else 4  # schedule150 alone: 5 seeds, the others 3
-        assert old[i:i + k] == (seeds_5 if k == 6 else seeds_3)
-        rest_new, rest_old = [*new[:i], *new[i + 6:]], [*old[:i], *old[i + k:]]
-        rest_new[1], rest_old[1] = folder(new), folder(old)  # each capture writes under its own OUT
-        assert rest_new == rest_old  # nothing else differs
-    last = five[3]  # schedule150 after the step: its own 5 seeds, the call the step made
-    assert last == five[1]
-    again = _capture(tmp_path / "again", STEPS="emodb8020_seeds5 final_emodb150 speed_emodb150", **env)[3:]
-    assert again[0][again[0].index("--seeds"):again[0].index("--seeds") + 5] == [*seeds_3, "--jobs"]  # seeds reset
-    assert [("--folds" in c) for c in again[1:]] == [False, True]  # protocols reset: 80/20 and the speaker folds
+    def portable(call: list[str]) -> list[str]:  # each capture writes under its own OUT
+        return [folder(call) if i == 1 else a for i, a in enumerate(call)]
+
+    assert [folder(c) for c in five[:3]] == ["strl_emodb_recipe_speed_8020_150ep", "strl_emodb_8020_150ep_bf16",
+                                             "strl_emodb_recipe_8020_150ep"]
+    for call in five[:3]:
+        i = call.index("--seeds")
+        assert call[i:i + 7] == ["--seeds", "0", "1", "2", "3", "4", "--jobs"] and "--folds" not in call
+    assert [portable(c) for c in five[:3]] == [portable(c) for c in (alone[0], alone[2], alone[3])]
+    # the protocols narrowed for the step only: speed_emodb150 after it runs 80/20 and the speaker folds again
+    assert [portable(c) for c in five[3:]] == [portable(c) for c in alone[:2]] and "--folds" in alone[1]
     refused = subprocess.run(["bash", str(SCRIPT)], env=dict(os.environ, STEPS="emodb8020_seeds5", RECIPE=recipe,
                                                              EMODB=str(tmp_path / "e.npz"), OUT=str(tmp_path / "s")),
                              capture_output=True, text=True, timeout=60)
