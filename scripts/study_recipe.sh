@@ -14,8 +14,8 @@
 #                schedule (compare: strl_emodb_hsf_utterance, fp32, 30 epochs x0.9)
 #   sta_epochs   STA-CNN, EMO-DB 6:2:2, 3 seeds, 150 epochs (best on validation), at the segment length that won
 #                on validation UA in sta_input (the paper leaves the epochs open; 60 still climbed on validation)
-#   ravdess150   STRL-SER defaults, RAVDESS 80/20, 3 seeds, bf16, the paper's 150 epochs x0.95 (schedule150 showed
-#                the short schedule scoring below it on EMO-DB)
+#   ravdess150   STRL-SER defaults, RAVDESS 80/20, 5 seeds (the baseline's count; 3 until 2026-12-07), bf16, the
+#                paper's 150 epochs x0.95 (schedule150 showed the short schedule scoring below it on EMO-DB)
 #   ravdess_speaker  STRL-SER defaults, RAVDESS speaker folds (6 x 4 actors), bf16
 #   recipe_ravdess  the two switches that scored best on EMO-DB's *test* sets but that EMO-DB's small validation
 #                sets could not separate (label smoothing 0.1, mixup 0.2), on RAVDESS 6:2:2 validation (288
@@ -235,7 +235,7 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
       --set trainer.max_epochs=150 --title "STA-CNN, EMO-DB 6:2:2, $seg s segments, 150 epochs (best on validation)" -- \
       $(sta emodb) "${EMODB:?}" ;;
   ravdess150)
-    ser-experiment --out "$OUT/strl_ravdess_8020_150ep_bf16" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+    ser-experiment --out "$OUT/strl_ravdess_8020_150ep_bf16" --seeds 0 1 2 3 4 --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER defaults, RAVDESS 80/20, bf16, the paper's 150 epochs x0.95" -- $(strl ravdess) "${RAVDESS:?}" "${BF16[@]}" ;;
   ravdess_speaker)
     ser-experiment --out "$OUT/strl_ravdess_speaker" --folds --jobs "$JOBS" "${THREADS[@]}" \
