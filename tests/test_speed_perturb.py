@@ -271,3 +271,23 @@ def test_a_copy_rebuilt_from_waveform_segments_equals_the_files_copy(tmp_path: P
         config_bad, _ = feature_config_from_hparams(hp | bad)
         with pytest.raises(ValueError, match=match):
             speed_copy_from_segments(compute_features(full, config_bad), config_bad, 1.1)
+
+
+def test_a_copy_that_fails_to_featurise_is_named_once_with_its_factor(tmp_path: Path, monkeypatch) -> None:
+    """An extractor's error about a rebuilt copy reaches the user with the utterance and factor named once."""
+    from datamodules.features import compute, feature_config_from_hparams
+
+    config, _ = feature_config_from_hparams({"inputs": ["wave"], "segment_length": 1.0})
+    path = tmp_path / "u.wav"
+    sf.write(path, (0.1 * np.random.default_rng(0).standard_normal(40000)).astype(np.float32), 16000, subtype="FLOAT")
+    stored = compute.compute_features(path, config)
+
+    def fail(name: str, *args: object) -> dict[str, np.ndarray]:
+        raise ValueError(f"{name}: 0 samples after resampling, expected at least one segment")
+
+    monkeypatch.setattr(compute, "_featurize", fail)
+    with pytest.raises(ValueError) as err:
+        compute.speed_copies_from_segments(stored, config, (0.9, 1.1), name="03-01-05-01-01-01-01")
+    msg = str(err.value)
+    assert msg == ("03-01-05-01-01-01-01: its x0.9 speed copy failed: 0 samples after resampling, expected at "
+                   "least one segment")

@@ -130,11 +130,13 @@ def speed_copies_from_segments(features: dict[str, np.ndarray], config: FeatureC
     audio = rebuild_wave(features, next(iter(config.extractors)), rest, name)
     copies = []
     for factor in factors:
+        label = f"{name} x{factor:g}"  # what an extractor's own error names the copy by
         try:
             wave = torchaudio.functional.speed(audio, config.sample_rate, factor)[0].contiguous()
-            copies.append(_featurize(f"{name} x{factor:g}", wave, dataclasses.replace(config, speed=factor), []))
+            copies.append(_featurize(label, wave, dataclasses.replace(config, speed=factor), []))
         except (ValueError, RuntimeError) as err:
-            raise ValueError(f"{name}: its x{factor:g} speed copy failed: {err}") from err
+            why = str(err).removeprefix(f"{label}: ")  # name the copy once, not twice
+            raise ValueError(f"{name}: its x{factor:g} speed copy failed: {why}") from err
     return copies
 
 
