@@ -241,3 +241,16 @@ def test_five_seeds_step_repeats_the_three_emodb_8020_rows_with_the_baselines_se
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "needs the corpus audio" in refused.stderr  # its speed copies read the audio
     assert not (tmp_path / "s").exists()  # refused before any run started
+
+
+def test_both_corpora_run_the_defaults_at_the_papers_schedule_on_the_baselines_5_seeds(tmp_path: Path) -> None:
+    """schedule150 (EMO-DB) and ravdess150 (RAVDESS): STRL-SER's defaults on 80/20 at the paper's 150 epochs, with
+    the linear baseline's seeds 0-4, so every seed pairs with a baseline split."""
+    calls = _capture(tmp_path, drop=("RECIPE",), STEPS="schedule150 ravdess150",
+                     EMODB=str(tmp_path / "EMODB"), RAVDESS=str(tmp_path / "RAVDESS"))
+    for call, corpus in zip(calls, ("emodb", "ravdess"), strict=True):
+        assert call[call.index("--out") + 1] == str(tmp_path / "study" / f"strl_{corpus}_8020_150ep_bf16")
+        i = call.index("--seeds") + 1
+        assert call[i:i + 6] == ["0", "1", "2", "3", "4", "--jobs"]
+        assert f"configs/data/{corpus}.yaml" in call and call[-2:] == ["--trainer.precision", "bf16-mixed"]
+        assert "--trainer.max_epochs" not in call and "--folds" not in call
