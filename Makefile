@@ -14,15 +14,18 @@ export PYTHONUNBUFFERED := 1
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
 
-# Free disk an install needs (GiB): the venv (~8 with torch's CUDA wheels) plus pip's unpacked wheels, and pip's
-# temporary folder. Checked first, so a full disk fails in a second with the folder named, not minutes into pip.
-# Set to 0 to skip.
+# Free disk a new venv needs (GiB): INSTALL_GIB beside it (~8 for the venv with torch's CUDA wheels, plus pip's
+# temporary copies when TMPDIR is on the same disk, the usual case) and TMP_GIB in pip's temporary folder. Checked
+# before a venv is created (a reinstall into an existing one is not checked), so a full disk fails in a second with
+# the folder named, not minutes into pip. 0 skips a check.
 INSTALL_GIB ?= 11
 TMP_GIB ?= 4
 
 $(STAMP): pyproject.toml
-	bash scripts/check_free_space.sh $(VENV) $(INSTALL_GIB) "make install (INSTALL_GIB)"
-	bash scripts/check_free_space.sh "$${TMPDIR:-/tmp}" $(TMP_GIB) "make install's pip temporary files (TMP_GIB, TMPDIR)"
+	@[ -x $(BIN)/python ] || bash scripts/check_free_space.sh "$(VENV)" $(INSTALL_GIB) "make install (a new $(VENV))" \
+		"set VENV to a folder on a larger disk, or INSTALL_GIB=0 to skip this check"
+	@[ -x $(BIN)/python ] || bash scripts/check_free_space.sh "$${TMPDIR:-/tmp}" $(TMP_GIB) "pip's temporary files in make install" \
+		"set TMPDIR to a folder on a larger disk, or TMP_GIB=0 to skip this check"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --no-cache-dir --upgrade pip
 	# torchaudio on PyPI must match torch exactly; install the pair first (CUDA wheels, CPU works).

@@ -419,7 +419,7 @@ NOTES = {
         "leak needs utterance-level functionals. The best leak-free reading of the paper's text, the defaults with its "
         "own 150-epoch schedule, scores 77.22 ± 0.94 % WA on RAVDESS (5 seeds; 76.36 ± 0.97 UA, +4.02 ± 0.94 over the "
         "baseline on the same splits, above it on all 5); picking the best epoch on the reported set adds only +1.25 WA "
-        "(78.47 ± 0.98; those epochs lie at 20-55 of the 150, so the model has long stopped improving on unseen "
+        "(78.47 ± 0.98; those epochs lie at 21-56 of the 150, so the model has long stopped improving on unseen "
         "utterances when the paper's schedule ends). With this study's switches beyond the paper (recipe, functionals dropout "
         "and speed perturbation, below) the best leak-free readings reach 82.41 ± 2.00 WA (30 epochs) and 82.18 ± 3.15 "
         "(150 epochs; its LEAKY best epoch on the reported set 83.68 ± 2.11), still 6.5 below. We believe the paper's 88.88 comes from a split of segments (the paper calls its segment "
@@ -768,7 +768,7 @@ NOTES["Re-run check"] = (
     "UA), the best configuration 87.55 ± 3.48 against 87.85 ± 3.87 (+0.58, −0.90, −0.57), at most 1.1 UA a seed "
     "on 107 test utterances. And on RAVDESS 80/20 at 150 epochs (`STEPS=ravdess150`, now 5 seeds, bf16) seeds 0-2 "
     "repeat the published defaults row exactly: 76.74 ± 0.92 WA and 76.00 ± 1.18 UA (per seed 75.90, 77.22 and 74.87 "
-    "UA), its LEAKY best epoch on the reported set 78.24 ± 1.12 WA as published (UA 77.53 against 77.54; † until "
+    "UA), its LEAKY best epoch on the reported set 78.24 ± 1.12 WA and 77.54 ± 1.20 UA, as published († until "
     "then). All four published runs predate the flushing of subnormal floats in training "
     "(`torch.set_flush_denormal`, `SERModule`): the two without label smoothing and mixup repeat, the two with them "
     "do not; what makes them differ was not tested. The 5-seed rows replace all four."
@@ -1468,7 +1468,7 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
         "- **LEAKY** rows are diagnostics of what a paper's number could hide; they are never a model's score.",
         "- *Schedule*: `30 ep, lr x0.9` is the study's short schedule (lr ends at 4 % of its start, as",
         "  0.95^60 does); the paper's is 150 epochs at x0.95. Readings are compared under the same schedule. On",
-        "  RAVDESS 80/20 the two schedules score the same (76.23 vs 76.00 UA, the same 3 splits); on EMO-DB 80/20 the short one is 2.2",
+        "  RAVDESS 80/20 the two schedules score the same (76.23 vs 76.00 UA, the same 3 splits); on EMO-DB 80/20 the short one is 2.1",
         "  points lower, so short-schedule margins over the baseline are conservative.",
         "- *bf16*: `--trainer.precision bf16-mixed` (half the time on this CPU; same test predictions as fp32 on the",
         "  same splits to within one utterance, EMO-DB 6:2:2).",
