@@ -14,10 +14,10 @@ export PYTHONUNBUFFERED := 1
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
 
-# Free disk a new venv needs (GiB): INSTALL_GIB beside it (the venv with torch's CUDA wheels measured 7.7, plus pip's
-# downloaded wheels, a few GiB more (not measured), when TMPDIR is on the same disk, the usual case) and TMP_GIB in pip's temporary folder. Checked
-# before a venv is created (a reinstall into an existing one is not checked), so a full disk fails in a second with
-# the folder named, not minutes into pip. 0 skips a check.
+# Free disk a new venv needs (GiB): INSTALL_GIB beside it (the venv with torch's CUDA wheels measured 7.7 GiB; the
+# rest is room for pip's downloaded wheels, not measured, when TMPDIR is on the same disk, the usual case) and TMP_GIB
+# in pip's temporary folder. Checked before a venv is created (a reinstall into an existing one is not checked), so a
+# full disk fails in a second with the folder named, not minutes into pip. 0 skips a check.
 INSTALL_GIB ?= 11
 TMP_GIB ?= 4
 

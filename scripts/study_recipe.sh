@@ -112,7 +112,7 @@
 #   emodb8020_seeds5  the three EMO-DB 80/20 rows at the paper's 150 epochs x0.95 (schedule150's defaults,
 #                final_emodb150's recipe, speed_emodb150's best configuration) with 5 seeds, the baseline's count,
 #                into the same folders: seeds 0-2 repeat the 3-seed runs, 3-4 are new (80/20 only, no speaker folds);
-#                those three steps run the 5 seeds themselves since
+#                since this step, those three steps run the 5 seeds themselves
 #   sta_speed_emodb, sta_speed_ravdess  STA-CNN's best configuration (defaults + RECIPE, chosen on 6:2:2 validation) +
 #                speed perturbation 0.9/1.1 of the training audio, 6:2:2, 3 seeds, 150 epochs, best on validation (compare:
 #                sta_recipe_emodb / sta_recipe_ravdess, the same splits and schedule): does a CNN that learns from
