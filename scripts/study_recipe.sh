@@ -118,6 +118,10 @@
 #                sta_recipe_emodb / sta_recipe_ravdess, the same splits and schedule): does a CNN that learns from
 #                spectra of a few hundred utterances gain more from 3x the audio than STRL-SER's functionals did?
 #   sta_speed_emodb_speaker, sta_speed_ravdess_speaker  the same under the speaker protocol (compare: sta_recipe_*_speaker)
+#   sta_overlap_emodb, sta_overlap_ravdess  STA-CNN defaults + RECIPE with overlapping segments (2.0 s, hop 1.0 s: a gap
+#                the paper leaves, the reading STRL-SER's `readings` step took), 6:2:2, 3 seeds, 150 epochs, best on
+#                validation (compare: sta_recipe_emodb / sta_recipe_ravdess, the same splits and schedule): about 1.6x the
+#                training segments (shifted views of each utterance) and test views; chosen or not by the two-corpus rule
 #   sta_bf16_emodb  STA-CNN defaults, EMO-DB 6:2:2, 3 seeds, 150 epochs, best on validation, fp32 and bf16-mixed
 #                side by side on the same splits and seeds: may STA-CNN's CPU studies run in bf16, as STRL-SER's do?
 #   sta_arch_emodb  two architecture gaps the paper leaves open, on top of STA-CNN's best configuration (defaults +
@@ -187,7 +191,7 @@ emodb8020_recipe150() {
 }
 
 for step in $STEPS; do
-  case $step in emodb8020_seeds5|final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*|ensemble_*|hsf_dropout_*|speaker_norm_8020|speed_622|speed_steps_622|speed_final|speed_speaker_norm|speed_*150|sta_speed_*|sta_arch_*)  # these folders are named for the recipe: refuse to fill them with the defaults
+  case $step in emodb8020_seeds5|final_*|sta_recipe_*|speaker_norm_recipe_*|sta_masking_recipe*|averag*|ensemble_*|hsf_dropout_*|speaker_norm_8020|speed_622|speed_steps_622|speed_final|speed_speaker_norm|speed_*150|sta_speed_*|sta_arch_*|sta_overlap_*)  # these folders are named for the recipe: refuse to fill them with the defaults
     [ ${#RECIPE[@]} -gt 0 ] || { echo "step $step needs RECIPE (the extra ser arguments), e.g." \
       "RECIPE=\"--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2\"" >&2; exit 2; } ;;
   esac
@@ -448,6 +452,11 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
       *) trials=(--seeds 0 1 2); folder=sta_${corpus}_622_recipe_speed; split="6:2:2" ;; esac
     ser-experiment --out "$OUT/$folder" "${trials[@]}" --jobs "$JOBS" "${THREADS[@]}" --set 'data.speed_perturb=[0.9,1.1]' \
       --title "STA-CNN defaults + recipe (${RECIPE[*]}) + speed perturbation 0.9/1.1, $(name "$corpus") $split, 150 epochs (best on validation)" -- \
+      $(sta "$corpus") "${!v:?}" "${RECIPE[@]}" ;;
+  sta_overlap_emodb|sta_overlap_ravdess)
+    corpus=${step#sta_overlap_}; v=$(var "$corpus")
+    ser-experiment --out "$OUT/sta_${corpus}_622_recipe_overlap" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" --set data.segment_hop=1.0 \
+      --title "STA-CNN defaults + recipe (${RECIPE[*]}), overlapping segments (2.0 s, hop 1.0 s), $(name "$corpus") 6:2:2, 150 epochs (best on validation)" -- \
       $(sta "$corpus") "${!v:?}" "${RECIPE[@]}" ;;
   sta_bf16_emodb)
     ser-experiment --out "$OUT/sta_emodb_622_precision" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \

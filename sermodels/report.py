@@ -4,6 +4,7 @@
     ser-report sweep wandb_export.csv --sweep configs/sweeps/strl_ser_ravdess_segment_kernels.yaml
     ser-report recall runs/exp/strl_ravdess runs/exp/baseline_ravdess --protocol speaker
     ser-report curves runs/strl_ser/ravdess/metrics.csv
+    ser-report errors runs/exp/strl_emodb runs/exp/baseline_emodb --protocol paper
 
 - ``sweep``: a finished sweep, from a local ``ser-experiment`` folder (``aggregate.json``) or from a
   CSV exported from the W&B sweep's runs table (one row per run; config columns such as
@@ -16,6 +17,11 @@
 - ``recall``: per-class recall of a model's experiment beside another's (the linear baseline,
   ``configs/model/baseline.yaml``, run by ``ser-experiment`` like any model) as grouped bars.
 - ``curves``: the learning curves of any run from its ``metrics.csv`` (``ser fit`` draws them itself).
+- ``errors``: a model's experiment and another's (the baseline) on the *same* splits, utterance by utterance:
+  per trial, the test utterances each gets wrong, those both get wrong, those only one gets wrong, and an
+  exact McNemar test on the discordant pairs; the utterances both keep getting wrong. Writes
+  ``errors_vs_<name>_<protocol>.md`` and ``.json`` (the paired test a mean ± std hides: is a gain a few
+  utterances or many, and are the remaining errors the baseline's too?).
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ import yaml
 
 from sermodels.plots import plot_heatmap, plot_learning_curves, plot_recall_bars, read_learning_curves
 
-__all__ = ["Cell", "load_sweep", "sweep_axes", "sweep_table", "render_sweep", "recall_figure", "main"]
+__all__ = ["Cell", "load_sweep", "sweep_axes", "sweep_table", "render_sweep", "recall_figure", "paired_errors",
+           "render_errors", "main"]
 
 #: Keys that repeat a setting rather than define one: their runs are averaged.
 REPEAT_KEYS = ("data.fold", "data.seed", "seed_everything")
@@ -364,6 +371,133 @@ def recall_figure(model_dir: str | Path, baseline_dir: str | Path, out: str | Pa
     return plot_recall_bars(data, model["class_names"], path, title)
 
 
+# ---------------------------------------------------------------------------------------- errors
+def _trial_predictions(folder: Path, group: dict[str, Any], trial: str) -> dict[str, tuple[str, str]]:
+    """utt_id -> (label, prediction) of one trial's reported test (its ``test_predictions.csv``)."""
+    from sermodels.experiment import _predictions_csv
+
+    trial_dir = folder / group["point"] / trial
+    result_path = trial_dir / "result.json"
+    if not result_path.is_file():
+        raise ReportError(f"{result_path}: no such file; expected the finished trial {trial!r} of {folder}.")
+    path = _predictions_csv(json.loads(result_path.read_text()), trial_dir)
+    if path is None:
+        raise ReportError(f"{trial_dir}: no test_predictions.csv for trial {trial!r}; rerun it "
+                          f"(delete {trial_dir} and run the same ser-experiment command again).")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"utt_id", "label", "prediction"} - set(reader.fieldnames or ())
+        if missing:
+            raise ReportError(f"{path}: no column(s) {sorted(missing)}; expected the test_predictions.csv that `ser test` "
+                              "writes (utt_id, label, prediction, ...): rerun the trial's test.")
+        return {row["utt_id"]: (row["label"], row["prediction"]) for row in reader}
+
+
+def _mcnemar_p(only_model: int, only_other: int) -> float:
+    """Two-sided exact McNemar p-value: the discordant pairs as a binomial test at 1/2 (1.0 with none)."""
+    from scipy.stats import binomtest
+
+    n = only_model + only_other
+    return 1.0 if n == 0 else float(binomtest(min(only_model, only_other), n, 0.5).pvalue)
+
+
+def paired_errors(model_dir: str | Path, other_dir: str | Path, protocol: str | None = None, point: str | None = None,
+                  other_point: str | None = None) -> dict[str, Any]:
+    """Two experiments' test utterances paired on the same splits (trials matched by name).
+
+    Returns a dict with ``trials`` (per trial: ``n`` utterances, ``model_wrong``, ``other_wrong``, ``both_wrong``,
+    ``only_model_wrong``, ``only_other_wrong``, ``mcnemar_p``), ``pooled`` (their sums; the McNemar p there pools
+    trials, whose test sets may share utterances under random splits: a summary, not an independent test) and
+    ``both_wrong`` (per utterance both got wrong: label, each prediction, in how many trials, out of how many it was
+    tested in), ``disjoint`` (every utterance tested in one trial only, as across speaker folds: then the pooled
+    McNemar p is a test over all of them), plus the two experiments' names, corpus and protocol.
+
+    Raises:
+        ReportError: A missing folder, trial or prediction file; no trial in common; a trial whose test utterances
+            differ between the two (not the same split); another corpus or class set.
+    """
+    model_dir, other_dir = Path(model_dir), Path(other_dir)
+    model = _group(model_dir, protocol, point)
+    other = _group(other_dir, model["protocol"], other_point)
+    if model["class_names"] != other["class_names"] or model.get("corpus") != other.get("corpus"):
+        raise ReportError(f"{model_dir} ({model.get('corpus')}, {model['class_names']}) and {other_dir} "
+                          f"({other.get('corpus')}, {other['class_names']}) are not the same corpus and classes: "
+                          "compare experiments run on the same corpus.")
+    common = [t for t in model["trials"] if t in set(other["trials"])]
+    if not common:
+        raise ReportError(f"{model_dir} (trials {model['trials']}) and {other_dir} (trials {other['trials']}) share no "
+                          "trial: run both with the same --seeds / --folds.")
+    trials: list[dict[str, Any]] = []
+    shared: dict[str, dict[str, Any]] = {}
+    tested: dict[str, int] = {}
+    for name in common:
+        m, o = _trial_predictions(model_dir, model, name), _trial_predictions(other_dir, other, name)
+        if m.keys() != o.keys():
+            raise ReportError(f"trial {name}: {model_dir} tested {len(m)} utterances and {other_dir} {len(o)}, not the "
+                              "same ones: the two were not run on the same split (same corpus, --seeds/--folds, "
+                              "data.ratios and data.seed).")
+        mw = {u for u, (lab, pred) in m.items() if lab != pred}
+        ow = {u for u, (lab, pred) in o.items() if lab != pred}
+        for u in m:
+            tested[u] = tested.get(u, 0) + 1
+        for u in mw & ow:
+            e = shared.setdefault(u, {"utt_id": u, "label": m[u][0], "model": [], "other": [], "trials": 0})
+            e["model"].append(m[u][1])
+            e["other"].append(o[u][1])
+            e["trials"] += 1
+        trials.append({"trial": name, "n": len(m), "model_wrong": len(mw), "other_wrong": len(ow),
+                       "both_wrong": len(mw & ow), "only_model_wrong": len(mw - ow), "only_other_wrong": len(ow - mw),
+                       "mcnemar_p": _mcnemar_p(len(mw - ow), len(ow - mw))})
+    keys = ("n", "model_wrong", "other_wrong", "both_wrong", "only_model_wrong", "only_other_wrong")
+    pooled: dict[str, Any] = {k: sum(t[k] for t in trials) for k in keys}
+    pooled["mcnemar_p"] = _mcnemar_p(pooled["only_model_wrong"], pooled["only_other_wrong"])
+    both = sorted(({**e, "tested": tested[e["utt_id"]]} for e in shared.values()),
+                  key=lambda e: (-e["trials"], e["label"], e["utt_id"]))
+    return {"model": model.get("model") or model_dir.name, "other": other.get("model") or other_dir.name,
+            "model_dir": model_dir.name, "other_dir": other_dir.name, "corpus": model.get("corpus"),
+            "protocol": model["protocol"], "trials": trials, "pooled": pooled, "both_wrong": both,
+            "unmatched": sorted(set(model["trials"]) ^ set(other["trials"])),
+            "disjoint": all(n == 1 for n in tested.values())}
+
+
+def render_errors(pair: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
+    """``paired_errors`` as Markdown (``<out>.md``) and JSON (``<out>.json``; a given ``.md``/``.json`` suffix is
+    dropped first); returns both paths."""
+    out = Path(out)
+    a, b = pair["model_dir"], pair["other_dir"]
+    lines = [f"# Paired errors: {a} (A) against {b} (B)", "",
+             f"{pair['corpus'] or '?'}, {pair['protocol']} protocol, {len(pair['trials'])} trials matched by name, "
+             "each trial's reported test set (`ser-report errors`). *only A wrong*: A errs where B is right, and the "
+             "reverse (the discordant pairs); *p*: exact two-sided McNemar test on them.", "",
+             "| trial | n | A wrong | B wrong | both wrong | only A wrong | only B wrong | p |",
+             "|---|---|---|---|---|---|---|---|"]
+    for t in [*pair["trials"], {"trial": "**pooled**", **pair["pooled"]}]:
+        lines.append(f"| {t['trial']} | {t['n']} | {t['model_wrong']} | {t['other_wrong']} | {t['both_wrong']} | "
+                     f"{t['only_model_wrong']} | {t['only_other_wrong']} | {t['mcnemar_p']:.3g} |")
+    p = pair["pooled"]
+    share = f"{100 * p['both_wrong'] / p['other_wrong']:.0f} %" if p["other_wrong"] else "n/a"
+    lines += ["", f"Of {b}'s {p['other_wrong']} errors, {p['both_wrong']} ({share}) are {a}'s too; {a} fixes "
+              f"{p['only_other_wrong']} and makes {p['only_model_wrong']} new ones (net {p['only_other_wrong'] - p['only_model_wrong']:+d} "
+              f"of {p['n']} test readings). " + (
+                  "Every utterance was tested once (disjoint test sets), so the pooled p tests them all."
+                  if pair["disjoint"] else "The pooled p sums trials whose test sets share utterances (random splits): "
+                  "read it as a summary, the per-trial p as the tests."), ""]
+    if pair["unmatched"]:
+        lines += [f"Trials in only one of the two (left out): {', '.join(pair['unmatched'])}.", ""]
+    if pair["both_wrong"]:
+        lines += ["## Utterances both get wrong", "", "| utterance | label | A predicted | B predicted | trials |",
+                  "|---|---|---|---|---|"]
+        for e in pair["both_wrong"]:
+            lines.append(f"| {e['utt_id']} | {e['label']} | {', '.join(e['model'])} | {', '.join(e['other'])} | "
+                         f"{e['trials']} of {e['tested']} |")
+    base = out.with_suffix("") if out.suffix in (".md", ".json") else out  # keep dots inside a name (run.v2)
+    md, js = base.with_name(base.name + ".md"), base.with_name(base.name + ".json")
+    md.parent.mkdir(parents=True, exist_ok=True)
+    md.write_text("\n".join(lines) + "\n")
+    js.write_text(json.dumps(pair, indent=1) + "\n")
+    return md, js
+
+
 # ---------------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="ser-report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -386,6 +520,14 @@ def main(argv: list[str] | None = None) -> None:
     cv.add_argument("metrics_csv")
     cv.add_argument("--title", default=None, help="figure title (default: the run folder)")
     cv.add_argument("--out", default=None, help="output PNG (default: learning_curves.png beside metrics.csv)")
+    er = sub.add_parser("errors", help="two experiments on the same splits, utterance by utterance (McNemar)")
+    er.add_argument("model", help="the model's ser-experiment folder")
+    er.add_argument("other", help="the other ser-experiment folder (e.g. the baseline's), run on the same splits")
+    er.add_argument("--protocol", default=None, help="paper or speaker (needed when the folder has both)")
+    er.add_argument("--point", default=None, help="the model experiment's grid point (needed with several)")
+    er.add_argument("--other-point", default=None, help="the other experiment's grid point")
+    er.add_argument("--out", default=None,
+                    help="output path without suffix (default <model>/errors_vs_<other folder>_<protocol>)")
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.command == "sweep":
@@ -393,6 +535,13 @@ def main(argv: list[str] | None = None) -> None:
                                  args.cols.split(",") if args.cols else None, args.metric)
         elif args.command == "recall":
             files = [recall_figure(args.model, args.baseline, args.out, args.protocol, args.point, args.baseline_point)]
+        elif args.command == "errors":
+            pair = paired_errors(args.model, args.other, args.protocol, args.point, args.other_point)
+            out = args.out or Path(args.model) / f"errors_vs_{Path(args.other).name}_{pair['protocol']}"
+            files = list(render_errors(pair, out))
+            p = pair["pooled"]
+            print(f"{pair['model_dir']} vs {pair['other_dir']}: {p['n']} test readings, wrong {p['model_wrong']} / "
+                  f"{p['other_wrong']}, both {p['both_wrong']}, only one {p['only_model_wrong']} / {p['only_other_wrong']}")
         else:
             path = Path(args.metrics_csv)
             files = [plot_learning_curves(read_learning_curves(path), args.out or path.parent / "learning_curves.png",

@@ -1,4 +1,4 @@
-"""ser-report: sweep tables and heatmaps (local aggregate and W&B CSV export), recall bars vs the baseline."""
+"""ser-report: sweep tables and heatmaps (local aggregate and W&B CSV export), recall bars vs the baseline, paired errors."""
 
 import csv
 import json
@@ -140,3 +140,83 @@ def test_sweep_and_recall_bars_from_real_experiments(ser_cache: Path, tmp_path: 
     assert (out / "C0.01" / "confusion_paper.png").is_file()
     with pytest.raises(ReportError, match="Pick one with --protocol and --point"):
         report.recall_figure(out, out)
+    # the two grid points on the same split, utterance by utterance: the counts agree with each trial's own WA
+    pair = report.paired_errors(out, out, point="C0.01", other_point="C1.0")
+    (trial,) = pair["trials"]
+    results = {c: json.loads((out / f"C{c}" / "paper-seed0" / "result.json").read_text())["metrics"]["wa"]
+               for c in ("0.01", "1.0")}
+    assert trial["model_wrong"] == round(trial["n"] * (1 - results["0.01"]))
+    assert trial["other_wrong"] == round(trial["n"] * (1 - results["1.0"]))
+    assert trial["only_model_wrong"] - trial["only_other_wrong"] == trial["model_wrong"] - trial["other_wrong"]
+
+
+def _experiment(folder: Path, preds: dict[str, list[tuple[str, str, str]]], corpus: str = "emodb") -> Path:
+    """A finished ser-experiment folder by hand: per trial, (utt_id, label, prediction) rows of its test."""
+    group = {"point": "default", "protocol": "paper", "trials": list(preds), "n": len(preds), "model": "M",
+             "corpus": corpus, "class_names": ["angry", "happy", "sad"]}
+    for trial, rows in preds.items():
+        d = folder / "default" / trial
+        (d / "run" / "run-test").mkdir(parents=True)
+        (d / "result.json").write_text(json.dumps({"name": trial, "test_predictions": "run/run-test/test_predictions.csv"}))
+        with (d / "run" / "run-test" / "test_predictions.csv").open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["utt_index", "utt_id", "label", "prediction", "correct"])
+            w.writerows([i, u, lab, pred, int(lab == pred)] for i, (u, lab, pred) in enumerate(rows))
+    (folder / "aggregate.json").write_text(json.dumps({"groups": [group]}))
+    return folder
+
+
+def test_paired_errors_counts_discordant_pairs_by_hand(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    labels = [("u1", "angry"), ("u2", "angry"), ("u3", "happy"), ("u4", "happy"), ("u5", "sad"), ("u6", "sad")]
+    # seed0: the model errs on u1 (both) and u5 (only it); the other on u1, u2, u3, u4 (u2-u4 only it)
+    model0 = ["happy", "angry", "happy", "happy", "angry", "sad"]
+    other0 = ["happy", "happy", "angry", "sad", "sad", "sad"]
+    # seed1 (another split: u1 and u7): both right on u1, both wrong on u7
+    model = _experiment(tmp_path / "m", {"paper-seed0": [(u, lab, p) for (u, lab), p in zip(labels, model0)],
+                                          "paper-seed1": [("u1", "angry", "angry"), ("u7", "sad", "happy")]})
+    other = _experiment(tmp_path / "b", {"paper-seed0": [(u, lab, p) for (u, lab), p in zip(labels, other0)],
+                                          "paper-seed1": [("u1", "angry", "angry"), ("u7", "sad", "angry")],
+                                          "paper-seed2": [("u9", "sad", "sad")]})
+    pair = report.paired_errors(model, other)
+    t0, t1 = pair["trials"]
+    assert (t0["n"], t0["model_wrong"], t0["other_wrong"], t0["both_wrong"], t0["only_model_wrong"],
+            t0["only_other_wrong"]) == (6, 2, 4, 1, 1, 3)
+    assert t0["mcnemar_p"] == pytest.approx(0.625)  # 1 vs 3 discordant: 2 * P(X <= 1), X ~ Bin(4, 1/2) = 2 * 5/16
+    assert (t1["both_wrong"], t1["only_model_wrong"], t1["only_other_wrong"], t1["mcnemar_p"]) == (1, 0, 0, 1.0)
+    assert pair["pooled"] == {"n": 8, "model_wrong": 3, "other_wrong": 5, "both_wrong": 2, "only_model_wrong": 1,
+                              "only_other_wrong": 3, "mcnemar_p": pytest.approx(0.625)}
+    assert pair["unmatched"] == ["paper-seed2"]  # in one folder only: left out, and said so
+    assert [(e["utt_id"], e["label"], e["model"], e["other"], e["trials"], e["tested"]) for e in pair["both_wrong"]] == [
+        ("u1", "angry", ["happy"], ["happy"], 1, 2), ("u7", "sad", ["happy"], ["angry"], 1, 1)]
+    report.main(["errors", str(model), str(other)])
+    assert "m vs b: 8 test readings, wrong 3 / 5, both 2, only one 1 / 3" in capsys.readouterr().out
+    md = (model / "errors_vs_b_paper.md").read_text()
+    assert "| paper-seed0 | 6 | 2 | 4 | 1 | 1 | 3 | 0.625 |" in md and "| u7 | sad | happy | angry | 1 of 1 |" in md
+    assert "fixes 3 and makes 1 new ones (net +2 of 8 test readings)" in md and "left out): paper-seed2" in md
+    assert not pair["disjoint"] and "share utterances (random splits)" in md  # u1 was tested in both trials
+    assert json.loads((model / "errors_vs_b_paper.json").read_text())["pooled"]["both_wrong"] == 2
+    assert [p.name for p in report.render_errors(pair, tmp_path / "run.v2.md")] == ["run.v2.md", "run.v2.json"]
+
+
+def test_paired_errors_refuses_pairs_that_are_not_the_same_splits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = _experiment(tmp_path / "m", {"paper-seed0": [("u1", "sad", "sad"), ("u2", "sad", "sad")]})
+    other = _experiment(tmp_path / "b", {"paper-seed0": [("u1", "sad", "sad"), ("u3", "sad", "sad")]})
+    alone = _experiment(tmp_path / "a", {"paper-seed0": [("u1", "sad", "happy"), ("u2", "sad", "sad")]})
+    assert report.paired_errors(alone, model)["disjoint"]  # one trial: every utterance tested once
+    with pytest.raises(ReportError, match="trial paper-seed0: .* not the same ones: .*same split"):
+        report.paired_errors(model, other)
+    elsewhere = _experiment(tmp_path / "x", {"paper-seed1": [("u1", "sad", "sad")]})
+    with pytest.raises(ReportError, match="share no trial: run both with the same --seeds / --folds"):
+        report.paired_errors(model, elsewhere)
+    ravdess = _experiment(tmp_path / "r", {"paper-seed0": [("u1", "sad", "sad")]}, corpus="ravdess")
+    with pytest.raises(ReportError, match="not the same corpus and classes"):
+        report.paired_errors(model, ravdess)
+    csv_path = model / "default" / "paper-seed0" / "run" / "run-test" / "test_predictions.csv"
+    csv_path.write_text("utt_index,label\n0,sad\n")
+    with pytest.raises(ReportError, match=r"no column\(s\) \['prediction', 'utt_id'\]"):
+        report.paired_errors(model, other)
+    csv_path.unlink()
+    with pytest.raises(SystemExit):
+        report.main(["errors", str(model), str(other)])
+    err = capsys.readouterr().err
+    assert "no test_predictions.csv for trial 'paper-seed0'" in err and "delete" in err

@@ -12,7 +12,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "study_recipe.sh"
 
 
 @pytest.mark.parametrize("step", ["final_emodb", "sta_recipe_emodb_speaker", "speaker_norm_recipe_ravdess", "speed_emodb150", "emodb8020_seeds5",
-                                  "sta_speed_ravdess_speaker", "sta_arch_emodb"])
+                                  "sta_speed_ravdess_speaker", "sta_arch_emodb", "sta_overlap_ravdess"])
 def test_recipe_steps_need_a_recipe(step: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "RECIPE"}
     env.update(STEPS=step, EMODB=str(tmp_path), OUT=str(tmp_path / "study"))
@@ -117,6 +117,20 @@ def test_sta_arch_steps_run_the_architecture_gaps_on_top_of_the_recipe(tmp_path:
     assert speaker[speaker.index("--out") + 1].endswith("/sta_emodb_speaker_recipe_bn_mean") and "--folds" in speaker
     assert "--seeds" not in speaker and sets[2] == [speaker[i + 1] for i, a in enumerate(speaker) if a == "--set"]
     assert "configs/data/emodb.yaml" in speaker and speaker[-4:] == recipe.split()
+
+
+def test_sta_overlap_steps_overlap_the_segments_on_top_of_the_recipe(tmp_path: Path) -> None:
+    recipe = "--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2"
+    calls = _capture(tmp_path, STEPS="sta_overlap_emodb sta_overlap_ravdess", RECIPE=recipe,
+                     EMODB=str(tmp_path / "EMODB"), RAVDESS=str(tmp_path / "RAVDESS"))
+    assert [c[c.index("--out") + 1].rsplit("/", 1)[1] for c in calls] == [
+        "sta_emodb_622_recipe_overlap", "sta_ravdess_622_recipe_overlap"]  # beside sta_*_622_recipe: the same splits
+    for call, corpus in zip(calls, ("emodb", "ravdess")):
+        assert [call[i + 1] for i, a in enumerate(call) if a == "--set"] == ["data.segment_hop=1.0"]  # half of 2.0 s
+        assert call[call.index("--seeds") + 1:call.index("--seeds") + 4] == ["0", "1", "2"] and "--folds" not in call
+        assert "configs/model/sta_cnn.yaml" in call and f"configs/data/{corpus}.yaml" in call
+        assert call[call.index("--data.root") + 1] == str(tmp_path / corpus.upper()) and call[-4:] == recipe.split()
+        assert "--trainer.max_epochs" not in call  # STA-CNN's 150 epochs
 
 
 def test_ensemble_steps_name_their_folders_and_seeds(tmp_path: Path) -> None:
