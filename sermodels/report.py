@@ -20,7 +20,7 @@
 - ``errors``: a model's experiment and another's (the baseline) on the *same* splits, utterance by utterance:
   per trial, the test utterances each gets wrong, those both get wrong, those only one gets wrong, and an
   exact McNemar test on the discordant pairs; the utterances both keep getting wrong. Writes
-  ``errors_vs_<name>_<protocol>.md`` and ``.json`` (the paired test a mean ± std hides: is a gain a few
+  ``errors_vs_<other folder>_<protocol>.md`` and ``.json`` (the paired test a mean ± std hides: is a gain a few
   utterances or many, and are the remaining errors the baseline's too?).
 """
 
@@ -32,6 +32,7 @@ import json
 import math
 import statistics
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -331,7 +332,7 @@ def render_sweep(source: str | Path, out: str | Path | None = None, sweep_file: 
 
 
 # ---------------------------------------------------------------------------------------- recall
-def _group(folder: str | Path, protocol: str | None, point: str | None) -> dict[str, Any]:
+def _group(folder: str | Path, protocol: str | None, point: str | None, point_flag: str = "--point") -> dict[str, Any]:
     path = Path(folder) / "aggregate.json"
     if not path.is_file():
         raise ReportError(f"{path}: no such file; expected a finished `ser-experiment --out {folder}` folder.")
@@ -340,7 +341,7 @@ def _group(folder: str | Path, protocol: str | None, point: str | None) -> dict[
     if len(chosen) != 1:
         have = [f"{g['point']}/{g['protocol']}" for g in groups]
         raise ReportError(f"{folder}: {len(chosen)} groups match protocol={protocol!r} point={point!r}; it has {have}. "
-                          "Pick one with --protocol and --point.")
+                          f"Pick one with --protocol and {point_flag}.")
     return chosen[0]
 
 
@@ -352,7 +353,7 @@ def recall_figure(model_dir: str | Path, baseline_dir: str | Path, out: str | Pa
         ReportError: Missing aggregates, ambiguous groups, or experiments on other corpora/classes/protocols.
     """
     model = _group(model_dir, protocol, point)
-    base = _group(baseline_dir, model["protocol"], baseline_point)
+    base = _group(baseline_dir, model["protocol"], baseline_point, "--baseline-point")
     if model["class_names"] != base["class_names"] or model.get("corpus") != base.get("corpus"):
         raise ReportError(f"{model_dir} ({model.get('corpus')}, {model['class_names']}) and {baseline_dir} "
                           f"({base.get('corpus')}, {base['class_names']}) are not the same corpus and classes: "
@@ -379,7 +380,8 @@ def _trial_predictions(folder: Path, group: dict[str, Any], trial: str) -> dict[
     trial_dir = folder / group["point"] / trial
     result_path = trial_dir / "result.json"
     if not result_path.is_file():
-        raise ReportError(f"{result_path}: no such file; expected the finished trial {trial!r} of {folder}.")
+        raise ReportError(f"{result_path}: no such file; expected the finished trial {trial!r} of {folder}: rerun "
+                          "its ser-experiment command (it resumes and finishes the missing trials).")
     path = _predictions_csv(json.loads(result_path.read_text()), trial_dir)
     if path is None:
         raise ReportError(f"{trial_dir}: no test_predictions.csv for trial {trial!r}; rerun it "
@@ -390,7 +392,13 @@ def _trial_predictions(folder: Path, group: dict[str, Any], trial: str) -> dict[
         if missing:
             raise ReportError(f"{path}: no column(s) {sorted(missing)}; expected the test_predictions.csv that `ser test` "
                               "writes (utt_id, label, prediction, ...): rerun the trial's test.")
-        return {row["utt_id"]: (row["label"], row["prediction"]) for row in reader}
+        rows = [(row["utt_id"], row["label"], row["prediction"]) for row in reader]
+    ids = [u for u, _, _ in rows]
+    if "" in ids or len(set(ids)) != len(ids):
+        raise ReportError(f"{path}: {'empty' if '' in ids else 'repeated'} utt_id values; the utterances cannot be "
+                          "paired. Rerun the trial's test from the corpus folder (not a feature pack without its "
+                          "utterance table), so each row names its utterance.")
+    return {u: (lab, pred) for u, lab, pred in rows}
 
 
 def _mcnemar_p(only_model: int, only_other: int) -> float:
@@ -410,15 +418,17 @@ def paired_errors(model_dir: str | Path, other_dir: str | Path, protocol: str | 
     trials, whose test sets may share utterances under random splits: a summary, not an independent test) and
     ``both_wrong`` (per utterance both got wrong: label, each prediction, in how many trials, out of how many it was
     tested in), ``disjoint`` (every utterance tested in one trial only, as across speaker folds: then the pooled
-    McNemar p is a test over all of them), plus the two experiments' names, corpus and protocol.
+    McNemar p is a test over all of them), ``confusions`` ("label -> prediction" counts, most frequent first, of the
+    errors only the model makes, only the other makes, and both make: the model's prediction), plus the two
+    experiments' names, corpus and protocol.
 
     Raises:
         ReportError: A missing folder, trial or prediction file; no trial in common; a trial whose test utterances
             differ between the two (not the same split); another corpus or class set.
     """
     model_dir, other_dir = Path(model_dir), Path(other_dir)
-    model = _group(model_dir, protocol, point)
-    other = _group(other_dir, model["protocol"], other_point)
+    model = _group(model_dir, protocol, point)  # folder names below via resolve(): `.` names its folder
+    other = _group(other_dir, model["protocol"], other_point, "--other-point")
     if model["class_names"] != other["class_names"] or model.get("corpus") != other.get("corpus"):
         raise ReportError(f"{model_dir} ({model.get('corpus')}, {model['class_names']}) and {other_dir} "
                           f"({other.get('corpus')}, {other['class_names']}) are not the same corpus and classes: "
@@ -430,16 +440,26 @@ def paired_errors(model_dir: str | Path, other_dir: str | Path, protocol: str | 
     trials: list[dict[str, Any]] = []
     shared: dict[str, dict[str, Any]] = {}
     tested: dict[str, int] = {}
+    confusions: dict[str, Counter[str]] = {k: Counter() for k in ("only_model", "only_other", "both")}
     for name in common:
         m, o = _trial_predictions(model_dir, model, name), _trial_predictions(other_dir, other, name)
         if m.keys() != o.keys():
+            only = sorted(m.keys() ^ o.keys())
             raise ReportError(f"trial {name}: {model_dir} tested {len(m)} utterances and {other_dir} {len(o)}, not the "
-                              "same ones: the two were not run on the same split (same corpus, --seeds/--folds, "
-                              "data.ratios and data.seed).")
+                              f"same ones ({len(only)} in one only, e.g. {', '.join(only[:3])}): the two were not run on "
+                              "the same split; run both with the same corpus, --seeds/--folds, data.ratios and data.seed.")
+        if any(m[u][0] != o[u][0] for u in m):
+            u = next(u for u in m if m[u][0] != o[u][0])
+            raise ReportError(f"trial {name}: utterance {u} is labelled {m[u][0]!r} in {model_dir} and {o[u][0]!r} in "
+                              f"{other_dir}: the two used other label sets; run both with the same data config.")
         mw = {u for u, (lab, pred) in m.items() if lab != pred}
         ow = {u for u, (lab, pred) in o.items() if lab != pred}
         for u in m:
             tested[u] = tested.get(u, 0) + 1
+        for u in mw:
+            confusions["only_model" if u not in ow else "both"][f"{m[u][0]} -> {m[u][1]}"] += 1
+        for u in ow - mw:
+            confusions["only_other"][f"{o[u][0]} -> {o[u][1]}"] += 1
         for u in mw & ow:
             e = shared.setdefault(u, {"utt_id": u, "label": m[u][0], "model": [], "other": [], "trials": 0})
             e["model"].append(m[u][1])
@@ -454,10 +474,11 @@ def paired_errors(model_dir: str | Path, other_dir: str | Path, protocol: str | 
     both = sorted(({**e, "tested": tested[e["utt_id"]]} for e in shared.values()),
                   key=lambda e: (-e["trials"], e["label"], e["utt_id"]))
     return {"model": model.get("model") or model_dir.name, "other": other.get("model") or other_dir.name,
-            "model_dir": model_dir.name, "other_dir": other_dir.name, "corpus": model.get("corpus"),
+            "model_dir": model_dir.resolve().name, "other_dir": other_dir.resolve().name, "corpus": model.get("corpus"),
             "protocol": model["protocol"], "trials": trials, "pooled": pooled, "both_wrong": both,
             "unmatched": sorted(set(model["trials"]) ^ set(other["trials"])),
-            "disjoint": all(n == 1 for n in tested.values())}
+            "disjoint": all(n == 1 for n in tested.values()),
+            "confusions": {k: dict(c.most_common()) for k, c in confusions.items()}}
 
 
 def render_errors(pair: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
@@ -482,6 +503,11 @@ def render_errors(pair: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
                   "Every utterance was tested once (disjoint test sets), so the pooled p tests them all."
                   if pair["disjoint"] else "The pooled p sums trials whose test sets share utterances (random splits): "
                   "read it as a summary, the per-trial p as the tests."), ""]
+    names = {"only_model": "only A wrong", "only_other": "only B wrong", "both": "both wrong (A's prediction)"}
+    lines += ["| errors | most frequent (label -> predicted) |", "|---|---|"]
+    lines += [f"| {names[k]} | {', '.join(f'{c} {n}' for c, n in list(pair['confusions'][k].items())[:5]) or '-'} |"
+              for k in names]
+    lines.append("")
     if pair["unmatched"]:
         lines += [f"Trials in only one of the two (left out): {', '.join(pair['unmatched'])}.", ""]
     if pair["both_wrong"]:
@@ -537,11 +563,12 @@ def main(argv: list[str] | None = None) -> None:
             files = [recall_figure(args.model, args.baseline, args.out, args.protocol, args.point, args.baseline_point)]
         elif args.command == "errors":
             pair = paired_errors(args.model, args.other, args.protocol, args.point, args.other_point)
-            out = args.out or Path(args.model) / f"errors_vs_{Path(args.other).name}_{pair['protocol']}"
+            out = args.out or Path(args.model) / f"errors_vs_{pair['other_dir']}_{pair['protocol']}"
             files = list(render_errors(pair, out))
             p = pair["pooled"]
-            print(f"{pair['model_dir']} vs {pair['other_dir']}: {p['n']} test readings, wrong {p['model_wrong']} / "
-                  f"{p['other_wrong']}, both {p['both_wrong']}, only one {p['only_model_wrong']} / {p['only_other_wrong']}")
+            print(f"A = {pair['model_dir']}, B = {pair['other_dir']}: {p['n']} test readings; A wrong {p['model_wrong']}, "
+                  f"B wrong {p['other_wrong']}, both {p['both_wrong']}, only A {p['only_model_wrong']}, only B "
+                  f"{p['only_other_wrong']} (McNemar p {p['mcnemar_p']:.3g})")
         else:
             path = Path(args.metrics_csv)
             files = [plot_learning_curves(read_learning_curves(path), args.out or path.parent / "learning_curves.png",

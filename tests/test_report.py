@@ -148,6 +148,8 @@ def test_sweep_and_recall_bars_from_real_experiments(ser_cache: Path, tmp_path: 
     assert trial["model_wrong"] == round(trial["n"] * (1 - results["0.01"]))
     assert trial["other_wrong"] == round(trial["n"] * (1 - results["1.0"]))
     assert trial["only_model_wrong"] - trial["only_other_wrong"] == trial["model_wrong"] - trial["other_wrong"]
+    with pytest.raises(ReportError, match="Pick one with --protocol and --other-point"):
+        report.paired_errors(out, out, point="C0.01")  # the second folder's grid point is ambiguous: its own flag
 
 
 def _experiment(folder: Path, preds: dict[str, list[tuple[str, str, str]]], corpus: str = "emodb") -> Path:
@@ -189,9 +191,15 @@ def test_paired_errors_counts_discordant_pairs_by_hand(tmp_path: Path, capsys: p
     assert [(e["utt_id"], e["label"], e["model"], e["other"], e["trials"], e["tested"]) for e in pair["both_wrong"]] == [
         ("u1", "angry", ["happy"], ["happy"], 1, 2), ("u7", "sad", ["happy"], ["angry"], 1, 1)]
     report.main(["errors", str(model), str(other)])
-    assert "m vs b: 8 test readings, wrong 3 / 5, both 2, only one 1 / 3" in capsys.readouterr().out
+    assert ("A = m, B = b: 8 test readings; A wrong 3, B wrong 5, both 2, only A 1, only B 3 (McNemar p 0.625)"
+            in capsys.readouterr().out)
+    # the errors' confusions: only the model's (u5 sad -> angry), only the other's, both (the model's prediction)
+    assert pair["confusions"] == {"only_model": {"sad -> angry": 1},
+                                  "only_other": {"angry -> happy": 1, "happy -> angry": 1, "happy -> sad": 1},
+                                  "both": {"angry -> happy": 1, "sad -> happy": 1}}
     md = (model / "errors_vs_b_paper.md").read_text()
     assert "| paper-seed0 | 6 | 2 | 4 | 1 | 1 | 3 | 0.625 |" in md and "| u7 | sad | happy | angry | 1 of 1 |" in md
+    assert "| only A wrong | sad -> angry 1 |" in md
     assert "fixes 3 and makes 1 new ones (net +2 of 8 test readings)" in md and "left out): paper-seed2" in md
     assert not pair["disjoint"] and "share utterances (random splits)" in md  # u1 was tested in both trials
     assert json.loads((model / "errors_vs_b_paper.json").read_text())["pooled"]["both_wrong"] == 2
@@ -201,10 +209,22 @@ def test_paired_errors_counts_discordant_pairs_by_hand(tmp_path: Path, capsys: p
 def test_paired_errors_refuses_pairs_that_are_not_the_same_splits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = _experiment(tmp_path / "m", {"paper-seed0": [("u1", "sad", "sad"), ("u2", "sad", "sad")]})
     other = _experiment(tmp_path / "b", {"paper-seed0": [("u1", "sad", "sad"), ("u3", "sad", "sad")]})
-    alone = _experiment(tmp_path / "a", {"paper-seed0": [("u1", "sad", "happy"), ("u2", "sad", "sad")]})
-    assert report.paired_errors(alone, model)["disjoint"]  # one trial: every utterance tested once
-    with pytest.raises(ReportError, match="trial paper-seed0: .* not the same ones: .*same split"):
+    # speaker folds: disjoint test sets, so the pooled test covers every utterance once, and says so
+    folds = {"speaker-fold0": [("u1", "sad", "happy"), ("u2", "sad", "sad")], "speaker-fold1": [("u3", "happy", "sad")]}
+    a, b = _experiment(tmp_path / "fa", folds), _experiment(tmp_path / "fb", {k: [(u, lab, lab) for u, lab, _ in v]
+                                                                            for k, v in folds.items()})
+    pair = report.paired_errors(a, b)
+    assert pair["disjoint"] and pair["pooled"]["only_model_wrong"] == 2 and pair["pooled"]["mcnemar_p"] == 0.5
+    md = report.render_errors(pair, tmp_path / "folds")[0].read_text()
+    assert "Every utterance was tested once (disjoint test sets), so the pooled p tests them all." in md
+    with pytest.raises(ReportError, match=r"trial paper-seed0: .* not the same ones \(2 in one only, e.g. u2, u3\).*same split"):
         report.paired_errors(model, other)
+    relabelled = _experiment(tmp_path / "l", {"paper-seed0": [("u1", "happy", "sad"), ("u2", "sad", "sad")]})
+    with pytest.raises(ReportError, match="utterance u1 is labelled 'sad' in .* and 'happy' in .*same data config"):
+        report.paired_errors(model, relabelled)
+    unnamed = _experiment(tmp_path / "p", {"paper-seed0": [("", "sad", "sad"), ("", "sad", "sad")]})
+    with pytest.raises(ReportError, match="empty utt_id values; the utterances cannot be paired"):
+        report.paired_errors(unnamed, model)
     elsewhere = _experiment(tmp_path / "x", {"paper-seed1": [("u1", "sad", "sad")]})
     with pytest.raises(ReportError, match="share no trial: run both with the same --seeds / --folds"):
         report.paired_errors(model, elsewhere)
