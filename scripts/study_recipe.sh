@@ -122,6 +122,9 @@
 #                the paper leaves, the reading STRL-SER's `readings` step took), 6:2:2, 3 seeds, 150 epochs, best on
 #                validation (compare: sta_recipe_emodb / sta_recipe_ravdess, the same splits and schedule): about 1.6x the
 #                training segments (shifted views of each utterance) and test views; chosen or not by the two-corpus rule
+#   sta_speed_overlap_emodb, sta_speed_overlap_ravdess  the same overlap on top of STA-CNN's best configuration (RECIPE +
+#                speed perturbation 0.9/1.1), 6:2:2, 3 seeds, 150 epochs, best on validation (compare: sta_speed_emodb /
+#                sta_speed_ravdess, the same splits); run once sta_overlap_* raised validation UA on both corpora
 #   sta_bf16_emodb  STA-CNN defaults, EMO-DB 6:2:2, 3 seeds, 150 epochs, best on validation, fp32 and bf16-mixed
 #                side by side on the same splits and seeds: may STA-CNN's CPU studies run in bf16, as STRL-SER's do?
 #   sta_arch_emodb  two architecture gaps the paper leaves open, on top of STA-CNN's best configuration (defaults +
@@ -142,7 +145,7 @@ set -euo pipefail
 OUT=${OUT:-runs/study}; JOBS=${JOBS:-2}; THREADS=(${THREADS:+--threads "$THREADS"}); STEPS=${STEPS:?set STEPS, e.g. "bf16 recipe"}
 # EMO-DB 80/20 at the paper's schedule runs the baseline's 5 seeds (3 until emodb8020_seeds5); the protocols
 # reported() runs (emodb8020_seeds5 narrows them for one call)
-EMODB150_SEEDS=(--seeds 0 1 2 3 4); PROTOCOLS="8020 speaker"
+EMODB150_SEEDS=(--seeds 0 1 2 3 4); RAVDESS150_SEEDS=(--seeds 0 1 2 3 4); PROTOCOLS="8020 speaker"  # the baseline's 5 seeds
 SHORT=(--trainer.max_epochs 30 --model.init_args.scheduler.init_args.gamma 0.9)
 BF16=(--trainer.precision bf16-mixed)
 SN=(--data.speaker_norm true)
@@ -239,7 +242,7 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
       --set trainer.max_epochs=150 --title "STA-CNN, EMO-DB 6:2:2, $seg s segments, 150 epochs (best on validation)" -- \
       $(sta emodb) "${EMODB:?}" ;;
   ravdess150)
-    ser-experiment --out "$OUT/strl_ravdess_8020_150ep_bf16" --seeds 0 1 2 3 4 --jobs "$JOBS" "${THREADS[@]}" \
+    ser-experiment --out "$OUT/strl_ravdess_8020_150ep_bf16" "${RAVDESS150_SEEDS[@]}" --jobs "$JOBS" "${THREADS[@]}" \
       --title "STRL-SER defaults, RAVDESS 80/20, bf16, the paper's 150 epochs x0.95" -- $(strl ravdess) "${RAVDESS:?}" "${BF16[@]}" ;;
   ravdess_speaker)
     ser-experiment --out "$OUT/strl_ravdess_speaker" --folds --jobs "$JOBS" "${THREADS[@]}" \
@@ -457,6 +460,12 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     corpus=${step#sta_overlap_}; v=$(var "$corpus")
     ser-experiment --out "$OUT/sta_${corpus}_622_recipe_overlap" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" --set data.segment_hop=1.0 \
       --title "STA-CNN defaults + recipe (${RECIPE[*]}), overlapping segments (2.0 s, hop 1.0 s), $(name "$corpus") 6:2:2, 150 epochs (best on validation)" -- \
+      $(sta "$corpus") "${!v:?}" "${RECIPE[@]}" ;;
+  sta_speed_overlap_emodb|sta_speed_overlap_ravdess)
+    corpus=${step#sta_speed_overlap_}; v=$(var "$corpus")
+    ser-experiment --out "$OUT/sta_${corpus}_622_recipe_speed_overlap" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+      --set 'data.speed_perturb=[0.9,1.1]' --set data.segment_hop=1.0 \
+      --title "STA-CNN defaults + recipe (${RECIPE[*]}) + speed perturbation 0.9/1.1, overlapping segments (2.0 s, hop 1.0 s), $(name "$corpus") 6:2:2, 150 epochs (best on validation)" -- \
       $(sta "$corpus") "${!v:?}" "${RECIPE[@]}" ;;
   sta_bf16_emodb)
     ser-experiment --out "$OUT/sta_emodb_622_precision" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \

@@ -478,7 +478,8 @@ def paired_errors(model_dir: str | Path, other_dir: str | Path, protocol: str | 
             "protocol": model["protocol"], "trials": trials, "pooled": pooled, "both_wrong": both,
             "unmatched": sorted(set(model["trials"]) ^ set(other["trials"])),
             "disjoint": all(n == 1 for n in tested.values()),
-            "confusions": {k: dict(c.most_common()) for k, c in confusions.items()}}
+            "confusions": {k: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))  # ties by name: stable output
+                           for k, c in confusions.items()}}
 
 
 def render_errors(pair: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
@@ -489,7 +490,8 @@ def render_errors(pair: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     lines = [f"# Paired errors: {a} (A) against {b} (B)", "",
              f"{pair['corpus'] or '?'}, {pair['protocol']} protocol, {len(pair['trials'])} trials matched by name, "
              "each trial's reported test set (`ser-report errors`). *only A wrong*: A errs where B is right, and the "
-             "reverse (the discordant pairs); *p*: exact two-sided McNemar test on them.", "",
+             "reverse (the discordant pairs); *p*: exact two-sided McNemar test on them. Made by "
+             f"`ser-report errors <folder>/{a} <folder>/{b} --protocol {pair['protocol']}`.", "",
              "| trial | n | A wrong | B wrong | both wrong | only A wrong | only B wrong | p |",
              "|---|---|---|---|---|---|---|---|"]
     for t in [*pair["trials"], {"trial": "**pooled**", **pair["pooled"]}]:
