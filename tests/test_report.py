@@ -204,6 +204,10 @@ def test_paired_errors_counts_discordant_pairs_by_hand(tmp_path: Path, capsys: p
     assert not pair["disjoint"] and "share utterances (random splits)" in md  # u1 was tested in both trials
     assert json.loads((model / "errors_vs_b_paper.json").read_text())["pooled"]["both_wrong"] == 2
     assert [p.name for p in report.render_errors(pair, tmp_path / "run.v2.md")] == ["run.v2.md", "run.v2.json"]
+    report.main(["errors", str(model), str(other), "--protocol", "paper", "--point", "default", "--other-point", "default",
+                 "--out", str(tmp_path / "out" / "pair")])  # every flag, spelled out
+    assert "wrote " + str(tmp_path / "out" / "pair.md") in capsys.readouterr().out
+    assert json.loads((tmp_path / "out" / "pair.json").read_text())["pooled"] == pair["pooled"]
 
 
 def test_paired_errors_refuses_pairs_that_are_not_the_same_splits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
