@@ -345,6 +345,19 @@ def _group(folder: str | Path, protocol: str | None, point: str | None, point_fl
     return chosen[0]
 
 
+def _pair_groups(model_dir: str | Path, other_dir: str | Path, protocol: str | None, point: str | None,
+                 other_point: str | None, other_flag: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The model experiment's group and the other's under the same protocol, refused unless both are of one
+    corpus and class set (``other_flag``: the CLI flag that picks the other's grid point, named in errors)."""
+    model = _group(model_dir, protocol, point)
+    other = _group(other_dir, model["protocol"], other_point, other_flag)
+    if model["class_names"] != other["class_names"] or model.get("corpus") != other.get("corpus"):
+        raise ReportError(f"{model_dir} ({model.get('corpus')}, {model['class_names']}) and {other_dir} "
+                          f"({other.get('corpus')}, {other['class_names']}) are not the same corpus and classes: "
+                          "compare experiments run on the same corpus.")
+    return model, other
+
+
 def recall_figure(model_dir: str | Path, baseline_dir: str | Path, out: str | Path | None = None,
                   protocol: str | None = None, point: str | None = None, baseline_point: str | None = None) -> Path:
     """Grouped per-class recall bars: a model's experiment beside the baseline's (mean ± std over trials).
@@ -352,12 +365,7 @@ def recall_figure(model_dir: str | Path, baseline_dir: str | Path, out: str | Pa
     Raises:
         ReportError: Missing aggregates, ambiguous groups, or experiments on other corpora/classes/protocols.
     """
-    model = _group(model_dir, protocol, point)
-    base = _group(baseline_dir, model["protocol"], baseline_point, "--baseline-point")
-    if model["class_names"] != base["class_names"] or model.get("corpus") != base.get("corpus"):
-        raise ReportError(f"{model_dir} ({model.get('corpus')}, {model['class_names']}) and {baseline_dir} "
-                          f"({base.get('corpus')}, {base['class_names']}) are not the same corpus and classes: "
-                          "compare experiments run on the same corpus.")
+    model, base = _pair_groups(model_dir, baseline_dir, protocol, point, baseline_point, "--baseline-point")
 
     def series(g: dict[str, Any], folder: str | Path) -> tuple[str, dict[str, tuple[float, float]]]:
         name = g.get("model") or Path(folder).name
@@ -427,12 +435,8 @@ def paired_errors(model_dir: str | Path, other_dir: str | Path, protocol: str | 
             differ between the two (not the same split); another corpus or class set.
     """
     model_dir, other_dir = Path(model_dir), Path(other_dir)
-    model = _group(model_dir, protocol, point)  # folder names below via resolve(): `.` names its folder
-    other = _group(other_dir, model["protocol"], other_point, "--other-point")
-    if model["class_names"] != other["class_names"] or model.get("corpus") != other.get("corpus"):
-        raise ReportError(f"{model_dir} ({model.get('corpus')}, {model['class_names']}) and {other_dir} "
-                          f"({other.get('corpus')}, {other['class_names']}) are not the same corpus and classes: "
-                          "compare experiments run on the same corpus.")
+    # folder names below via resolve(): `.` names its folder
+    model, other = _pair_groups(model_dir, other_dir, protocol, point, other_point, "--other-point")
     common = [t for t in model["trials"] if t in set(other["trials"])]
     if not common:
         raise ReportError(f"{model_dir} (trials {model['trials']}) and {other_dir} (trials {other['trials']}) share no "
