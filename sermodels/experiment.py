@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Trial", "plan_trials", "aggregate", "main", "run_trial", "grid_points"]
+__all__ = ["Trial", "plan_trials", "aggregate", "main", "run_trial", "grid_points", "trial_predictions_csv"]
 
 SUMMARY_KEYS = ("wa", "ua", "macro_f1", "weighted_f1", "macro_precision", "weighted_precision")
 SCALAR_KEYS = (*SUMMARY_KEYS, "paper_macro_f1", "paper_weighted_f1")
@@ -419,7 +419,7 @@ def aggregate(results: list[dict[str, Any]], folder: Path | None = None) -> list
     return out
 
 
-def _predictions_csv(result: dict[str, Any], trial_dir: Path | None) -> Path | None:
+def trial_predictions_csv(result: dict[str, Any], trial_dir: Path | None) -> Path | None:
     """The reported test's ``test_predictions.csv``: ``result["test_predictions"]`` (relative to the trial folder),
     else the test folder beside the fit's (``<run>-test``, results written before it was recorded); None if absent."""
     rel = result.get("test_predictions")
@@ -472,7 +472,8 @@ def seed_ensemble(rows: list[dict[str, Any]], names: list[str], folder: Path | N
         warnings.warn(f"seed ensemble not scored: splits have {sizes} members each (re-run the experiment to finish "
                       "every split's seeds)", stacklevel=2)
         return None
-    paths = {r["name"]: _predictions_csv(r, folder / r["point"] / r["name"] if folder is not None else None) for r in rows}
+    paths = {r["name"]: trial_predictions_csv(r, folder / r["point"] / r["name"] if folder is not None else None)
+             for r in rows}
     if missing := sorted(n for n, p in paths.items() if p is None):
         warnings.warn(f"seed ensemble not scored: no test_predictions.csv for {missing} (rerun those trials: delete "
                       "their result.json and re-run the experiment, which resumes)", stacklevel=2)

@@ -383,14 +383,14 @@ def recall_figure(model_dir: str | Path, baseline_dir: str | Path, out: str | Pa
 # ---------------------------------------------------------------------------------------- errors
 def _trial_predictions(folder: Path, group: dict[str, Any], trial: str) -> dict[str, tuple[str, str]]:
     """utt_id -> (label, prediction) of one trial's reported test (its ``test_predictions.csv``)."""
-    from sermodels.experiment import _predictions_csv
+    from sermodels.experiment import trial_predictions_csv
 
     trial_dir = folder / group["point"] / trial
     result_path = trial_dir / "result.json"
     if not result_path.is_file():
         raise ReportError(f"{result_path}: no such file; expected the finished trial {trial!r} of {folder}: rerun "
                           "its ser-experiment command (it resumes and finishes the missing trials).")
-    path = _predictions_csv(json.loads(result_path.read_text()), trial_dir)
+    path = trial_predictions_csv(json.loads(result_path.read_text()), trial_dir)
     if path is None:
         raise ReportError(f"{trial_dir}: no test_predictions.csv for trial {trial!r}; rerun it "
                           f"(delete {trial_dir} and run the same ser-experiment command again).")
