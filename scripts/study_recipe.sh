@@ -125,6 +125,8 @@
 #   sta_speed_overlap_emodb, sta_speed_overlap_ravdess  the same overlap on top of STA-CNN's best configuration (RECIPE +
 #                speed perturbation 0.9/1.1), 6:2:2, 3 seeds, 150 epochs, best on validation (compare: sta_speed_emodb /
 #                sta_speed_ravdess, the same splits); run once sta_overlap_* raised validation UA on both corpora
+#   sta_speed_overlap_emodb_speaker, sta_speed_overlap_ravdess_speaker  the same under the speaker protocol (compare:
+#                sta_speed_*_speaker, the same folds): run once the two-corpus rule made it STA-CNN's best configuration
 #   sta_bf16_emodb  STA-CNN defaults, EMO-DB 6:2:2, 3 seeds, 150 epochs, best on validation, fp32 and bf16-mixed
 #                side by side on the same splits and seeds: may STA-CNN's CPU studies run in bf16, as STRL-SER's do?
 #   sta_arch_emodb  two architecture gaps the paper leaves open, on top of STA-CNN's best configuration (defaults +
@@ -461,11 +463,13 @@ best=max(g, key=lambda x: x["val_ua"]["mean"]); print(best["overrides"]["data.se
     ser-experiment --out "$OUT/sta_${corpus}_622_recipe_overlap" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" --set data.segment_hop=1.0 \
       --title "STA-CNN defaults + recipe (${RECIPE[*]}), overlapping segments (2.0 s, hop 1.0 s), $(name "$corpus") 6:2:2, 150 epochs (best on validation)" -- \
       $(sta "$corpus") "${!v:?}" "${RECIPE[@]}" ;;
-  sta_speed_overlap_emodb|sta_speed_overlap_ravdess)
-    corpus=${step#sta_speed_overlap_}; v=$(var "$corpus")
-    ser-experiment --out "$OUT/sta_${corpus}_622_recipe_speed_overlap" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \
+  sta_speed_overlap_emodb|sta_speed_overlap_ravdess|sta_speed_overlap_emodb_speaker|sta_speed_overlap_ravdess_speaker)
+    corpus=${step#sta_speed_overlap_}; corpus=${corpus%_speaker}; v=$(var "$corpus")
+    case $step in *_speaker) trials=(--folds); folder=sta_${corpus}_speaker_recipe_speed_overlap; split="speaker folds" ;;
+      *) trials=(--seeds 0 1 2); folder=sta_${corpus}_622_recipe_speed_overlap; split="6:2:2" ;; esac
+    ser-experiment --out "$OUT/$folder" "${trials[@]}" --jobs "$JOBS" "${THREADS[@]}" \
       --set 'data.speed_perturb=[0.9,1.1]' --set data.segment_hop=1.0 \
-      --title "STA-CNN defaults + recipe (${RECIPE[*]}) + speed perturbation 0.9/1.1, overlapping segments (2.0 s, hop 1.0 s), $(name "$corpus") 6:2:2, 150 epochs (best on validation)" -- \
+      --title "STA-CNN defaults + recipe (${RECIPE[*]}) + speed perturbation 0.9/1.1, overlapping segments (2.0 s, hop 1.0 s), $(name "$corpus") $split, 150 epochs (best on validation)" -- \
       $(sta "$corpus") "${!v:?}" "${RECIPE[@]}" ;;
   sta_bf16_emodb)
     ser-experiment --out "$OUT/sta_emodb_622_precision" --seeds 0 1 2 --jobs "$JOBS" "${THREADS[@]}" \

@@ -62,6 +62,8 @@ def test_recipe_smoke_trains(model: str, ser_cache: Path, tmp_path: Path) -> Non
     assert cli.trainer.state.finished and cli.trainer.global_step == 2
     assert cli.model.hparams.label_smoothing == 0.1 and cli.model.hparams.mixup_alpha == 0.2
     assert set(cli.datamodule.speed_copies) == {"0.9", "1.1"} and all(cli.datamodule.speed_copies.values())
+    if model == "sta_cnn":  # overlapping segments: half of the 2.0 s segment
+        assert cli.datamodule.feature_config.segment_hop == 1.0 < cli.datamodule.feature_config.segment_length
 
 
 def test_linked_values_reach_model_and_net(ser_cache: Path, tmp_path: Path) -> None:

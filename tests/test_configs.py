@@ -129,7 +129,8 @@ EXPERIMENT: dict[tuple[str, str], dict[str, Any]] = {
 RECIPES: dict[str, dict[str, Any]] = {
     "strl_ser": {"model.init_args.label_smoothing": 0.1, "model.init_args.mixup_alpha": 0.2,
                  "model.init_args.net.init_args.hsf_dropout": 0.2, "data.speed_perturb": [0.9, 1.1]},
-    "sta_cnn": {"model.init_args.label_smoothing": 0.1, "model.init_args.mixup_alpha": 0.2, "data.speed_perturb": [0.9, 1.1]},
+    "sta_cnn": {"model.init_args.label_smoothing": 0.1, "model.init_args.mixup_alpha": 0.2, "data.speed_perturb": [0.9, 1.1],
+                "data.segment_hop": 1.0},
 }
 
 

@@ -1,5 +1,6 @@
 """SERDataModule: shapes, leakage (utterances and speakers), train-only normalisation, predict."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,17 @@ def test_bad_arguments_are_named(ser_cache: Path) -> None:
         SERDataModule(corpus="emodb").corpus  # noqa: B018
     with pytest.raises(ValueError, match="predict_paths"):
         _dm(ser_cache, predict_paths=["/nonexistent/clip.wav"]).setup("predict")
+
+
+def test_a_hop_longer_than_the_segment_warns_that_audio_is_skipped(ser_cache: Path) -> None:
+    """A recipe's fixed hop (configs/recipes/sta_cnn.yaml: 1.0 s) composed with a shorter swept segment would leave
+    gaps between segments: warned, naming both options and the fix; a hop up to the segment length is silent."""
+    with pytest.warns(UserWarning, match=r"data.segment_hop=1 s is longer than data.segment_length=0.5 s.*0.5 s"):
+        _dm(ser_cache, segment_length=0.5, segment_hop=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _dm(ser_cache, segment_length=1.0, segment_hop=1.0)
+        _dm(ser_cache, segment_length=0.5, segment_hop=1.0, segment_mode="crop")  # one window: no hop
 
 
 def test_feature_config_frames() -> None:

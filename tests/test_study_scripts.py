@@ -13,7 +13,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "study_recipe.sh"
 
 @pytest.mark.parametrize("step", ["final_emodb", "sta_recipe_emodb_speaker", "speaker_norm_recipe_ravdess", "speed_emodb150", "emodb8020_seeds5",
                                   "sta_speed_ravdess_speaker", "sta_arch_emodb", "sta_overlap_ravdess",
-                                  "sta_speed_overlap_emodb"])
+                                  "sta_speed_overlap_emodb", "sta_speed_overlap_ravdess_speaker"])
 def test_recipe_steps_need_a_recipe(step: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "RECIPE"}
     env.update(STEPS=step, EMODB=str(tmp_path), OUT=str(tmp_path / "study"))
@@ -142,6 +142,21 @@ def test_sta_speed_overlap_steps_add_the_overlap_to_the_best_configuration(tmp_p
                                                                        "data.segment_hop=1.0"]
     assert call[call.index("--seeds") + 1:call.index("--seeds") + 4] == ["0", "1", "2"] and call[-4:] == recipe.split()
     assert "configs/model/sta_cnn.yaml" in call and "configs/data/emodb.yaml" in call
+
+
+def test_sta_speed_overlap_speaker_steps_run_the_folds_beside_the_speed_copies(tmp_path: Path) -> None:
+    recipe = "--model.init_args.label_smoothing 0.1 --model.init_args.mixup_alpha 0.2"
+    calls = _capture(tmp_path, STEPS="sta_speed_overlap_emodb_speaker sta_speed_overlap_ravdess_speaker", RECIPE=recipe,
+                     EMODB=str(tmp_path / "EMODB"), RAVDESS=str(tmp_path / "RAVDESS"))
+    assert [c[c.index("--out") + 1].rsplit("/", 1)[1] for c in calls] == [
+        "sta_emodb_speaker_recipe_speed_overlap", "sta_ravdess_speaker_recipe_speed_overlap"]  # beside ..._recipe_speed
+    for call, corpus in zip(calls, ("emodb", "ravdess")):
+        assert [call[i + 1] for i, a in enumerate(call) if a == "--set"] == ["data.speed_perturb=[0.9,1.1]",
+                                                                           "data.segment_hop=1.0"]
+        assert "--folds" in call and "--seeds" not in call  # the fold count comes from the corpus
+        assert "configs/model/sta_cnn.yaml" in call and f"configs/data/{corpus}.yaml" in call
+        assert call[call.index("--data.root") + 1] == str(tmp_path / corpus.upper()) and call[-4:] == recipe.split()
+        assert "speaker folds" in call[call.index("--title") + 1]
 
 
 def test_ensemble_steps_name_their_folders_and_seeds(tmp_path: Path) -> None:
