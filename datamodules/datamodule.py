@@ -205,13 +205,11 @@ class SERDataModule(L.LightningDataModule):
         self._pack: FeaturePack | None = None
         self.speed_copies: dict[str, int] = {}  # factor -> training utterances copied at it (speed_perturb)
         self.skipped_copies: dict[str, str] = {}  # path -> why its speed copy is left out (skip_bad_files)
-        hop, length = self.feature_config.hop_samples, self.feature_config.segment_samples  # as the segmentation cuts
-        if hop is not None and segment_mode == "segments" and hop > length:
+        if gap := self.feature_config.gap_samples:  # in samples, as the segmentation cuts
             warnings.warn(
                 f"data.segment_hop={segment_hop:g} s is longer than data.segment_length={segment_length:g} s: the "
-                f"{(hop - length) / self.feature_config.sample_rate:g} s between consecutive segments are never seen. "
-                "Set data.segment_hop "
-                "to at most the segment length (e.g. half of it for overlapping segments), or null for none.",
+                f"{gap / self.feature_config.sample_rate:g} s between consecutive segments are never seen. Set "
+                "data.segment_hop to at most the segment length (e.g. half of it for overlapping segments), or null for none.",
                 stacklevel=2,
             )
         if num_workers:

@@ -129,6 +129,10 @@ def test_a_hop_longer_than_the_segment_warns_that_audio_is_skipped(ser_cache: Pa
         warnings.simplefilter("error")
         _dm(ser_cache, segment_length=1.0, segment_hop=1.0)
         _dm(ser_cache, segment_length=0.5, segment_hop=1.0, segment_mode="crop")  # one window: no hop
+    # the one rule the warning and the pack's rebuild check share (FeatureConfig.gap_samples), in samples at 16 kHz
+    assert FeatureConfig(segment_length=0.5, segment_hop=1.0).gap_samples == 8000
+    assert FeatureConfig(segment_length=2.0, segment_hop=1.0).gap_samples == 0 == FeatureConfig().gap_samples
+    assert FeatureConfig(segment_length=0.5, segment_hop=1.0, segment_mode="crop").gap_samples == 0
 
 
 def test_feature_config_frames() -> None:

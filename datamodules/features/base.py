@@ -412,6 +412,14 @@ class FeatureConfig:
         return None if self.segment_hop is None else seconds_to_samples(self.segment_hop, self.sample_rate, "segment_hop")
 
     @property
+    def gap_samples(self) -> int:
+        """Samples between consecutive segments that no segment covers: ``hop - segment`` where the hop is longer
+        than a segment (it skips audio), else 0 (no hop, a hop up to the segment length, or a crop's one window)."""
+        if self.segment_mode != "segments" or self.hop_samples is None:
+            return 0
+        return max(0, self.hop_samples - self.segment_samples)
+
+    @property
     def frame_samples(self) -> int:
         return seconds_to_samples(self.frame_size, self.sample_rate, "frame_size")
 

@@ -66,7 +66,7 @@ def rebuildable(config: FeatureConfig) -> str | None:
         return f"the inputs {other or sorted(config.extractors)} are not waveforms (they are computed from the audio)"
     if config.segment_mode != "segments":
         return f"segment_mode={config.segment_mode!r} keeps only a window of each utterance"
-    if (config.hop_samples or config.segment_samples) > config.segment_samples:
+    if config.gap_samples:
         return f"segment_hop={config.segment_hop} s is longer than a segment ({config.segment_length} s): it skips audio"
     return None
 
