@@ -113,7 +113,7 @@
 #                final_emodb150's recipe, speed_emodb150's best configuration) with 5 seeds, the baseline's count,
 #                into the same folders: seeds 0-2 repeat the 3-seed runs, 3-4 are new (80/20 only, no speaker folds);
 #                since this step, those three steps run the 5 seeds themselves
-#   sta_speed_emodb, sta_speed_ravdess  STA-CNN's best configuration (defaults + RECIPE, chosen on 6:2:2 validation) +
+#   sta_speed_emodb, sta_speed_ravdess  STA-CNN's then-best configuration (defaults + RECIPE, chosen on 6:2:2 validation) +
 #                speed perturbation 0.9/1.1 of the training audio, 6:2:2, 3 seeds, 150 epochs, best on validation (compare:
 #                sta_recipe_emodb / sta_recipe_ravdess, the same splits and schedule): does a CNN that learns from
 #                spectra of a few hundred utterances gain more from 3x the audio than STRL-SER's functionals did?
@@ -122,14 +122,14 @@
 #                the paper leaves, the reading STRL-SER's `readings` step took), 6:2:2, 3 seeds, 150 epochs, best on
 #                validation (compare: sta_recipe_emodb / sta_recipe_ravdess, the same splits and schedule): about 1.6x the
 #                training segments (shifted views of each utterance) and test views; chosen or not by the two-corpus rule
-#   sta_speed_overlap_emodb, sta_speed_overlap_ravdess  the same overlap on top of STA-CNN's best configuration (RECIPE +
+#   sta_speed_overlap_emodb, sta_speed_overlap_ravdess  the same overlap on top of the then-best configuration (RECIPE +
 #                speed perturbation 0.9/1.1), 6:2:2, 3 seeds, 150 epochs, best on validation (compare: sta_speed_emodb /
 #                sta_speed_ravdess, the same splits); run once sta_overlap_* raised validation UA on both corpora
 #   sta_speed_overlap_emodb_speaker, sta_speed_overlap_ravdess_speaker  the same under the speaker protocol (compare:
 #                sta_speed_*_speaker, the same folds): run once the two-corpus rule made it STA-CNN's best configuration
 #   sta_bf16_emodb  STA-CNN defaults, EMO-DB 6:2:2, 3 seeds, 150 epochs, best on validation, fp32 and bf16-mixed
 #                side by side on the same splits and seeds: may STA-CNN's CPU studies run in bf16, as STRL-SER's do?
-#   sta_arch_emodb  two architecture gaps the paper leaves open, on top of STA-CNN's best configuration (defaults +
+#   sta_arch_emodb  two architecture gaps the paper leaves open, on top of STA-CNN's then-best configuration (defaults +
 #                RECIPE), EMO-DB 6:2:2, 3 seeds, 150 epochs, best on validation (compare: sta_recipe_emodb, the same
 #                splits): BatchNorm after each convolution (the paper names only conv, ReLU and pooling), with the GFE
 #                outputs summed (Eq. 6) or averaged over positions; and averaged without BatchNorm
