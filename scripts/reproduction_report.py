@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# Folders of one machine that must never reach the committed ledger (checked on every entry ``sync`` writes).
+from sermodels.experiment import MACHINE_PATH, ROOT_PLACEHOLDERS
+
 # The papers' reported accuracies (WA, %), per model, corpus and split (their results tables; see docs/results.md).
 PAPER_WA = {
     ("STRL-SER", "ravdess", "80/20"): 88.88,
@@ -906,9 +909,7 @@ def _row(cells: list[str]) -> str:
     return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
 
 
-# Folders of one machine that must never reach the committed ledger (checked on every entry ``sync`` writes).
-MACHINE_PATH = re.compile(r"(?<![\w.~])/(?:root|home|tmp|work|Users|mnt|scratch)/")
-PLACEHOLDERS = {"--out": "STUDY/{folder}", "--data.root": "CORPUS_DIR", "--data.pack": "CORPUS_PACK"}
+PLACEHOLDERS = {"--out": "STUDY/{folder}", **ROOT_PLACEHOLDERS}
 
 
 CPU_DEVICE = "CPU"

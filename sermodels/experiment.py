@@ -20,7 +20,11 @@ Each trial is one process (``fit`` then ``test``) writing ``<out>/<point>/<trial
 ``--jobs N`` runs N at once (CPU: cores are shared out with ``OMP_NUM_THREADS``; GPU: the trials
 share the device). Before trials run side by side, one process fills the feature cache for each data
 setting (the first pending trial's, and every pending trial's speed copies), so N trials do not each
-compute the same features on a cold cache. A re-run skips finished trials and resumes a killed fit from its ``last.ckpt``.
+compute the same features on a cold cache. A re-run skips finished trials (refusing one that was run with other
+arguments) and resumes a killed fit from its ``last.ckpt``. To finish an experiment on another machine (a session
+that ends, a GPU lent for a while), ``--export-finished DIR`` copies its finished trials (results and test
+predictions; no checkpoints, no folders of this machine) and ``--import-finished DIR`` puts them into the other
+machine's ``--out``, where the same command runs only the rest.
 
 Selection never touches the reported set: a trial whose test set is its validation set (the
 STRL-SER 80/20 protocol) is scored at its last epoch; otherwise the config's monitored checkpoint
@@ -38,7 +42,9 @@ import csv
 import itertools
 import json
 import os
+import re
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -48,7 +54,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Trial", "plan_trials", "aggregate", "main", "run_trial", "grid_points", "trial_predictions_csv"]
+__all__ = ["Trial", "plan_trials", "aggregate", "main", "run_trial", "grid_points", "trial_predictions_csv",
+           "export_finished", "import_finished", "portable_args"]
 
 SUMMARY_KEYS = ("wa", "ua", "macro_f1", "weighted_f1", "macro_precision", "weighted_precision")
 SCALAR_KEYS = (*SUMMARY_KEYS, "paper_macro_f1", "paper_weighted_f1")
@@ -343,6 +350,125 @@ def run_trial(trial_dir: Path) -> dict[str, Any]:
     return result
 
 
+# ---------------------------------------------------------------------------------------- carry finished trials
+#: An absolute folder of one machine (what a committed file must never hold); the study ledger checks it too.
+MACHINE_PATH = re.compile(r"(?<![\w.~])/(?:root|home|tmp|work|Users|mnt|scratch)/")
+#: What a carried trial writes in place of the corpus folder, feature pack or feature cache that this machine read.
+ROOT_PLACEHOLDERS = {"--data.root": "CORPUS_DIR", "--data.pack": "CORPUS_PACK", "--data.cache_dir": "CACHE_DIR"}
+#: result.json keys that name files of the trial's own run folder (checkpoints, logs): carried as relative paths.
+_RUN_PATH_KEYS = ("checkpoint", "last_checkpoint", "log_dir")
+
+
+def _local(text: str) -> str:
+    """``text`` with the folder the runner runs in (the repository, where the configs are) made relative and the
+    home folder written ``~``."""
+    here = str(Path.cwd().resolve())
+    if here != "/":
+        text = text.replace(here + "/", "")
+    return re.sub(rf"(?<![\w.]){re.escape(str(Path.home()))}(?=/|\b)", "~", text)
+
+
+def portable_args(args: list[str]) -> list[str]:
+    """A trial's ``ser`` arguments with the corpus folder, feature pack and feature cache replaced by placeholders
+    (``CORPUS_DIR``, ``CORPUS_PACK``, ``CACHE_DIR``) and the working folder made relative: what two machines running
+    the same trial agree on."""
+    out: list[str] = []
+    for i, tok in enumerate(args):
+        key, eq, _ = tok.partition("=")
+        if i and args[i - 1] in ROOT_PLACEHOLDERS:
+            tok = ROOT_PLACEHOLDERS[args[i - 1]]
+        elif eq and key in ROOT_PLACEHOLDERS:
+            tok = f"{key}={ROOT_PLACEHOLDERS[key]}"
+        out.append(_local(tok))
+    return out
+
+
+def _roots(args: list[str]) -> dict[str, str]:
+    """This machine's corpus folder, feature pack and feature cache in ``args`` (absolute) -> its placeholder."""
+    found = {}
+    for i, tok in enumerate(args):
+        key, eq, value = tok.partition("=")
+        if i and args[i - 1] in ROOT_PLACEHOLDERS:
+            found[str(Path(tok).expanduser().resolve())] = ROOT_PLACEHOLDERS[args[i - 1]]
+        elif eq and key in ROOT_PLACEHOLDERS:
+            found[str(Path(value).expanduser().resolve())] = ROOT_PLACEHOLDERS[key]
+    return found
+
+
+def _unmachine(text: str, trial_dir: Path, roots: dict[str, str], what: Path) -> str:
+    """``text`` with the trial folder made relative, the corpus roots replaced by their placeholders, the working
+    folder made relative and the home folder written ``~``; refused (naming ``what``) if a folder of this machine
+    is left."""
+    text = text.replace(str(trial_dir.resolve()) + "/", "")
+    for root, placeholder in sorted(roots.items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(root, placeholder)
+    text = _local(text)
+    if leak := MACHINE_PATH.search(text):
+        raise SystemExit(f"{what}: would carry a folder of this machine (...{text[max(0, leak.start() - 40):leak.start() + 60]}"
+                         "...) that no other machine has; carry trials whose files lie under --out, --data.root, "
+                         "--data.pack, --data.cache_dir, the folder the runner ran in, or the home folder")
+    return text
+
+
+def export_finished(out: Path, dest: Path) -> list[str]:
+    """Copy every finished trial of the experiment ``out`` to ``dest`` in a form another machine can resume from:
+    ``<point>/<trial>/result.json`` and its reported ``test_predictions.csv``, with the trial folder made relative,
+    the corpus folder replaced by ``CORPUS_DIR`` and the home folder by ``~``; no checkpoints, no logs. Returns the
+    trials copied. ``import_finished`` puts them into another ``--out``, where the runner counts them as done."""
+    copied = []
+    for result_path in sorted(out.glob("*/*/result.json")):
+        trial_dir = result_path.parent
+        result = json.loads(result_path.read_text())
+        roots = _roots(result.get("args", []))
+        target = dest / trial_dir.parent.name / trial_dir.name
+        target.mkdir(parents=True, exist_ok=True)
+        pred = trial_predictions_csv(result, trial_dir)
+        if pred is not None:
+            rel = os.path.relpath(pred.resolve(), trial_dir.resolve())
+            if rel.startswith(".."):
+                raise SystemExit(f"{pred}: the trial's test predictions lie outside its folder {trial_dir}; "
+                                 "carry only trials that ser-experiment ran")
+            result["test_predictions"] = rel
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            (target / rel).write_text(_unmachine(pred.read_text(), trial_dir, roots, pred))
+        text = _unmachine(json.dumps(result, indent=2) + "\n", trial_dir, roots, result_path)
+        (target / "result.json").write_text(text)
+        copied.append(f"{trial_dir.parent.name}/{trial_dir.name}")
+    return copied
+
+
+def import_finished(src: Path, out: Path) -> list[str]:
+    """Put the trials ``export_finished`` wrote to ``src`` into the experiment folder ``out``, their run files
+    named under their new folder; a trial ``out`` already finished is kept if it holds the same metrics and
+    refused otherwise. Returns the trials put in. The same ser-experiment command then runs only the rest."""
+    found = sorted(src.glob("*/*/result.json"))
+    if not found:
+        raise SystemExit(f"--import-finished {src}: holds no <point>/<trial>/result.json; expected a folder that "
+                         "`ser-experiment --out ... --export-finished` wrote")
+    put = []
+    for result_path in found:
+        name = f"{result_path.parent.parent.name}/{result_path.parent.name}"
+        result = json.loads(result_path.read_text())
+        target = out / name
+        if (target / "result.json").is_file():
+            mine = json.loads((target / "result.json").read_text())
+            if mine.get("metrics") != result.get("metrics"):
+                raise SystemExit(f"{target / 'result.json'}: already holds a finished trial {name} with other "
+                                 f"metrics than {result_path}; import into another --out, or delete {target} first")
+            continue
+        target.mkdir(parents=True, exist_ok=True)
+        for key in _RUN_PATH_KEYS:
+            if isinstance(result.get(key), str) and not Path(result[key]).is_absolute():
+                result[key] = str(target.resolve() / result[key])
+        rel = result.get("test_predictions")
+        if rel and (result_path.parent / rel).is_file():
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(result_path.parent / rel, target / rel)
+        (target / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+        put.append(name)
+    return put
+
+
 # ---------------------------------------------------------------------------------------- aggregate
 def _mean_std(values: list[float]) -> dict[str, float]:
     return {
@@ -580,6 +706,19 @@ def _threads_per_job(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 
+def check_finished(trials: list[Trial], out: Path) -> None:
+    """Refuse to count a finished trial of ``out`` that was run with other arguments than ``trials`` give it (another
+    config in the same folder, or a carried trial of another experiment); the corpus and cache folders may differ."""
+    for t in trials:
+        path = out / t.point / t.name / "result.json"
+        made_with = json.loads(path.read_text()).get("args") if path.is_file() else None
+        if made_with is not None and portable_args(made_with) != portable_args(t.args()):
+            differ = sorted(set(portable_args(made_with)) ^ set(portable_args(t.args())))
+            raise SystemExit(f"{path}: this finished trial was run with other arguments than this command gives it "
+                             f"(they differ in {' '.join(map(shlex.quote, differ))}); give the experiment another "
+                             f"--out, or delete {path.parent} to run it again")
+
+
 def run_all(trials: list[Trial], out: Path, jobs: int, threads: int | None) -> list[dict[str, Any]]:
     """Run the pending trials, ``jobs`` at a time, each in its own process; return every result."""
     env = dict(os.environ)
@@ -660,7 +799,27 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dry-run", action="store_true", help="list the trials and exit")
     ap.add_argument("--aggregate-only", action="store_true",
                     help="run nothing: rebuild aggregate.json, summary.md and the figures from the trials' result.json")
+    ap.add_argument("--export-finished", metavar="DIR", default=None,
+                    help="run nothing: copy --out's finished trials (results and test predictions, no checkpoints, "
+                         "no folders of this machine) to DIR, to resume the experiment on another machine")
+    ap.add_argument("--import-finished", metavar="DIR", default=None,
+                    help="run nothing: put the finished trials that --export-finished wrote to DIR into --out; "
+                         "the same command then runs only the rest")
     args = ap.parse_args(own)
+    if args.export_finished or args.import_finished:
+        if args.export_finished and args.import_finished:
+            ap.error("--export-finished and --import-finished: give one")
+        if args.export_finished:
+            if not Path(args.out).is_dir():
+                ap.error(f"--out {args.out}: no such experiment folder to export from")
+            moved = export_finished(Path(args.out), Path(args.export_finished))
+            where = f"{args.out} -> {args.export_finished}"
+        else:
+            moved = import_finished(Path(args.import_finished), Path(args.out))
+            where = f"{args.import_finished} -> {args.out}"
+        print(f"{len(moved)} finished trial(s) {'exported' if args.export_finished else 'imported'} ({where})"
+              + "".join(f"\n  {m}" for m in moved), flush=True)
+        return
     if args.aggregate_only:
         out = Path(args.out)
         found = sorted(out.glob("*/*/result.json"))
@@ -690,6 +849,7 @@ def main(argv: list[str] | None = None) -> None:
         for t in trials:
             print(f"{t.point}/{t.name}: ser fit {' '.join(t.args())}")
         return
+    check_finished(trials, out)
     out.mkdir(parents=True, exist_ok=True)
     command = "ser-experiment " + shlex.join(argv)  # copy-pasteable: titles with spaces stay quoted
     (out / "experiment.json").write_text(json.dumps({"command": command, "points": points}, indent=2, default=str) + "\n")

@@ -201,6 +201,29 @@ def test_runner_end_to_end_resumes(ser_cache: Path, tmp_path: Path, capsys: pyte
     assert kept.stat().st_mtime == mtime  # finished trials are not re-run
     assert json.loads((out / "aggregate.json").read_text())["groups"] == agg["groups"]  # deterministic
 
+    # Carried to another machine: results and predictions only, none of this machine's folders.
+    carry, other = tmp_path / "carry", tmp_path / "elsewhere" / "exp"
+    experiment.main(["--out", str(out), "--export-finished", str(carry)])
+    files = sorted(p for p in carry.rglob("*") if p.is_file())
+    assert {p.name for p in files} == {"result.json", "test_predictions.csv"} and len(files) == 10
+    assert not any(experiment.MACHINE_PATH.search(text) or str(tmp_path) in text or str(ser_cache) in text
+                   for text in (p.read_text() for p in files))
+    carried = json.loads((carry / "default" / "paper-seed0" / "result.json").read_text())
+    assert "--data.cache_dir=CACHE_DIR" in carried["args"] and not Path(carried["checkpoint"]).is_absolute()
+    shutil.rmtree(carry / "default" / "speaker-fold0-seed0")  # a trial that had not finished there
+    experiment.main(["--out", str(other), "--import-finished", str(carry)])
+    assert Path(json.loads((other / "default" / "paper-seed0" / "result.json").read_text())["checkpoint"]).is_relative_to(other.resolve())
+    capsys.readouterr()
+    experiment.main(["--out", str(other), *argv[2:]])
+    assert "5 trials, 4 already done, 1 to run" in capsys.readouterr().out
+    assert json.loads((other / "aggregate.json").read_text())["groups"] == agg["groups"]  # the same results
+    experiment.main(["--out", str(other), "--import-finished", str(carry)])  # again: the same trials are kept
+    # A finished trial is never counted for a command that would have run it differently.
+    before = (other / "experiment.json").read_text()
+    with pytest.raises(SystemExit, match="run with other arguments"):
+        experiment.main(["--out", str(other), *argv[2:], "--model.init_args.label_smoothing=0.1"])
+    assert (other / "experiment.json").read_text() == before
+
 
 def test_side_by_side_trials_fill_a_cold_feature_cache_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """With --jobs 2 on a cold cache, one process extracts every file first (the first pending trial's data
@@ -329,3 +352,22 @@ def test_the_cache_fill_covers_every_pending_trials_speed_copies(tmp_path: Path,
         train = set((dm.split or dm._make_split()).train)
         paths = [str(u.path) for u in dm.corpus.utterances if u.utt_id in train]
         assert paths and all(dm._cache(1.1).has(p) for p in paths)  # this trial's own copies, all cached
+
+
+def test_export_refuses_a_folder_only_this_machine_has(tmp_path: Path) -> None:
+    """A finished trial that names a folder outside --out, the corpus, the cache, the working folder and the home
+    folder cannot be carried without it: refused, naming the file, instead of committing a machine path."""
+    out = tmp_path / "exp"
+    (out / "p" / "paper-seed0").mkdir(parents=True)
+    row = _result("p", "paper", "paper-seed0", 0.6, 0.6, [[1, 1], [0, 2]])
+    row["args"] = ["--data.root", "/mnt/corpora/EMODB", "--trainer.default_root_dir=/scratch/elsewhere"]
+    (out / "p" / "paper-seed0" / "result.json").write_text(json.dumps(row))
+    with pytest.raises(SystemExit, match=r"paper-seed0/result.json: would carry a folder of this machine"):
+        experiment.main(["--out", str(out), "--export-finished", str(tmp_path / "carry")])
+    row["args"] = row["args"][:2]  # the corpus root alone becomes CORPUS_DIR
+    (out / "p" / "paper-seed0" / "result.json").write_text(json.dumps(row))
+    experiment.main(["--out", str(out), "--export-finished", str(tmp_path / "carry")])
+    carried = json.loads((tmp_path / "carry" / "p" / "paper-seed0" / "result.json").read_text())
+    assert carried["args"] == ["--data.root", "CORPUS_DIR"] and carried["metrics"] == row["metrics"]
+    with pytest.raises(SystemExit, match="holds no"):
+        experiment.main(["--out", str(out), "--import-finished", str(tmp_path / "nothing")])

@@ -300,6 +300,27 @@ def test_committed_pages_match_the_committed_ledger(report, tmp_path: Path) -> N
     assert report.replace_section(results, report.side_by_side(led)) == results, "run `make report`"
 
 
+def test_carried_unfinished_experiments_await_their_rest(report) -> None:
+    """docs/study/unfinished/<folder>/ holds the finished trials of an experiment a session could not finish
+    (`ser-experiment --export-finished`), for the next machine to import: a study folder the report knows and the
+    ledger does not hold yet (once it does, the carry is stale), each trial a result with its test predictions and
+    none of a machine's folders."""
+    from sermodels.experiment import MACHINE_PATH, trial_predictions_csv
+
+    carried = ROOT / "docs" / "study" / "unfinished"
+    known = {s.folder for s in report.STUDY} | {f for f, _ in report.BASELINE.values()}
+    for folder in sorted(carried.iterdir()) if carried.is_dir() else []:
+        assert folder.name in known, f"{folder}: not a folder of the study"
+        assert not (ROOT / "docs" / "study" / f"{folder.name}.json").exists(), f"{folder.name} is in the ledger: delete {folder}"
+        results = sorted(folder.glob("*/*/result.json"))
+        assert results, f"{folder}: no trial"
+        for path in results:
+            text = path.read_text()
+            result = json.loads(text)
+            assert 0 <= result["metrics"]["ua"] <= 1 and trial_predictions_csv(result, path.parent) is not None
+            assert not MACHINE_PATH.search(text + trial_predictions_csv(result, path.parent).read_text())
+
+
 def test_rows_run_on_a_gpu_are_marked_and_named(report, study: Path, tmp_path: Path) -> None:
     """sync keeps where each folder's trials ran (result.json's ``device``); rows run on a GPU carry ‡ in every
     table with the note, the commands list names the device, and entries synced before devices existed are CPU."""
