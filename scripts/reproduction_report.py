@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 # Folders of one machine that must never reach the committed ledger (checked on every entry ``sync`` writes).
-from sermodels.experiment import MACHINE_PATH, ROOT_PLACEHOLDERS
+from sermodels.experiment import MACHINE_PATH, ROOT_PLACEHOLDERS, home_tilde
 
 # The papers' reported accuracies (WA, %), per model, corpus and split (their results tables; see docs/results.md).
 PAPER_WA = {
@@ -931,9 +931,8 @@ def _device(name: str) -> str:
 
 def _portable(command: str, folder: str) -> str:
     """The command with this machine's folders replaced by what a reader sets: the study folder (``--out``), the
-    corpus root (``--data.root``) or feature pack (``--data.pack``), and the home folder (``~``) anywhere else;
+    corpus root (``--data.root``), feature pack (``--data.pack``) or cache (``--data.cache_dir``), and the home folder (``~``) anywhere else;
     ``--opt value`` and ``--opt=value``."""
-    home = str(Path.home())
     try:
         tokens = shlex.split(command)
     except ValueError:  # unbalanced quotes: not a command ser-experiment wrote; keep it whole, the guard still checks
@@ -946,7 +945,7 @@ def _portable(command: str, folder: str) -> str:
         elif eq and key in PLACEHOLDERS:
             tok = f"{key}={PLACEHOLDERS[key].format(folder=folder)}"
         else:
-            tok = re.sub(rf"(?<![\w.]){re.escape(home)}(?=/|$)", "~", tok)
+            tok = home_tilde(tok)
         out.append(tok)
     # '~/...' stays unquoted so that a shell expands it; everything else is quoted as shlex would
     return " ".join(t if t.startswith("~/") and shlex.quote(t[2:]) == t[2:] else shlex.quote(t) for t in out)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import itertools
 import json
 import os
@@ -357,21 +358,37 @@ MACHINE_PATH = re.compile(r"(?<![\w.~])/(?:root|home|tmp|work|Users|mnt|scratch)
 ROOT_PLACEHOLDERS = {"--data.root": "CORPUS_DIR", "--data.pack": "CORPUS_PACK", "--data.cache_dir": "CACHE_DIR"}
 #: result.json keys that name files of the trial's own run folder (checkpoints, logs): carried as relative paths.
 _RUN_PATH_KEYS = ("checkpoint", "last_checkpoint", "log_dir")
+#: What two carried results must share to be the same trial (the rest names files and folders).
+_SAME_TRIAL_KEYS = (*SCALAR_KEYS, "confusion_matrix")
+
+
+def _replace_folder(text: str, folder: str, by: str) -> str:
+    """``text`` with the folder ``folder`` (absolute; with a trailing slash: the prefix of what lies in it) written
+    ``by`` wherever it stands as a whole folder, not inside a longer name (``/data/EMO`` leaves ``/data/EMODB2``
+    and ``/mnt/data/EMO`` alone)."""
+    if folder.rstrip("/") == "":
+        return text
+    end = "" if folder.endswith("/") else r"(?=/|$|[\s\"',;:=])"  # a folder given with its slash is a prefix
+    return re.sub(rf"(?<![\w.~/-]){re.escape(folder)}{end}", lambda _: by, text)
+
+
+def home_tilde(text: str) -> str:
+    """``text`` with the home folder written ``~`` (the form the committed study files and commands use)."""
+    return _replace_folder(text, str(Path.home()), "~")
 
 
 def _local(text: str) -> str:
     """``text`` with the folder the runner runs in (the repository, where the configs are) made relative and the
     home folder written ``~``."""
     here = str(Path.cwd().resolve())
-    if here != "/":
-        text = text.replace(here + "/", "")
-    return re.sub(rf"(?<![\w.]){re.escape(str(Path.home()))}(?=/|\b)", "~", text)
+    return home_tilde(_replace_folder(text, here + "/", "") if here != "/" else text)
 
 
 def portable_args(args: list[str]) -> list[str]:
     """A trial's ``ser`` arguments with the corpus folder, feature pack and feature cache replaced by placeholders
     (``CORPUS_DIR``, ``CORPUS_PACK``, ``CACHE_DIR``) and the working folder made relative: what two machines running
-    the same trial agree on."""
+    the same trial agree on. A corpus folder and a feature pack stay different sources (the pack's features are
+    rounded), so a trial run from one is not counted for a command that reads the other."""
     out: list[str] = []
     for i, tok in enumerate(args):
         key, eq, _ = tok.partition("=")
@@ -383,64 +400,107 @@ def portable_args(args: list[str]) -> list[str]:
     return out
 
 
-def _roots(args: list[str]) -> dict[str, str]:
-    """This machine's corpus folder, feature pack and feature cache in ``args`` (absolute) -> its placeholder."""
-    found = {}
+def _roots(args: list[str]) -> list[tuple[str, str]]:
+    """This machine's corpus folder, feature pack and feature cache in ``args`` -> their placeholder, as given and
+    as resolved (a symlinked root appears in files both ways); longest first, so a nested folder goes first."""
+    found: dict[str, str] = {}
     for i, tok in enumerate(args):
         key, eq, value = tok.partition("=")
         if i and args[i - 1] in ROOT_PLACEHOLDERS:
-            found[str(Path(tok).expanduser().resolve())] = ROOT_PLACEHOLDERS[args[i - 1]]
-        elif eq and key in ROOT_PLACEHOLDERS:
-            found[str(Path(value).expanduser().resolve())] = ROOT_PLACEHOLDERS[key]
-    return found
+            key, value = args[i - 1], tok
+        elif not (eq and key in ROOT_PLACEHOLDERS):
+            continue
+        for form in (Path(value).expanduser().absolute(), Path(value).expanduser().resolve()):
+            found[str(form)] = ROOT_PLACEHOLDERS[key]
+    return sorted(found.items(), key=lambda kv: -len(kv[0]))
 
 
-def _unmachine(text: str, trial_dir: Path, roots: dict[str, str], what: Path) -> str:
-    """``text`` with the trial folder made relative, the corpus roots replaced by their placeholders, the working
-    folder made relative and the home folder written ``~``; refused (naming ``what``) if a folder of this machine
-    is left."""
-    text = text.replace(str(trial_dir.resolve()) + "/", "")
-    for root, placeholder in sorted(roots.items(), key=lambda kv: -len(kv[0])):
-        text = text.replace(root, placeholder)
-    text = _local(text)
-    if leak := MACHINE_PATH.search(text):
-        raise SystemExit(f"{what}: would carry a folder of this machine (...{text[max(0, leak.start() - 40):leak.start() + 60]}"
-                         "...) that no other machine has; carry trials whose files lie under --out, --data.root, "
-                         "--data.pack, --data.cache_dir, the folder the runner ran in, or the home folder")
-    return text
+class _Carrier:
+    """Writes one finished trial's files without this machine's folders."""
+
+    def __init__(self, trial_dir: Path, args: list[str]) -> None:
+        self.trial_dir = trial_dir.resolve()
+        self.roots = _roots(args)
+
+    def value(self, text: str) -> str:
+        """One string of a result file (a path, an argument, a log line): the trial folder made relative, the
+        corpus, pack and cache written as placeholders, the working folder relative and home written ``~``."""
+        text = _replace_folder(text, str(self.trial_dir) + "/", "")
+        for root, placeholder in self.roots:
+            text = _replace_folder(text, root, placeholder)
+        return _local(text)
+
+    def run_path(self, path: str) -> str:
+        """A file of the trial's run folder, wherever the runner wrote it from (``--out`` may be relative): relative
+        to the trial folder."""
+        rel = os.path.relpath(Path(path).resolve(), self.trial_dir)
+        return rel if not rel.startswith("..") else self.value(path)
+
+    def tree(self, obj: Any) -> Any:
+        if isinstance(obj, str):
+            return self.value(obj)
+        if isinstance(obj, list):
+            return [self.tree(v) for v in obj]
+        if isinstance(obj, dict):
+            return {k: self.tree(v) for k, v in obj.items()}
+        return obj
+
+    def checked(self, text: str, what: Path) -> str:
+        if leak := MACHINE_PATH.search(text):
+            raise SystemExit(f"{what}: would carry a folder of this machine "
+                             f"(...{text[max(0, leak.start() - 40):leak.start() + 60]}...) that no other machine has; "
+                             "carry trials whose files lie under --out, --data.root, --data.pack, --data.cache_dir, "
+                             "the folder the runner ran in, or the home folder")
+        return text
 
 
 def export_finished(out: Path, dest: Path) -> list[str]:
     """Copy every finished trial of the experiment ``out`` to ``dest`` in a form another machine can resume from:
     ``<point>/<trial>/result.json`` and its reported ``test_predictions.csv``, with the trial folder made relative,
-    the corpus folder replaced by ``CORPUS_DIR`` and the home folder by ``~``; no checkpoints, no logs. Returns the
-    trials copied. ``import_finished`` puts them into another ``--out``, where the runner counts them as done."""
+    the corpus folder written ``CORPUS_DIR`` (``CORPUS_PACK``, ``CACHE_DIR``) and the home folder ``~``; no
+    checkpoints, no logs; refused, naming the file, where a folder of this machine would remain. Returns the trials
+    copied. :func:`import_finished` puts them into another ``--out``, where the runner counts them as done."""
     copied = []
     for result_path in sorted(out.glob("*/*/result.json")):
         trial_dir = result_path.parent
         result = json.loads(result_path.read_text())
-        roots = _roots(result.get("args", []))
-        target = dest / trial_dir.parent.name / trial_dir.name
-        target.mkdir(parents=True, exist_ok=True)
+        carrier = _Carrier(trial_dir, result.get("args", []))
         pred = trial_predictions_csv(result, trial_dir)
+        run_paths = {k: carrier.run_path(result[k]) for k in _RUN_PATH_KEYS if isinstance(result.get(k), str)}
+        result = {**carrier.tree(result), **run_paths}
+        target = dest / trial_dir.parent.name / trial_dir.name
         if pred is not None:
-            rel = os.path.relpath(pred.resolve(), trial_dir.resolve())
-            if rel.startswith(".."):
+            rel = carrier.run_path(str(pred))
+            if rel.startswith(("..", "/", "~")):
                 raise SystemExit(f"{pred}: the trial's test predictions lie outside its folder {trial_dir}; "
                                  "carry only trials that ser-experiment ran")
             result["test_predictions"] = rel
+            with pred.open(newline="") as fh:
+                rows = [[carrier.value(cell) for cell in row] for row in csv.reader(fh)]
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerows(rows)
             (target / rel).parent.mkdir(parents=True, exist_ok=True)
-            (target / rel).write_text(_unmachine(pred.read_text(), trial_dir, roots, pred))
-        text = _unmachine(json.dumps(result, indent=2) + "\n", trial_dir, roots, result_path)
-        (target / "result.json").write_text(text)
+            (target / rel).write_text(carrier.checked(buf.getvalue(), pred))
+        else:
+            print(f"{trial_dir}: no test_predictions.csv; carried without it (no seed ensemble or error table "
+                  "can use this trial)", flush=True)
+            result.pop("test_predictions", None)
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "result.json").write_text(carrier.checked(json.dumps(result, indent=2) + "\n", result_path))
         copied.append(f"{trial_dir.parent.name}/{trial_dir.name}")
     return copied
 
 
+def _same_trial(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    ma, mb = a.get("metrics", {}), b.get("metrics", {})
+    return all(ma.get(k) == mb.get(k) for k in _SAME_TRIAL_KEYS)
+
+
 def import_finished(src: Path, out: Path) -> list[str]:
-    """Put the trials ``export_finished`` wrote to ``src`` into the experiment folder ``out``, their run files
-    named under their new folder; a trial ``out`` already finished is kept if it holds the same metrics and
-    refused otherwise. Returns the trials put in. The same ser-experiment command then runs only the rest."""
+    """Put the trials :func:`export_finished` wrote to ``src`` into the experiment folder ``out``, their run files
+    named under their new folder; a trial ``out`` already finished is kept if it scored the same (the machine that
+    exported it) and refused otherwise. Returns the trials put in. The same ser-experiment command then runs only
+    the rest."""
     found = sorted(src.glob("*/*/result.json"))
     if not found:
         raise SystemExit(f"--import-finished {src}: holds no <point>/<trial>/result.json; expected a folder that "
@@ -451,19 +511,23 @@ def import_finished(src: Path, out: Path) -> list[str]:
         result = json.loads(result_path.read_text())
         target = out / name
         if (target / "result.json").is_file():
-            mine = json.loads((target / "result.json").read_text())
-            if mine.get("metrics") != result.get("metrics"):
-                raise SystemExit(f"{target / 'result.json'}: already holds a finished trial {name} with other "
-                                 f"metrics than {result_path}; import into another --out, or delete {target} first")
+            if not _same_trial(json.loads((target / "result.json").read_text()), result):
+                raise SystemExit(f"{target / 'result.json'}: already holds a finished trial {name} that scored "
+                                 f"otherwise than {result_path}; import into another --out, or delete {target} first")
             continue
+        rel = result.get("test_predictions")
+        if rel and (Path(rel).is_absolute() or ".." in Path(rel).parts):
+            raise SystemExit(f"{result_path}: test_predictions {rel!r} leaves the trial folder; expected the path "
+                             "--export-finished writes (inside it)")
         target.mkdir(parents=True, exist_ok=True)
         for key in _RUN_PATH_KEYS:
-            if isinstance(result.get(key), str) and not Path(result[key]).is_absolute():
+            if isinstance(result.get(key), str) and not result[key].startswith(("/", "~")):
                 result[key] = str(target.resolve() / result[key])
-        rel = result.get("test_predictions")
         if rel and (result_path.parent / rel).is_file():
             (target / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(result_path.parent / rel, target / rel)
+        elif rel:
+            raise SystemExit(f"{result_path.parent / rel}: missing, but {result_path} names it; export the trial again")
         (target / "result.json").write_text(json.dumps(result, indent=2) + "\n")
         put.append(name)
     return put
@@ -707,16 +771,25 @@ def _threads_per_job(jobs: int) -> int:
 
 
 def check_finished(trials: list[Trial], out: Path) -> None:
-    """Refuse to count a finished trial of ``out`` that was run with other arguments than ``trials`` give it (another
-    config in the same folder, or a carried trial of another experiment); the corpus and cache folders may differ."""
+    """Refuse to go on with a trial of ``out`` that was run with other arguments than ``trials`` give it (another
+    config in the same folder, or a carried trial of another experiment): a finished one would be counted, a killed
+    one resumed from its checkpoint under the new arguments. The corpus and cache folders may differ."""
     for t in trials:
-        path = out / t.point / t.name / "result.json"
-        made_with = json.loads(path.read_text()).get("args") if path.is_file() else None
-        if made_with is not None and portable_args(made_with) != portable_args(t.args()):
-            differ = sorted(set(portable_args(made_with)) ^ set(portable_args(t.args())))
-            raise SystemExit(f"{path}: this finished trial was run with other arguments than this command gives it "
+        d = out / t.point / t.name
+        made_with = None
+        if (d / "result.json").is_file():
+            made_with, what = json.loads((d / "result.json").read_text()).get("args"), d / "result.json"
+        elif (d / "trial.json").is_file() and ((d / "fit_done.json").is_file() or any(d.glob("run/*/checkpoints/*.ckpt"))):
+            made_with, what = json.loads((d / "trial.json").read_text()).get("args"), d / "trial.json"
+        if made_with is None:
+            continue
+        before, now = portable_args(made_with), portable_args(t.args())
+        if before != now:
+            differ = sorted(set(before) ^ set(now)) or [f"order: {shlex.join(before)} against {shlex.join(now)}"]
+            state = "finished" if what.name == "result.json" else "started"
+            raise SystemExit(f"{what}: this {state} trial was run with other arguments than this command gives it "
                              f"(they differ in {' '.join(map(shlex.quote, differ))}); give the experiment another "
-                             f"--out, or delete {path.parent} to run it again")
+                             f"--out, or delete {d} to run it again")
 
 
 def run_all(trials: list[Trial], out: Path, jobs: int, threads: int | None) -> list[dict[str, Any]]:

@@ -218,6 +218,8 @@ def test_runner_end_to_end_resumes(ser_cache: Path, tmp_path: Path, capsys: pyte
     assert "5 trials, 4 already done, 1 to run" in capsys.readouterr().out
     assert json.loads((other / "aggregate.json").read_text())["groups"] == agg["groups"]  # the same results
     experiment.main(["--out", str(other), "--import-finished", str(carry)])  # again: the same trials are kept
+    experiment.main(["--out", str(out), "--import-finished", str(carry)])  # and on the machine that exported them
+    assert kept.stat().st_mtime == mtime
     # A finished trial is never counted for a command that would have run it differently.
     before = (other / "experiment.json").read_text()
     with pytest.raises(SystemExit, match="run with other arguments"):
@@ -371,3 +373,35 @@ def test_export_refuses_a_folder_only_this_machine_has(tmp_path: Path) -> None:
     assert carried["args"] == ["--data.root", "CORPUS_DIR"] and carried["metrics"] == row["metrics"]
     with pytest.raises(SystemExit, match="holds no"):
         experiment.main(["--out", str(out), "--import-finished", str(tmp_path / "nothing")])
+
+
+def test_carried_run_paths_are_relative_to_the_trial_whatever_the_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--out given relative (as the study scripts do): Lightning writes the run paths relative to the working folder;
+    carried, they are relative to the trial folder, and imported, they name the new trial folder's files."""
+    monkeypatch.chdir(tmp_path)
+    trial = Path("runs") / "exp" / "p" / "speaker-fold0-seed0"
+    (trial / "run" / "run-test").mkdir(parents=True)
+    (tmp_path / "corpus").mkdir()
+    corpus = tmp_path / "corpus"
+    (trial / "run" / "run-test" / "test_predictions.csv").write_text(
+        f"utt_index,utt_id,path,label,prediction\n0,a/b,{corpus}/a/b.wav,happy,sad\n1,a/c,{corpus}/a/c.wav,sad,sad\n")
+    row = _result("p", "speaker", "speaker-fold0-seed0", 0.5, 0.5, [[1, 0], [1, 0]], test_is_val=False)
+    row |= {"log_dir": str(trial / "run" / "run"), "checkpoint": str(trial / "run" / "run" / "checkpoints" / "e3.ckpt"),
+            "test_predictions": "run/run-test/test_predictions.csv", "args": ["-c", "configs/x.yaml", "--data.root", str(corpus)]}
+    (trial / "result.json").write_text(json.dumps(row))
+    experiment.main(["--out", "runs/exp", "--export-finished", "carry"])
+    carried = json.loads(Path("carry/p/speaker-fold0-seed0/result.json").read_text())
+    assert carried["log_dir"] == "run/run" and carried["checkpoint"] == "run/run/checkpoints/e3.ckpt"
+    assert "CORPUS_DIR/a/b.wav" in Path("carry/p/speaker-fold0-seed0/run/run-test/test_predictions.csv").read_text()
+    experiment.main(["--out", str(tmp_path / "other"), "--import-finished", "carry"])
+    imported = json.loads((tmp_path / "other" / "p" / "speaker-fold0-seed0" / "result.json").read_text())
+    assert imported["log_dir"] == str(tmp_path.resolve() / "other" / "p" / "speaker-fold0-seed0" / "run" / "run")
+    found = experiment.trial_predictions_csv(imported, tmp_path / "other" / "p" / "speaker-fold0-seed0")
+    assert found is not None and found.read_text().count("\n") == 3
+    # a trial started here with other arguments is not resumed under these
+    trial.joinpath("result.json").unlink()
+    (trial / "trial.json").write_text(json.dumps({"args": experiment.Trial("p", {}, "speaker", 0, 0, ["-c", "configs/y.yaml"]).args()}))
+    (trial / "fit_done.json").write_text("{}")
+    planned = [experiment.Trial("p", {}, "speaker", 0, 0, ["-c", "configs/x.yaml"])]
+    with pytest.raises(SystemExit, match="this started trial was run with other arguments.*configs/y.yaml"):
+        experiment.check_finished(planned, Path("runs/exp"))
