@@ -734,8 +734,8 @@ NOTES = {
         "largest fold gain, +19.0, is the fold where the copies' validation speaker picked an early checkpoint (46.2 "
         "against 80.2 at their last epoch; this run 65.2). The paired spread (± 10 UA) is three times this step and the "
         "folds' spread (± 12.7) exceeds every step this study has taken on EMO-DB's folds. Across RAVDESS's speakers "
-        "it has not run yet "
-        "(`STEPS=sta_speed_overlap_ravdess_speaker`; 'Not yet run'), so that cell of the summary table reads not run "
+        "it has not finished yet "
+        "(`STEPS=sta_speed_overlap_ravdess_speaker`, about 7.5 hours on the 2 CPU cores; 'Not yet run'), so that cell of the summary table reads not run "
         "and the speed copies' row above (+6.12 ± 4.23) is the nearest evidence.\n\n"
         "*What the paper's 76.39 on RAVDESS is not* (`STEPS=\"sta_leaky_ravdess sta_curve_ravdess\"`, 6:2:2, 3 seeds, the "
         "defaults). Neither leak that could lift a published number reaches it. Drawn over 2.0 s segments instead of "
@@ -872,10 +872,17 @@ NOT_YET = [
     "(the steps `final_ravdess150` and `speed_ravdess150` run seeds 0-2; about 30 and 45 minutes a trial, 2 at a "
     "time): the defaults and the baseline beside them have 5 seeds, these rows 3.",
     "STA-CNN's best configuration (recipe + speed copies + overlapping segments) across RAVDESS's speakers "
-    "(`STEPS=sta_speed_overlap_ravdess_speaker`: about 1.65x the speed copies' segments, whose RAVDESS folds took "
-    "52-59 minutes 2 at a time on the 2 CPU cores, so some 5 hours here; resumable; started, not finished); until it "
-    "finishes, the summary table shows this cell as not run. Across EMO-DB's speakers it ran (65.24 ± 12.73 UA, "
-    "−5.71 ± 10.94 against the baseline).",
+    "(`STEPS=sta_speed_overlap_ravdess_speaker`; started twice, no fold finished yet); until it finishes, the summary "
+    "table shows this cell as not run. It costs more than one session here holds: an epoch took 1.5 minutes with 3 "
+    "folds sharing the 2 CPU cores and 1.0 with 2 (one core each; the time goes to the CNN's forward and backward "
+    "passes, py-spy), so about 150 core-minutes a fold and 7.5 hours for the six, where a session lasts 3 hours and "
+    "its machine may be fresh (the first attempt's folds were lost with theirs). So it runs 2 folds at a time "
+    "(`JOBS=2`), started first thing in a session, and each session carries the folds it finished to the next in "
+    "`docs/study/unfinished/sta_ravdess_speaker_recipe_speed_overlap/` (`ser-experiment --export-finished`; README "
+    "'Experiments'). To resume: `ser-experiment --out STUDY/sta_ravdess_speaker_recipe_speed_overlap "
+    "--import-finished docs/study/unfinished/sta_ravdess_speaker_recipe_speed_overlap` where that folder exists, then "
+    "the step; a machine that kept its `runs/` resumes the killed folds from their `last.ckpt` as well. Across "
+    "EMO-DB's speakers it ran (65.24 ± 12.73 UA, −5.71 ± 10.94 against the baseline).",
     "Other speed factor sets (e.g. 0.8-1.2), for either model: one set (0.9/1.1) was tried, chosen on validation, and "
     "none other.",
     "STA-CNN's feature masking (alone or with the recipe) across RAVDESS's speakers (`STEPS=\"sta_masking_ravdess_speaker "
