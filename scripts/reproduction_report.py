@@ -492,7 +492,7 @@ NOTES = {
         "and EMO-DB 72.82 ± 12.62, +1.87 ± 5.36 (+1.6 over the defaults at that schedule): the recipe's RAVDESS speaker "
         "margin is about the same at both schedules (+3.19 short, meeting +3; +2.99 long, 0.01 short) and stays small "
         "on EMO-DB. *bf16* (`--trainer.precision bf16-mixed`) halves the time on "
-        "this CPU and gave the same test predictions as fp32 on two of three splits and one utterance different on the "
+        "the AVX-512 CPUs that ran these steps and gave the same test predictions as fp32 on two of three splits and one utterance different on the "
         "third (EMO-DB 6:2:2).\n\n"
         "*Weight EMA and functionals dropout* (opt-in; `STEPS=averaging_622`, 6:2:2, 3 seeds, short schedule, bf16, on "
         "top of the recipe, a 2 x 2 grid chosen by the mean validation UA over both corpora, the rule fixed before the "
@@ -1573,8 +1573,9 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
         "  0.95^60 does); the paper's is 150 epochs at x0.95. Readings are compared under the same schedule. On",
         "  RAVDESS 80/20 the two schedules score the same (76.23 vs 76.00 UA, the same 3 splits); on EMO-DB 80/20 the short one is 2.1",
         "  points lower, so short-schedule margins over the baseline are conservative.",
-        "- *bf16*: `--trainer.precision bf16-mixed` (half the time on this CPU; same test predictions as fp32 on the",
-        "  same splits to within one utterance, EMO-DB 6:2:2).",
+        "- *bf16*: `--trainer.precision bf16-mixed` (half the time on the AVX-512 CPUs that ran these steps; same test",
+        "  predictions as fp32 on the same splits to within one utterance, EMO-DB 6:2:2). A CPU without bfloat16",
+        "  kernels (AVX2 only) refuses it, naming `32-true`: the bf16 steps of `scripts/study_recipe.sh` need AVX-512 or a GPU.",
         "",
         "## Linear baseline (standardised linear SVM, C = 0.01, on the 1582 IS10 functionals per utterance)",
         "",

@@ -16,10 +16,17 @@ from sermodels.averaging import EpochEMA
 from sermodels.metrics import UtteranceMetrics, segment_metric_collection
 from sermodels.rng import collect_rng_state, restore_rng_state
 
-__all__ = ["SERModule", "NonFiniteError", "flushes_denormals", "net_inputs", "nonfinite_tensors"]
+__all__ = ["SERModule", "NonFiniteError", "bf16_cpu_supported", "flushes_denormals", "net_inputs", "nonfinite_tensors"]
 
 #: Checkpoint key of the generators' state (a resumed fit continues their draws exactly).
 RNG_STATE_KEY = "rng_state"
+
+
+def bf16_cpu_supported() -> bool:
+    """Whether this CPU has oneDNN's bfloat16 kernels (AVX-512 and newer). Without them a bfloat16 LSTM has no
+    kernel at all: under ``bf16-mixed`` autocast it fails at its first step."""
+    probe = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return True if probe is None else bool(probe())
 
 
 def flushes_denormals() -> bool:
@@ -306,7 +313,16 @@ class SERModule(L.LightningModule):
 
     # ------------------------------------------------------------------ hooks
     def setup(self, stage: str) -> None:
-        """``flush_denormal``: set the thread's mode for this stage (the thread that trains, tests or predicts)."""
+        """``flush_denormal``: set the thread's mode for this stage (the thread that trains, tests or predicts).
+        ``bf16-mixed`` on a CPU without bfloat16 kernels is refused here, for a net with an LSTM (both papers'), with
+        the way out, instead of failing in oneDNN at the first step."""
+        trainer = self._trainer
+        if (trainer is not None and str(trainer.precision).startswith("bf16") and trainer.strategy.root_device.type == "cpu"
+                and any(isinstance(m, torch.nn.RNNBase) for m in self.net.modules()) and not bf16_cpu_supported()):
+            raise RuntimeError(
+                f"--trainer.precision {trainer.precision}: this CPU ({torch.backends.cpu.get_cpu_capability()}, no "
+                f"AVX-512) has no bfloat16 kernels in oneDNN, so {type(self.net).__name__}'s LSTM cannot run in bfloat16 "
+                "here. Use --trainer.precision 32-true on this machine (bf16-mixed needs an AVX-512 CPU or a GPU).")
         if self._flush_before is None:
             self._flush_before = flushes_denormals()
         torch.set_flush_denormal(bool(self.hparams.get("flush_denormal", True)))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sermodels.cli import cli_main
-from sermodels.module import SERModule
+from sermodels.module import SERModule, bf16_cpu_supported
 from sermodels.strl_ser import STRLSER
 from tests.compose import config_args
 from tests.conftest import TINY_SYNTHETIC
@@ -21,6 +21,7 @@ def _args(cache: Path, runs: Path) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not bf16_cpu_supported(), reason="this CPU has no bfloat16 kernels (no AVX-512): bf16-mixed is refused")
 def test_bf16_mixed_trains_and_scores_in_float32(ser_cache: Path, tmp_path: Path) -> None:
     args = [*_args(ser_cache, tmp_path), "--trainer.precision=bf16-mixed", "--trainer.max_epochs=2"]
     fit = cli_main(["fit", *args])
@@ -35,6 +36,18 @@ def test_bf16_mixed_trains_and_scores_in_float32(ser_cache: Path, tmp_path: Path
     with torch.autocast("cpu", dtype=torch.bfloat16):
         batch = {"lld": torch.randn(3, 76, 40), "hsf": torch.randn(3, 1582)}
         assert fit.model(batch).dtype == torch.float32  # logits leave the net as float32
+
+
+def test_bf16_mixed_is_refused_with_the_way_out_on_a_cpu_without_bf16_kernels(
+        ser_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where oneDNN has no bfloat16 kernels (an AVX2 CPU), an LSTM under bf16 autocast fails deep in oneDNN at its
+    first step; the module refuses before training, naming the switch and what to use instead."""
+    import sermodels.module
+
+    monkeypatch.setattr(sermodels.module, "bf16_cpu_supported", lambda: False)
+    args = [*_args(ser_cache, tmp_path), "--trainer.precision=bf16-mixed", "--trainer.max_epochs=1"]
+    with pytest.raises(RuntimeError, match=r"--trainer.precision bf16-mixed: this CPU .* Use --trainer.precision 32-true"):
+        cli_main(["fit", *args])
 
 
 @pytest.mark.slow
