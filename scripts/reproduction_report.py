@@ -873,9 +873,10 @@ NOT_YET = [
     "time): the defaults and the baseline beside them have 5 seeds, these rows 3.",
     "STA-CNN's best configuration (recipe + speed copies + overlapping segments) across RAVDESS's speakers "
     "(`STEPS=sta_speed_overlap_ravdess_speaker`; started twice, no fold finished yet); until it finishes, the summary "
-    "table shows this cell as not run. It costs more than one session here holds: an epoch took 1.5 minutes with 3 "
-    "folds sharing the 2 CPU cores and 1.0 with 2 (one core each; the time goes to the CNN's forward and backward "
-    "passes, py-spy), so about 150 core-minutes a fold and 7.5 hours for the six, where a session lasts 3 hours and "
+    "table shows this cell as not run. It costs more than one session here holds: on the 2-core AVX2 machine of the "
+    "second attempt (a STA-CNN step 1.9x slower than on the machine that ran the speed copies; results.md) an epoch "
+    "took 1.5 minutes with 3 folds sharing the cores and 1.0 with 2 (one core each; the time goes to the CNN's forward "
+    "and backward passes, py-spy), so about 150 core-minutes a fold and 7.5 hours for the six, where a session lasts 3 hours and "
     "its machine may be fresh (the first attempt's folds were lost with theirs). So it runs 2 folds at a time "
     "(`JOBS=2`), started first thing in a session, and each session carries the folds it finished to the next in "
     "`docs/study/unfinished/sta_ravdess_speaker_recipe_speed_overlap/` (`ser-experiment --export-finished`; README "
