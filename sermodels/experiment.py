@@ -425,6 +425,8 @@ class _Carrier:
     def value(self, text: str) -> str:
         """One string of a result file (a path, an argument, a log line): the trial folder made relative, the
         corpus, pack and cache written as placeholders, the working folder relative and home written ``~``."""
+        if "/" not in text:  # numbers, labels, names: most cells of a predictions file
+            return text
         text = _replace_folder(text, str(self.trial_dir) + "/", "")
         for root, placeholder in self.roots:
             text = _replace_folder(text, root, placeholder)
