@@ -1176,6 +1176,23 @@ def _baseline_trials(ledger: Ledger, corpus: str, split: str, names: list[str], 
     return {n: found[fold_trial[n]] for n in names} if found else None
 
 
+def carried_so_far(ledger: Ledger, s: Study) -> str:
+    """The trials of ``s`` that sessions finished and carried (``docs/study/unfinished/<folder>/``, written by
+    ``ser-experiment --export-finished``) while the experiment is not whole yet, each beside the baseline on the
+    same split or fold: a partial reading for the not-yet list, never a row ("" when nothing is carried)."""
+    found = sorted((ledger.root / "unfinished" / s.folder).glob("*/*/result.json"))
+    if not found:
+        return ""
+    ua = {p.parent.name: json.loads(p.read_text())["metrics"]["ua"] for p in found}
+    base = _baseline_trials(ledger, s.corpus, s.split, sorted(ua), s.versus) or {}
+    of = _baseline(ledger, s.corpus, s.split) if not s.versus else None
+    whole = f" of {len(of['trials'])}" if of else ""
+    each = ", ".join(f"{n} {100 * u:.2f}" + (f" (baseline {100 * base[n]:.2f})" if n in base else "")
+                     for n, u in ua.items())
+    return (f"{len(ua)}{whole} trials finished so far and carried in `docs/study/unfinished/{s.folder}/` "
+            f"(a partial reading, not a row; test UA: {each})")
+
+
 def _paired_delta(ledger: Ledger, s: Study, g: dict[str, Any], split: str,
                   last: bool = False) -> tuple[dict[str, float], dict[str, float]] | None:
     """Baseline UA on the same splits and the paired difference (reading minus baseline), as mean/std;
@@ -1612,7 +1629,8 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
         groups = ledger.groups(s.folder)
         old_rows = ledger.frozen(s.folder)  # published rows the ledger could not re-derive (all, or those not rerun)
         if groups is None and old_rows is None:
-            missing.append(f"`{s.folder}` ({s.script})")
+            so_far = carried_so_far(ledger, s)
+            missing.append(f"`{s.folder}` ({s.script}" + (f"; {so_far})" if so_far else ")"))
             continue
         for row in old_rows or []:
             frozen_used = True

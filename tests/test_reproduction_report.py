@@ -471,3 +471,24 @@ def test_best_table_keeps_a_best_run_without_a_paired_baseline_apart(report, stu
     text = next(line for line in lines if line.startswith("The best configurations meet"))
     assert "meet 0 of 8 targets" in text and "miss 0" in text and "7 not run yet" in text
     assert "1 without a baseline on the same splits (STRL-SER emodb speaker folds)" in text
+
+
+def test_carried_trials_of_an_unfinished_experiment_are_listed_as_partial(report, ledger) -> None:
+    """A folder the ledger lacks but whose finished trials a session carried (docs/study/unfinished/<folder>/) is
+    listed under 'Not yet run' with how many of the protocol's trials finished and each one's test UA beside the
+    baseline on the same fold, marked partial, and no table row appears for it."""
+    s = next(s for s in report.STUDY if s.folder == "sta_emodb_speaker_recipe_speed_overlap")
+    for name, ua in (("speaker-fold0-seed0", 0.65), ("speaker-fold2-seed0", 0.9)):
+        d = ledger.root / "unfinished" / s.folder / "default" / name
+        d.mkdir(parents=True)
+        (d / "result.json").write_text(json.dumps({"metrics": {"wa": ua, "ua": ua}}))
+    assert report.carried_so_far(ledger, s) == (
+        "2 of 3 trials finished so far and carried in `docs/study/unfinished/sta_emodb_speaker_recipe_speed_overlap/` "
+        "(a partial reading, not a row; test UA: speaker-fold0-seed0 65.00 (baseline 60.00), "
+        "speaker-fold2-seed0 90.00 (baseline 80.00))")
+    page = report.render(ledger)
+    not_yet = page[page.index("## Not yet run"):]
+    assert f"`{s.folder}` ({s.script}; 2 of 3 trials finished so far" in not_yet
+    assert "65.00" not in page[:page.index("## Not yet run")]
+    other = next(s for s in report.STUDY if s.folder == "sta_ravdess_speaker_masking")
+    assert report.carried_so_far(ledger, other) == "" and f"`{other.folder}` ({other.script})" in not_yet
