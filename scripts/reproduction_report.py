@@ -872,8 +872,9 @@ NOT_YET = [
     "(the steps `final_ravdess150` and `speed_ravdess150` run seeds 0-2; about 30 and 45 minutes a trial, 2 at a "
     "time): the defaults and the baseline beside them have 5 seeds, these rows 3.",
     "STA-CNN's best configuration (recipe + speed copies + overlapping segments) across RAVDESS's speakers "
-    "(`STEPS=sta_speed_overlap_ravdess_speaker`; started twice, no fold finished yet); until it finishes, the summary "
-    "table shows this cell as not run. It costs more than one session here holds: on the 2-core AVX2 machine of the "
+    "(`STEPS=sta_speed_overlap_ravdess_speaker`; 2 of its 6 folds finished, in the third session that ran it, "
+    "resumed from the second's `last.ckpt` at epoch 53: their scores are the last item); until all six finish, the summary "
+    "table shows this cell as not run and nothing is concluded from the two. It costs more than one session here holds: on the 2-core AVX2 machine of the "
     "second attempt (a STA-CNN step 1.9x slower than on the machine that ran the speed copies; results.md) an epoch "
     "took 1.5 minutes with 3 folds sharing the cores and 1.0 with 2 (one core each; the time goes to the CNN's forward "
     "and backward passes, py-spy), so about 150 core-minutes a fold and 7.5 hours for the six, where a session lasts 3 hours and "
@@ -1187,10 +1188,10 @@ def carried_so_far(ledger: Ledger, s: Study) -> str:
     base = _baseline_trials(ledger, s.corpus, s.split, sorted(ua), s.versus) or {}
     of = _baseline(ledger, s.corpus, s.split) if not s.versus else None
     whole = f" of {len(of['trials'])}" if of else ""
-    each = ", ".join(f"{n} {100 * u:.2f}" + (f" (baseline {100 * base[n]:.2f})" if n in base else "")
+    each = "; ".join(f"{n} {100 * u:.2f}" + (f" against the baseline's {100 * base[n]:.2f}" if n in base else "")
                      for n, u in ua.items())
-    return (f"{len(ua)}{whole} trials finished so far and carried in `docs/study/unfinished/{s.folder}/` "
-            f"(a partial reading, not a row; test UA: {each})")
+    return (f"`{s.folder}`: {len(ua)}{whole} trials finished so far, carried in `docs/study/unfinished/{s.folder}/`; "
+            f"a partial reading, not a row. Test UA: {each}.")
 
 
 def _paired_delta(ledger: Ledger, s: Study, g: dict[str, Any], split: str,
@@ -1624,13 +1625,15 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
               "| model | corpus | split | reading | schedule | n | val UA | WA | UA | baseline UA (same splits) | Δ UA (paired) | paper WA |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     missing = []
+    carried: list[str] = []
     bars: list[Bar] = []
     for s in STUDY:
         groups = ledger.groups(s.folder)
         old_rows = ledger.frozen(s.folder)  # published rows the ledger could not re-derive (all, or those not rerun)
         if groups is None and old_rows is None:
-            so_far = carried_so_far(ledger, s)
-            missing.append(f"`{s.folder}` ({s.script}" + (f"; {so_far})" if so_far else ")"))
+            missing.append(f"`{s.folder}` ({s.script})")
+            if so_far := carried_so_far(ledger, s):
+                carried.append(so_far)
             continue
         for row in old_rows or []:
             frozen_used = True
@@ -1712,6 +1715,7 @@ def render(ledger: Ledger, figure: Path | None = None) -> str:
     lines += [f"- {m}" for m in NOT_YET]
     if missing:
         lines += [f"- Study folders without results yet: {', '.join(missing)}."]
+    lines += [f"- {c}" for c in carried]
     return "\n".join(lines) + "\n"
 
 

@@ -482,13 +482,13 @@ def test_carried_trials_of_an_unfinished_experiment_are_listed_as_partial(report
         d = ledger.root / "unfinished" / s.folder / "default" / name
         d.mkdir(parents=True)
         (d / "result.json").write_text(json.dumps({"metrics": {"wa": ua, "ua": ua}}))
-    assert report.carried_so_far(ledger, s) == (
-        "2 of 3 trials finished so far and carried in `docs/study/unfinished/sta_emodb_speaker_recipe_speed_overlap/` "
-        "(a partial reading, not a row; test UA: speaker-fold0-seed0 65.00 (baseline 60.00), "
-        "speaker-fold2-seed0 90.00 (baseline 80.00))")
+    line = ("`sta_emodb_speaker_recipe_speed_overlap`: 2 of 3 trials finished so far, carried in "
+            "`docs/study/unfinished/sta_emodb_speaker_recipe_speed_overlap/`; a partial reading, not a row. Test UA: "
+            "speaker-fold0-seed0 65.00 against the baseline's 60.00; speaker-fold2-seed0 90.00 against the baseline's 80.00.")
+    assert report.carried_so_far(ledger, s) == line
     page = report.render(ledger)
     not_yet = page[page.index("## Not yet run"):]
-    assert f"`{s.folder}` ({s.script}; 2 of 3 trials finished so far" in not_yet
+    assert f"- {line}\n" in not_yet and f"`{s.folder}` ({s.script})" in not_yet
     assert "65.00" not in page[:page.index("## Not yet run")]
     other = next(s for s in report.STUDY if s.folder == "sta_ravdess_speaker_masking")
     assert report.carried_so_far(ledger, other) == "" and f"`{other.folder}` ({other.script})" in not_yet
