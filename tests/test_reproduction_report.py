@@ -437,8 +437,8 @@ def test_best_table_sets_each_models_defaults_beside_its_best_configuration(repo
     summary = next(line for line in lines if line.startswith("The best configurations meet"))
     text = " ".join(lines[lines.index(summary):])
     # one cell scored (a miss), the other seven without a best-configuration run: counted apart, never as misses
-    assert "meet 0 of 8 targets" in text and "and miss 1;" in text and "7 not run yet (" in text
-    assert "STA-CNN emodb paper 6:2:2" in text.split("not run yet (")[1]
+    assert "meet 0 of 8 targets" in text and "and miss 1;" in text and "7 not run or not finished yet (" in text
+    assert "STA-CNN emodb paper 6:2:2" in text.split("not finished yet (")[1]
     assert "The defaults meet 1 of 8." in text
     assert "higher Δ in 1 of the 1 cells where both ran: STRL-SER emodb speaker folds (+5.00 against +2.00)" in text
     page = report.render(led)
@@ -469,7 +469,7 @@ def test_best_table_keeps_a_best_run_without_a_paired_baseline_apart(report, stu
     row = next(line for line in lines if line.startswith("| STRL-SER | emodb | speaker folds |"))
     assert report._cells(row)[6:] == ["72.00 ± 11.00 (n=3)", "—", "— (no baseline on the same splits)"]
     text = next(line for line in lines if line.startswith("The best configurations meet"))
-    assert "meet 0 of 8 targets" in text and "miss 0" in text and "7 not run yet" in text
+    assert "meet 0 of 8 targets" in text and "miss 0" in text and "7 not run or not finished yet" in text
     assert "1 without a baseline on the same splits (STRL-SER emodb speaker folds)" in text
 
 
@@ -490,5 +490,11 @@ def test_carried_trials_of_an_unfinished_experiment_are_listed_as_partial(report
     not_yet = page[page.index("## Not yet run"):]
     assert f"- {line}\n" in not_yet and f"`{s.folder}` ({s.script})" in not_yet
     assert "65.00" not in page[:page.index("## Not yet run")]
+    # Both target tables say how far it got instead of "not run", and score nothing.
+    assert ("| STA-CNN | emodb | speaker folds | +3 | recipe + speed perturbation + overlapping segments | | "
+            "not finished: 2 of 3 trials | | |") in page
+    best = page[page.index(report.BEST_HEADING):page.index(report.TARGETS_HEADING)]
+    assert "| not finished: 2 of 3 trials |  | not finished: 2 of 3 trials |" in best
+    assert "STA-CNN emodb speaker folds, not finished: 2 of 3 trials" in best.split("not run or not finished yet (")[1]
     other = next(s for s in report.STUDY if s.folder == "sta_ravdess_speaker_masking")
     assert report.carried_so_far(ledger, other) == "" and f"`{other.folder}` ({other.script})" in not_yet
