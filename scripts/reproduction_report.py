@@ -424,8 +424,8 @@ BEST_CAVEAT = (
     "Read with care: STRL-SER's EMO-DB speaker-fold cell ran at the paper's 150 epochs (the schedule of every STRL-SER "
     "best cell) only after its 30-epoch run had fallen 0.06 short of +3 on the same folds, so count it as one more draw, "
     "not as a configuration that wins. And once the two-corpus validation rule chose BatchNorm + GFE mean for STA-CNN, "
-    "the text named the recipe the stronger of the two on the held-out tests; that decided nothing, as the speed copies "
-    "then beat both on validation ('What the study says so far')."
+    "the STA-CNN notes named the recipe the stronger of the two on the held-out tests; that decided nothing, as the "
+    "speed copies then beat both on validation (both in 'What the study says so far')."
 )
 BEST: dict[str, tuple[str, str, str]] = {
     "STRL-SER": ("defaults, 150 ep", "recipe + functionals dropout 0.2 + speed perturbation, 150 ep",
@@ -607,10 +607,10 @@ NOTES = {
         "corpora (RAVDESS 71.32 ± 4.79 against the defaults' 68.39; EMO-DB 87.04 ± 1.90 against 80.08), so validation "
         "chooses it, and the held-out tests agree: RAVDESS 70.68 ± 3.89 UA (+3.15 over the defaults, +1.96 ± 5.78 over "
         "the baseline), EMO-DB 80.81 ± 7.87 (+2.87 over the defaults, −4.93 ± 10.73 against the baseline). Until the "
-        "speed copies below, it was the largest gain any switch gave either model, yet it leaves STA-CNN level with the baseline on RAVDESS and below "
+        "speed copies below, it was the largest gain any switch gave STA-CNN, yet it leaves STA-CNN level with the baseline on RAVDESS and below "
         "it on EMO-DB, and EMO-DB's seeds (73.8, 79.4, 89.3 UA) show three runs cannot pin the gain down. "
         "Across EMO-DB's speakers (`STEPS=sta_recipe_emodb_speaker`, 10 folds) it lifts UA from 54.50 to 62.21 ± 12.83 "
-        "(validation UA 73.98 against 69.51), the largest gain in the study until the speed copies, and still 8.74 ± 13.94 below the baseline "
+        "(validation UA 73.98 against 69.51), STA-CNN's largest gain from any switch until the speed copies, and still 8.74 ± 13.94 below the baseline "
         "on the same folds: regularisation narrows STA-CNN's gap across speakers but does not close it. Across RAVDESS's "
         "speakers (`STEPS=sta_recipe_ravdess_speaker`, 6 folds, on the 2 CPU cores) the same: 47.20 ± 3.59 UA against "
         "the defaults' 42.97 (validation UA 55.14 against 49.93), and −5.60 ± 2.78 against the baseline, below it in "
@@ -707,8 +707,9 @@ NOTES = {
         "reading and name the recipe, which RAVDESS 6:2:2's held-out test favours and no other held-out test separates "
         "from it, as the stronger of the two. Said plainly: that naming reads the held-out tests, which the rule fixed "
         "before the runs does not allow, so it is an opinion beside the rule, not a choice. It decided nothing: the "
-        "speed copies, run next, beat both on validation (84.26 against 81.00 and 79.18), and every later choice "
-        "followed the rule. Neither is near the +5 or +3 targets.\n\n"
+        "speed copies, run next, beat both on validation (mean validation UA over both corpora 84.26 against 81.00 and "
+        "79.18), and every later STA-CNN choice followed the rule. Neither the recipe nor BatchNorm + GFE mean is near "
+        "the +5 or +3 targets.\n\n"
         "*Overlapping segments* (a gap the paper leaves; `STEPS=\"sta_overlap_emodb sta_overlap_ravdess\"`: 2.0 s "
         "segments at a 1.0 s hop, for training and test alike, on top of the recipe, 6:2:2, the recipe row's 3 splits, "
         "150 epochs, best on validation; about 1.65 times the segments, 12-13 minutes a trial on EMO-DB and 42 on "
@@ -860,7 +861,7 @@ NOTES["bf16 for STA-CNN"] = (
     "best-on-validation checkpoints would need each seed to peak on validation in the 60 epochs the two schedules "
     "share (the learning rate decays per epoch, whatever `max_epochs`), which the epochs comparison (most 60-epoch "
     "runs still peaking in their last 8 epochs) makes unlikely: that row is probably these 150-epoch runs under the "
-    "wrong label. Its trial files were lost, so it cannot be checked. The 2.0 s default does not rest on it: its "
+    "wrong label. Its trial files were lost, so it cannot be checked without a rerun (3 trials of 60 epochs). The 2.0 s default does not rest on it: its "
     "lead over 1.0 s compares 150-epoch rows on both corpora (this one, re-derived above), and its lead over 3.0 s "
     "uses EMO-DB's 3.0 s row at 60 epochs (78.04 validation UA), which a 150-epoch run could have raised: 3.0 s was "
     "not rerun."
@@ -1196,19 +1197,34 @@ def _baseline_trials(ledger: Ledger, corpus: str, split: str, names: list[str], 
     return {n: found[fold_trial[n]] for n in names} if found else None
 
 
-def _carried(ledger: Ledger, folder: str) -> list[Path]:
-    """result.json of each trial of ``folder`` that a session finished and carried (docs/study/unfinished/)."""
-    return sorted((ledger.root / "unfinished" / folder).glob("*/*/result.json"))
+def _carried(ledger: Ledger, folder: str, point: str | None = None) -> list[Path]:
+    """result.json of each trial of ``folder`` (of its grid ``point`` when given) that a session finished and carried
+    (docs/study/unfinished/<folder>/<point>/<trial>/, written by ``ser-experiment --export-finished``)."""
+    where = ledger.root / "unfinished" / folder
+    return sorted(where.glob(f"{point.removesuffix(ENSEMBLE)}/*/result.json" if point else "*/*/result.json"))
 
 
-def _not_run(ledger: Ledger, folder: str, corpus: str, split: str) -> str:
-    """A table cell for a configuration without results: "not run", or "not finished (k of n)" while some of its
-    trials are carried (listed under 'Not yet run', never scored in a table)."""
-    k = len(_carried(ledger, folder))
-    if not k:
-        return "not run"
-    of = _baseline(ledger, corpus, split)
-    return f"not finished: {k}" + (f" of {len(of['trials'])}" if of else "") + " trials"
+def _trials(n: int) -> str:
+    return f"{n} trial" + ("s" if n != 1 else "")
+
+
+def _progress(ledger: Ledger, found: list[Path], corpus: str, split: str) -> str:
+    """How far carried trials got: "k of n folds" under the speaker protocol (n: the corpus's folds, from the
+    baseline's trials; k: distinct folds, whatever the seeds per fold), else "k trials" (a paper-protocol experiment
+    may run fewer seeds than the baseline, so its whole is not known here)."""
+    fold = lambda name: re.sub(r"-seed\d+$", "", name)  # noqa: E731
+    of = _baseline(ledger, corpus, split) if split == "speaker" else None
+    if of is None:
+        return _trials(len(found))
+    folds = {fold(t) for t in of["trials"] if t.startswith("speaker-")}
+    return f"{len({fold(p.parent.name) for p in found})} of {len(folds)} folds"
+
+
+def _not_run(ledger: Ledger, folder: str, point: str | None, corpus: str, split: str) -> str:
+    """A table cell for a configuration without results: "not run", or "not finished: k of n folds" ("k trials" on
+    the paper protocol) while some of its trials are carried (listed under 'Not yet run', never scored in a table)."""
+    found = _carried(ledger, folder, point)
+    return f"not finished: {_progress(ledger, found, corpus, split)}" if found else "not run"
 
 
 def carried_so_far(ledger: Ledger, s: Study) -> str:
@@ -1218,13 +1234,15 @@ def carried_so_far(ledger: Ledger, s: Study) -> str:
     found = _carried(ledger, s.folder)
     if not found:
         return ""
-    ua = {p.parent.name: json.loads(p.read_text())["metrics"]["ua"] for p in found}
-    base = _baseline_trials(ledger, s.corpus, s.split, sorted(ua), s.versus) or {}
-    of = _baseline(ledger, s.corpus, s.split) if not s.versus else None
-    whole = f" of {len(of['trials'])}" if of else ""
-    each = "; ".join(f"{n} {100 * u:.2f}" + (f" against the baseline's {100 * base[n]:.2f}" if n in base else "")
-                     for n, u in ua.items())
-    return (f"`{s.folder}`: {len(ua)}{whole} trials finished so far, carried in `docs/study/unfinished/{s.folder}/`; "
+    points = {p.parent.parent.name for p in found}
+    label = (lambda p: p.parent.name) if points == {"default"} else (lambda p: f"{p.parent.parent.name} {p.parent.name}")
+    ua = {p: json.loads(p.read_text())["metrics"]["ua"] for p in found}
+    base = _baseline_trials(ledger, s.corpus, s.split, sorted({p.parent.name for p in found}), s.versus) or {}
+    progress = _progress(ledger, found, s.corpus, s.split) if not s.versus else _trials(len(found))
+    each = "; ".join(f"{label(p)} {100 * u:.2f}"
+                     + (f" against the baseline's {100 * base[p.parent.name]:.2f}" if p.parent.name in base else "")
+                     for p, u in ua.items())
+    return (f"`{s.folder}`: {progress} finished so far, carried in `docs/study/unfinished/{s.folder}/`; "
             f"a partial reading, not a row. Test UA: {each}.")
 
 
@@ -1423,7 +1441,7 @@ def targets_table(ledger: Ledger, figure: Path | None = None) -> list[str]:
             found = _target_delta(ledger, model, corpus, split, folder, point)
             if found is None:
                 lines.append(f"| {model} | {corpus} | {where} | +{target:.0f} | {config} | | "
-                             f"{_not_run(ledger, folder, corpus, split)} | | |")
+                             f"{_not_run(ledger, folder, point, corpus, split)} | | |")
                 continue
             ua, mean, std, n, old = found
             frozen = frozen or old
@@ -1507,7 +1525,7 @@ def best_table(ledger: Ledger) -> list[str]:
             found = _target_delta(ledger, model, corpus, split, folder, point)
             mean = std = None
             if found is None:
-                cells += [_not_run(ledger, folder, corpus, split), ""]
+                cells += [_not_run(ledger, folder, point, corpus, split), ""]
             else:
                 ua, mean, std, n, old = found
                 mark = (FROZEN_MARK if old else "") + (GPU_MARK if ledger.devices(folder) != [CPU_DEVICE] else "")
@@ -1517,8 +1535,9 @@ def best_table(ledger: Ledger) -> list[str]:
                 defaults_met += mean is not None and std is not None and _verdict(mean, std, target)[0]
                 continue
             if found is None:
-                verdict = cells[-2]
-                not_run.append(f"{model} {corpus} {where}" + (f", {verdict}" if verdict != "not run" else ""))
+                progress = cells[-2]
+                verdict = "not finished" if progress != "not run" else verdict
+                not_run.append(f"{model} {corpus} {where}" + (f", {progress}" if progress != "not run" else ""))
             elif mean is None or std is None:
                 verdict = "— (no baseline on the same splits)"
                 unpaired.append(f"{model} {corpus} {where}")
@@ -1546,7 +1565,7 @@ def best_table(ledger: Ledger) -> list[str]:
                      f"{'; '.join(defaults_ahead)}. The best configurations were chosen on 6:2:2 validation data (STRL-SER's "
                      "recipe on RAVDESS's alone), so they need not win every cell, and their RAVDESS rows are not "
                      "independent of that choice.")
-    lines += ["", "".join(parts), "", BEST_CAVEAT, "Why the models fall short where they do: 'What the study says so far'.", ""]
+    lines += ["", "".join(parts), "", BEST_CAVEAT, "", "Why the models fall short where they do: 'What the study says so far'.", ""]
     return lines
 
 

@@ -482,7 +482,7 @@ def test_carried_trials_of_an_unfinished_experiment_are_listed_as_partial(report
         d = ledger.root / "unfinished" / s.folder / "default" / name
         d.mkdir(parents=True)
         (d / "result.json").write_text(json.dumps({"metrics": {"wa": ua, "ua": ua}}))
-    line = ("`sta_emodb_speaker_recipe_speed_overlap`: 2 of 3 trials finished so far, carried in "
+    line = ("`sta_emodb_speaker_recipe_speed_overlap`: 2 of 3 folds finished so far, carried in "
             "`docs/study/unfinished/sta_emodb_speaker_recipe_speed_overlap/`; a partial reading, not a row. Test UA: "
             "speaker-fold0-seed0 65.00 against the baseline's 60.00; speaker-fold2-seed0 90.00 against the baseline's 80.00.")
     assert report.carried_so_far(ledger, s) == line
@@ -492,9 +492,36 @@ def test_carried_trials_of_an_unfinished_experiment_are_listed_as_partial(report
     assert "65.00" not in page[:page.index("## Not yet run")]
     # Both target tables say how far it got instead of "not run", and score nothing.
     assert ("| STA-CNN | emodb | speaker folds | +3 | recipe + speed perturbation + overlapping segments | | "
-            "not finished: 2 of 3 trials | | |") in page
+            "not finished: 2 of 3 folds | | |") in page
     best = page[page.index(report.BEST_HEADING):page.index(report.TARGETS_HEADING)]
-    assert "| not finished: 2 of 3 trials |  | not finished: 2 of 3 trials |" in best
-    assert "STA-CNN emodb speaker folds, not finished: 2 of 3 trials" in best.split("not run or not finished yet (")[1]
+    assert "| not finished: 2 of 3 folds |  | not finished |" in best
+    listed = best.split("not run or not finished yet (")[1].split("; see 'Not yet run'")[0]
+    assert "STA-CNN emodb speaker folds, not finished: 2 of 3 folds" in listed
+    assert "STRL-SER ravdess paper 80/20;" in listed  # a plain not-run cell carries no progress
     other = next(s for s in report.STUDY if s.folder == "sta_ravdess_speaker_masking")
     assert report.carried_so_far(ledger, other) == "" and f"`{other.folder}` ({other.script})" in not_yet
+
+
+def test_carried_trials_count_folds_not_seeds_and_stay_with_their_grid_point(report, ledger) -> None:
+    """The progress of a carry: speaker folds counted once whatever the seeds per fold; on the paper protocol no
+    whole is claimed (an experiment may run fewer seeds than the baseline's); a grid point's trials count for that
+    point's row only."""
+    def carry(folder: str, point: str, names: list[str]) -> None:
+        for name in names:
+            d = ledger.root / "unfinished" / folder / point / name
+            d.mkdir(parents=True)
+            (d / "result.json").write_text(json.dumps({"metrics": {"wa": 0.7, "ua": 0.7}}))
+
+    carry("sta_emodb_speaker_recipe_speed_overlap", "default", ["speaker-fold1-seed0", "speaker-fold1-seed1"])
+    carry("sta_emodb_622_recipe_speed_overlap", "default", ["paper-seed0", "paper-seed1"])
+    carry("sta_emodb_622_recipe_bn", "gfe_poolingsum", ["paper-seed0"])
+    page = report.render(ledger)
+    row = lambda config, split: next(  # noqa: E731
+        line for line in page.splitlines() if line.startswith(f"| STA-CNN | emodb | {split} | ") and f"| {config} |" in line)
+    assert "| not finished: 1 of 3 folds |" in row("recipe + speed perturbation + overlapping segments", "speaker folds")
+    assert "| not finished: 2 trials |" in row("recipe + speed perturbation + overlapping segments", "paper 6:2:2")
+    assert "| not finished: 1 trial |" in row("recipe + BatchNorm", "paper 6:2:2")
+    assert "| not run |" in row("recipe + BatchNorm + GFE mean", "paper 6:2:2")
+    s = next(s for s in report.STUDY if s.folder == "sta_emodb_622_recipe_bn")
+    assert "`sta_emodb_622_recipe_bn`: 1 trial finished so far" in report.carried_so_far(ledger, s)
+    assert "gfe_poolingsum paper-seed0 70.00 against the baseline's 78.00" in report.carried_so_far(ledger, s)
