@@ -892,9 +892,9 @@ NOT_YET = [
     "(the steps `final_ravdess150` and `speed_ravdess150` run seeds 0-2; about 30 and 45 minutes a trial, 2 at a "
     "time): the defaults and the baseline beside them have 5 seeds, these rows 3.",
     "STA-CNN's best configuration (recipe + speed copies + overlapping segments) across RAVDESS's speakers "
-    "(`STEPS=sta_speed_overlap_ravdess_speaker`; 3 of its 6 folds finished: 0 and 1 in the third session that ran "
-    "it, resumed from the second's `last.ckpt` at epoch 53, and 2 in the fourth, resumed from the third's at epoch 24; "
-    "their scores are the last item); until all six finish, the summary "
+    "(`STEPS=sta_speed_overlap_ravdess_speaker`; 4 of its 6 folds finished: 0 and 1 in the third session that ran "
+    "it, resumed from the second's `last.ckpt` at epoch 53, and 2 and 3 in the fourth, resumed from the third's at "
+    "epochs 24 and 3; their scores are the last item); until all six finish, the summary "
     "table shows this cell as not finished, with no score, and nothing is concluded from the finished folds. It costs more than one session here holds: on the 2-core AVX2 machine of the "
     "second attempt (a STA-CNN step 1.9x slower than on the machine that ran the speed copies; results.md) an epoch "
     "took 1.5 minutes with 3 folds sharing the cores and 1.0 with 2 (one core each; the time goes to the CNN's forward "
